@@ -32,11 +32,12 @@ impl ErrorCode {
     pub const UNSUPPORTED_PROTOCOL_VERSION: ErrorCode = ErrorCode(-32022);
     /// 2025-11-25: a URL-mode elicitation must complete first (`-32042`).
     pub const URL_ELICITATION_REQUIRED: ErrorCode = ErrorCode(-32042);
-    /// Implementation-defined: the request was cancelled or timed out before it finished.
-    pub const REQUEST_CANCELLED: ErrorCode = ErrorCode(-32800);
 }
 
 /// The `error` member of a JSON-RPC error response.
+///
+/// It deliberately does not implement `std::error::Error`: handler code converts any error into
+/// a tool-level failure with `?`, and only an explicit `ErrorObject` becomes a protocol error.
 ///
 /// Messages are meant for people: they say what was wrong and, where it helps, what would be
 /// accepted instead. Constructors name the failure; the code follows from it.
@@ -118,10 +119,6 @@ impl ErrorObject {
         Self::new(ErrorCode::HEADER_MISMATCH, detail)
     }
 
-    /// The request was cancelled by the peer or timed out.
-    pub fn cancelled(detail: impl Into<String>) -> Self {
-        Self::new(ErrorCode::REQUEST_CANCELLED, detail)
-    }
 }
 
 impl std::fmt::Display for ErrorObject {
@@ -129,8 +126,6 @@ impl std::fmt::Display for ErrorObject {
         write!(f, "{} (code {})", self.message, self.code.0)
     }
 }
-
-impl std::error::Error for ErrorObject {}
 
 impl From<serde_json::Error> for ErrorObject {
     /// A parameter that failed to deserialize: `-32602` with serde's path and reason.

@@ -1,0 +1,48 @@
+//! The JSON-RPC engine: one event loop per connection that decodes frames, runs requests
+//! concurrently, correlates responses to our own requests, and applies cancellation, deadlines
+//! and back-pressure. It serves both roles: the server runtime and the client runtime are
+//! [`Handler`]s plugged into it.
+//!
+//! Data flows one way: a reader task turns bytes into frames, the loop decodes and dispatches,
+//! each request runs in its own task, and every outbound frame goes through one writer task.
+//! Only the loop touches the in-flight and pending tables, so the per-request path takes no lock.
+
+mod deadline;
+mod peer;
+mod run;
+
+pub use deadline::Deadline;
+pub use peer::{PeerError, PeerHandle, RequestHandle};
+pub use run::{serve_connection, ConnectionError};
+
+use std::future::Future;
+use std::sync::Arc;
+
+use switchboard_protocol::jsonrpc::{RawNotification, RawRequest};
+use switchboard_protocol::ErrorObject;
+
+/// One encoded JSON-RPC message (no trailing newline).
+pub type Frame = Vec<u8>;
+
+/// What plugs into the engine: the server or client runtime of one connection.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one request and returns the encoded response frame. The engine drops the future
+    /// when the peer cancels the request, and answers with a timeout error when its deadline
+    /// passes, so implementations need not watch for either.
+    fn request(self: &Arc<Self>, request: RawRequest, handle: RequestHandle) -> impl Future<Output = Frame> + Send + 'static;
+
+    /// Handles a notification (other than `notifications/cancelled`, which the engine consumes).
+    fn notification(&self, notification: RawNotification, peer: &PeerHandle);
+
+    /// Whether a JSON-RPC batch may be processed now; `Err` is the answer to send instead.
+    fn batch_allowed(&self) -> Result<(), ErrorObject> {
+        Err(ErrorObject::invalid_request("JSON-RPC batches are not supported"))
+    }
+
+    /// Called once when input ends (EOF or shutdown), before in-flight requests are drained:
+    /// long-lived requests (subscription streams) should finish now.
+    fn input_closed(&self) {}
+
+    /// Called once when the connection closes, after in-flight requests ended.
+    fn closed(&self) {}
+}

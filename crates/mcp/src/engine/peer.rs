@@ -1,0 +1,134 @@
+//! Handles for talking back to the peer: [`PeerHandle`] for the connection, [`RequestHandle`]
+//! for one inbound request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use switchboard_protocol::jsonrpc::{self, RequestId};
+use switchboard_protocol::ErrorObject;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::run::Event;
+use super::{Deadline, Frame};
+
+/// Why a request we sent to the peer did not produce a result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// The peer answered with an error.
+    #[error("peer answered with an error: {0}")]
+    Rpc(ErrorObject),
+    /// No answer came in time.
+    #[error("no answer to {method} within {timeout:?}")]
+    Timeout {
+        /// The method we called.
+        method: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The connection closed first.
+    #[error("the connection closed before the answer arrived")]
+    Closed,
+    /// The params could not be encoded, or the result could not be decoded.
+    #[error("could not encode or decode {0}")]
+    Codec(String),
+}
+
+/// A cloneable handle to one connection: send notifications, send requests and await their
+/// answers. Sending is cancel-safe: a dropped send loses at most that one message.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    pub(super) out: mpsc::Sender<Frame>,
+    pub(super) events: mpsc::UnboundedSender<Event>,
+    pub(super) request_timeout: Duration,
+}
+
+impl PeerHandle {
+    /// Queues an already-encoded frame for writing.
+    pub async fn send_frame(&self, frame: Frame) -> Result<(), PeerError> {
+        self.out.send(frame).await.map_err(|_| PeerError::Closed)
+    }
+
+    /// Sends a notification.
+    pub async fn notify<P: Serialize + ?Sized>(&self, method: &str, params: Option<&P>) -> Result<(), PeerError> {
+        let mut frame = Vec::with_capacity(128);
+        jsonrpc::write_notification(&mut frame, method, params).map_err(|e| PeerError::Codec(e.to_string()))?;
+        self.send_frame(frame).await
+    }
+
+    /// Sends a request and waits for its result (raw JSON), up to the connection's peer-request
+    /// timeout. Cancel-safe: dropping the future abandons the answer.
+    pub async fn request<P: Serialize + ?Sized>(&self, method: &str, params: Option<&P>) -> Result<Box<RawValue>, PeerError> {
+        self.request_with_timeout(method, params, self.request_timeout).await
+    }
+
+    /// Like [`PeerHandle::request`] with an explicit timeout.
+    pub async fn request_with_timeout<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: Option<&P>,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, PeerError> {
+        let params = match params {
+            Some(p) => Some(serde_json::value::to_raw_value(p).map_err(|e| PeerError::Codec(e.to_string()))?),
+            None => None,
+        };
+        let (reply, answer) = oneshot::channel();
+        self.events
+            .send(Event::PeerRequest { method: method.to_owned(), params, reply })
+            .map_err(|_| PeerError::Closed)?;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(outcome)) => outcome.map_err(PeerError::Rpc),
+            Ok(Err(_)) => Err(PeerError::Closed),
+            Err(_) => Err(PeerError::Timeout { method: method.to_owned(), timeout }),
+        }
+    }
+}
+
+/// The engine's view of one inbound request, handed to the [`Handler`](super::Handler).
+#[derive(Debug, Clone)]
+pub struct RequestHandle {
+    pub(super) id: RequestId,
+    pub(super) token: CancellationToken,
+    pub(super) peer: PeerHandle,
+    pub(super) deadline: Arc<Deadline>,
+}
+
+impl RequestHandle {
+    /// The request's id.
+    pub fn id(&self) -> &RequestId {
+        &self.id
+    }
+
+    /// The connection.
+    pub fn peer(&self) -> &PeerHandle {
+        &self.peer
+    }
+
+    /// Whether the request was cancelled (by the peer, a timeout or shutdown).
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// A token that fires when the request is cancelled; hand it to work that should stop too.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    /// The request's deadline; [`Deadline::bump`] extends it.
+    pub fn deadline(&self) -> &Deadline {
+        &self.deadline
+    }
+
+    /// Sends a frame that belongs to this request (progress, log) unless it was cancelled:
+    /// after cancellation nothing more may be sent for it.
+    pub async fn send_scoped(&self, frame: Frame) -> Result<(), PeerError> {
+        if self.token.is_cancelled() {
+            return Err(PeerError::Closed);
+        }
+        self.peer.send_frame(frame).await
+    }
+}

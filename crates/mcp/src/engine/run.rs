@@ -1,0 +1,365 @@
+//! The connection event loop.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use switchboard_protocol::jsonrpc::{self, DecodeError, Decoded, Inbound, RawRequest, RequestId};
+use switchboard_protocol::notifications::CancelledParams;
+use switchboard_protocol::{methods, ErrorObject};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::peer::{PeerHandle, RequestHandle};
+use super::{Deadline, Frame, Handler};
+use crate::transport::{FrameReader, FrameWriter, ReadFrame};
+use crate::Limits;
+
+/// How long in-flight requests may run on after the input closes before they are cancelled.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How many decoded requests may wait for a concurrency slot before reading pauses.
+const QUEUE_DEPTH: usize = 64;
+
+/// Why a connection ended abnormally.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// Reading failed.
+    #[error("reading from the peer failed")]
+    Read(#[source] std::io::Error),
+    /// Writing failed.
+    #[error("writing to the peer failed")]
+    Write(#[source] std::io::Error),
+}
+
+pub(crate) enum Event {
+    Done(RequestId),
+    PeerRequest { method: String, params: Option<Box<RawValue>>, reply: oneshot::Sender<Result<Box<RawValue>, ErrorObject>> },
+}
+
+enum Input {
+    Frame(ReadFrame),
+    Failed(std::io::Error),
+}
+
+/// Serves one connection until the peer closes its input or `shutdown` fires, then lets
+/// in-flight requests finish (up to a grace period), cancels the rest, and flushes.
+///
+/// Returns the [`PeerHandle`] through `on_ready` as soon as the loop runs, so callers (the
+/// client runtime, subscription forwarders) can send to the peer.
+pub async fn serve_connection<H, R, W>(
+    reader: R,
+    writer: W,
+    handler: Arc<H>,
+    limits: Limits,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(PeerHandle),
+) -> Result<(), ConnectionError>
+where
+    H: Handler,
+    R: FrameReader,
+    W: FrameWriter,
+{
+    let (out_tx, out_rx) = mpsc::channel::<Frame>(1024);
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
+    let (in_tx, mut in_rx) = mpsc::channel::<Input>(16);
+    let peer = PeerHandle { out: out_tx, events: ev_tx, request_timeout: limits.peer_request_timeout };
+    on_ready(peer.clone());
+
+    let closing = CancellationToken::new();
+    let writer_task = tokio::spawn(write_loop(writer, out_rx, closing.clone()));
+    let reader_task = tokio::spawn(read_loop(reader, in_tx));
+
+    let mut state = LoopState {
+        handler,
+        peer,
+        limits,
+        inflight: HashMap::new(),
+        pending: HashMap::new(),
+        queue: VecDeque::new(),
+        next_id: 1,
+    };
+    let mut read_error = None;
+    let mut input_open = true;
+    loop {
+        let can_read = input_open && state.queue.len() < QUEUE_DEPTH;
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            Some(event) = ev_rx.recv() => state.on_event(event).await,
+            input = in_rx.recv(), if can_read => match input {
+                Some(Input::Frame(frame)) => state.on_frame(frame).await,
+                Some(Input::Failed(e)) => {
+                    read_error = Some(e);
+                    input_open = false;
+                }
+                None => input_open = false,
+            },
+        }
+        if !input_open && state.queue.is_empty() {
+            break;
+        }
+    }
+    reader_task.abort();
+    state.handler.input_closed();
+
+    // Drain: let in-flight requests finish, still answering their peer requests.
+    let grace = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(grace);
+    while !state.inflight.is_empty() {
+        tokio::select! {
+            Some(event) = ev_rx.recv() => state.on_event(event).await,
+            _ = &mut grace => {
+                debug!(target: "switchboard::engine", remaining = state.inflight.len(), "cancelling requests still running at shutdown");
+                for token in state.inflight.values() {
+                    token.cancel();
+                }
+                break;
+            }
+        }
+    }
+    state.handler.closed();
+    drop(state);
+    // Handles may outlive the loop (held by forwarders); closing ends the writer regardless.
+    closing.cancel();
+    let write_result = writer_task.await.unwrap_or(Ok(()));
+    if let Some(e) = read_error {
+        return Err(ConnectionError::Read(e));
+    }
+    write_result.map_err(ConnectionError::Write)
+}
+
+struct LoopState<H> {
+    handler: Arc<H>,
+    peer: PeerHandle,
+    limits: Limits,
+    inflight: HashMap<RequestId, CancellationToken>,
+    pending: HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>,
+    queue: VecDeque<RawRequest>,
+    next_id: i64,
+}
+
+impl<H: Handler> LoopState<H> {
+    async fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Done(id) => {
+                self.inflight.remove(&id);
+                self.start_queued();
+            }
+            Event::PeerRequest { method, params, reply } => {
+                let id = RequestId::Number(self.next_id);
+                self.next_id += 1;
+                let mut frame = Vec::with_capacity(128);
+                if let Err(e) = jsonrpc::write_request(&mut frame, &id, &method, params.as_deref()) {
+                    let _ = reply.send(Err(ErrorObject::internal(format!("could not encode {method}: {e}"))));
+                    return;
+                }
+                self.pending.insert(id, reply);
+                let _ = self.peer.send_frame(frame).await;
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: ReadFrame) {
+        let bytes = match frame {
+            ReadFrame::Message(bytes) => bytes,
+            ReadFrame::TooLarge(len) => {
+                let error = jsonrpc::oversized(len, self.limits.max_message_bytes);
+                self.send_error(None, &error).await;
+                return;
+            }
+        };
+        match jsonrpc::decode(&bytes, &self.limits.decode()) {
+            Ok(Decoded::Single(message)) => self.on_message(message).await,
+            Ok(Decoded::Batch(items)) => match self.handler.batch_allowed() {
+                Ok(()) => self.on_batch(items).await,
+                Err(error) => self.send_error(None, &error).await,
+            },
+            Err(DecodeError { id, error }) => self.send_error(id.as_ref(), &error).await,
+        }
+    }
+
+    async fn on_message(&mut self, message: Inbound) {
+        match message {
+            Inbound::Request(request) => {
+                if self.inflight.contains_key(&request.id) || self.queue.iter().any(|q| q.id == request.id) {
+                    let error = ErrorObject::invalid_request(format!(
+                        "request id {} is already in flight on this connection; ids must be unique",
+                        request.id
+                    ));
+                    self.send_error(Some(&request.id), &error).await;
+                    return;
+                }
+                self.queue.push_back(request);
+                self.start_queued();
+            }
+            Inbound::Notification(n) if n.method == methods::NOTIFICATION_CANCELLED => {
+                let params = n.params.as_deref().and_then(|p| serde_json::from_str::<CancelledParams>(p.get()).ok());
+                if let Some(id) = params.and_then(|p| p.request_id) {
+                    if let Some(token) = self.inflight.get(&id) {
+                        debug!(target: "switchboard::engine", %id, "request cancelled by peer");
+                        token.cancel();
+                    } else {
+                        self.queue.retain(|q| q.id != id);
+                    }
+                }
+            }
+            Inbound::Notification(n) => self.handler.notification(n, &self.peer),
+            Inbound::Response(response) => match response.id.and_then(|id| self.pending.remove(&id)) {
+                Some(reply) => {
+                    let _ = reply.send(response.outcome);
+                }
+                None => debug!(target: "switchboard::engine", "dropping a response to no pending request"),
+            },
+        }
+    }
+
+    async fn on_batch(&mut self, items: Vec<Result<Inbound, DecodeError>>) {
+        let mut answers: Vec<std::pin::Pin<Box<dyn Future<Output = Option<Frame>> + Send>>> = Vec::new();
+        for item in items {
+            match item {
+                Ok(Inbound::Request(request)) => {
+                    let (handle, token) = self.new_handle(&request.id);
+                    self.inflight.insert(request.id.clone(), token);
+                    answers.push(Box::pin(run_request(self.handler.clone(), request, handle)));
+                }
+                Ok(other) => self.on_message(other).await,
+                Err(DecodeError { id, error }) => {
+                    let mut frame = Vec::new();
+                    jsonrpc::write_error(&mut frame, id.as_ref(), &error);
+                    answers.push(Box::pin(async move { Some(frame) }));
+                }
+            }
+        }
+        if answers.is_empty() {
+            return;
+        }
+        let peer = self.peer.clone();
+        tokio::spawn(async move {
+            let frames: Vec<Frame> = futures_util::future::join_all(answers).await.into_iter().flatten().collect();
+            if frames.is_empty() {
+                return;
+            }
+            let mut out = Vec::with_capacity(frames.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
+            out.push(b'[');
+            for (i, f) in frames.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(f);
+            }
+            out.push(b']');
+            let _ = peer.send_frame(out).await;
+        });
+    }
+
+    fn new_handle(&self, id: &RequestId) -> (RequestHandle, CancellationToken) {
+        let token = CancellationToken::new();
+        let deadline = Arc::new(Deadline::new(self.limits.request_timeout, self.limits.max_request_timeout));
+        (RequestHandle { id: id.clone(), token: token.clone(), peer: self.peer.clone(), deadline }, token)
+    }
+
+    /// Starts queued requests while concurrency slots are free.
+    fn start_queued(&mut self) {
+        while self.inflight.len() < self.limits.max_concurrent_requests {
+            let Some(request) = self.queue.pop_front() else { break };
+            let (handle, token) = self.new_handle(&request.id);
+            self.inflight.insert(request.id.clone(), token);
+            let handler = self.handler.clone();
+            let peer = self.peer.clone();
+            let id = request.id.clone();
+            tokio::spawn(async move {
+                if let Some(frame) = run_request(handler, request, handle).await {
+                    let _ = peer.send_frame(frame).await;
+                }
+                let _ = peer.events.send(Event::Done(id));
+            });
+        }
+    }
+
+    async fn send_error(&self, id: Option<&RequestId>, error: &ErrorObject) {
+        let mut frame = Vec::with_capacity(96 + error.message.len());
+        jsonrpc::write_error(&mut frame, id, error);
+        let _ = self.peer.send_frame(frame).await;
+    }
+}
+
+/// Runs one request under its cancellation token and deadline. `None` means it was cancelled
+/// and nothing may be sent for it.
+async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: RequestHandle) -> Option<Frame> {
+    let id = request.id.clone();
+    let method = request.method.clone();
+    let token = handle.token.clone();
+    let deadline = handle.deadline.clone();
+    let work = handler.request(request, handle);
+    // A panic in a handler becomes an internal error for that request, never a dead connection.
+    let work = tokio::spawn(work);
+    let abort = work.abort_handle();
+    let outcome = tokio::select! {
+        biased;
+        _ = token.cancelled() => None,
+        _ = deadline.expired() => {
+            token.cancel();
+            let which = if deadline.hard_limit_reached() {
+                format!("the hard limit of {:?}", deadline.hard())
+            } else {
+                format!("{:?} without progress", deadline.idle())
+            };
+            let error = ErrorObject::internal(format!("{method} timed out after {which}"))
+                .with_data(serde_json::json!({ "reason": "timeout", "elapsedMs": deadline.elapsed().as_millis() as u64 }));
+            let mut frame = Vec::new();
+            jsonrpc::write_error(&mut frame, Some(&id), &error);
+            Some(frame)
+        }
+        joined = work => match joined {
+            Ok(frame) => Some(frame),
+            Err(e) => {
+                warn!(target: "switchboard::engine", %method, error = %e, "request handler panicked");
+                let mut frame = Vec::new();
+                jsonrpc::write_error(&mut frame, Some(&id), &ErrorObject::internal(format!("internal error while handling {method}")));
+                Some(frame)
+            }
+        },
+    };
+    abort.abort();
+    outcome
+}
+
+async fn read_loop<R: FrameReader>(mut reader: R, tx: mpsc::Sender<Input>) {
+    loop {
+        let input = match reader.read_frame().await {
+            Ok(Some(frame)) => Input::Frame(frame),
+            Ok(None) => return,
+            Err(e) => Input::Failed(e),
+        };
+        let failed = matches!(input, Input::Failed(_));
+        if tx.send(input).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+async fn write_loop<W: FrameWriter>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Frame>,
+    closing: CancellationToken,
+) -> std::io::Result<()> {
+    loop {
+        let frame = tokio::select! {
+            biased;
+            frame = rx.recv() => frame,
+            _ = closing.cancelled() => rx.try_recv().ok(),
+        };
+        let Some(frame) = frame else { break };
+        writer.write_frame(&frame).await?;
+        // Batch writes: flush only when nothing else is queued.
+        while let Ok(frame) = rx.try_recv() {
+            writer.write_frame(&frame).await?;
+        }
+        writer.flush().await?;
+    }
+    writer.close().await
+}

@@ -1,0 +1,268 @@
+//! [`RequestContext`]: what a handler knows about the request it serves, and how it talks back
+//! (progress, logs, input requests) in whichever era the request speaks.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use switchboard_protocol::client::{CreateMessageParams, CreateMessageResult, ElicitParams, ElicitResult, ListRootsResult};
+use switchboard_protocol::lifecycle::{ClientCapabilities, Implementation};
+use switchboard_protocol::logging::{LoggingLevel, LoggingMessageParams};
+use switchboard_protocol::meta::ProgressToken;
+use switchboard_protocol::mrtr::{InputRequest, InputRequests, InputResponse, InputResponses};
+use switchboard_protocol::notifications::{progress_number, ProgressParams};
+use switchboard_protocol::{jsonrpc, methods, Era, ErrorObject, ProtocolVersion};
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::error::{HandlerError, InputNeeded};
+use crate::engine::{PeerError, RequestHandle};
+
+/// The context of one request, handed to every handler. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    handle: RequestHandle,
+    version: ProtocolVersion,
+    capabilities: Arc<ClientCapabilities>,
+    client_info: Option<Arc<Implementation>>,
+    progress_token: Option<ProgressToken>,
+    log_level: Option<LoggingLevel>,
+    answers: InputResponses,
+    state: Option<serde_json::Value>,
+    mrtr_allowed: bool,
+    last_progress: Mutex<Option<f64>>,
+}
+
+/// Everything the dispatcher learned about a request, used to build its context.
+#[derive(Debug)]
+pub(crate) struct ContextParts {
+    pub(crate) version: ProtocolVersion,
+    pub(crate) capabilities: Arc<ClientCapabilities>,
+    pub(crate) client_info: Option<Arc<Implementation>>,
+    pub(crate) progress_token: Option<ProgressToken>,
+    pub(crate) log_level: Option<LoggingLevel>,
+    pub(crate) answers: InputResponses,
+    pub(crate) state: Option<serde_json::Value>,
+    pub(crate) mrtr_allowed: bool,
+}
+
+impl RequestContext {
+    pub(crate) fn new(handle: RequestHandle, parts: ContextParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                handle,
+                version: parts.version,
+                capabilities: parts.capabilities,
+                client_info: parts.client_info,
+                progress_token: parts.progress_token,
+                log_level: parts.log_level,
+                answers: parts.answers,
+                state: parts.state,
+                mrtr_allowed: parts.mrtr_allowed,
+                last_progress: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The protocol revision this request speaks.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.inner.version
+    }
+
+    /// The era of this request.
+    pub fn era(&self) -> Era {
+        self.inner.version.era()
+    }
+
+    /// The client's capabilities (declared on this request in the modern era, at `initialize`
+    /// in the legacy era).
+    pub fn client_capabilities(&self) -> &ClientCapabilities {
+        &self.inner.capabilities
+    }
+
+    /// The client's self-reported identity, if it sent one. Never use it for security decisions.
+    pub fn client_info(&self) -> Option<&Implementation> {
+        self.inner.client_info.as_deref()
+    }
+
+    /// Whether the request was cancelled. Long loops should check it.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.handle.is_cancelled()
+    }
+
+    /// A token that fires on cancellation, for work spawned on behalf of this request.
+    pub fn cancellation(&self) -> &CancellationToken {
+        self.inner.handle.cancellation()
+    }
+
+    /// Application state echoed from a previous round (verified: it cannot have been forged).
+    pub fn state(&self) -> Option<&serde_json::Value> {
+        self.inner.state.as_ref()
+    }
+
+    /// Reports progress, if the client asked for it. Values that do not increase are dropped
+    /// (the spec requires strictly increasing progress). Progress also restarts the request's
+    /// idle timeout. Cancel-safe.
+    pub async fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        self.inner.handle.deadline().bump();
+        let Some(token) = &self.inner.progress_token else { return };
+        {
+            let mut last = self.inner.last_progress.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|l| progress <= l) || !progress.is_finite() {
+                debug!(target: "switchboard::server", progress, "dropping non-increasing progress");
+                return;
+            }
+            *last = Some(progress);
+        }
+        let params = ProgressParams {
+            progress_token: token.clone(),
+            progress: progress_number(progress),
+            total: total.map(progress_number),
+            message: if self.inner.version >= ProtocolVersion::V2025_03_26 { message.map(str::to_owned) } else { None },
+            meta: None,
+        };
+        let mut frame = Vec::with_capacity(128);
+        if jsonrpc::write_notification(&mut frame, methods::NOTIFICATION_PROGRESS, Some(&params)).is_ok() {
+            let _ = self.inner.handle.send_scoped(frame).await;
+        }
+    }
+
+    /// Sends a log message to the client if it opted in to `level` (per request in the modern
+    /// era, with `logging/setLevel` in the legacy era). Cancel-safe.
+    pub async fn log<T: Serialize>(&self, level: LoggingLevel, logger: Option<&str>, data: T) {
+        let Some(threshold) = self.inner.log_level else { return };
+        if level < threshold {
+            return;
+        }
+        let Ok(data) = serde_json::to_value(data) else { return };
+        let params = LoggingMessageParams { level, logger: logger.map(str::to_owned), data, meta: None };
+        let mut frame = Vec::with_capacity(128);
+        if jsonrpc::write_notification(&mut frame, methods::NOTIFICATION_MESSAGE, Some(&params)).is_ok() {
+            let _ = self.inner.handle.send_scoped(frame).await;
+        }
+    }
+
+    /// Asks the client for input (sampling, elicitation, roots) and returns its answers by key.
+    ///
+    /// One call works in both eras. In the legacy era the requests go to the client as
+    /// server-to-client requests and this awaits the answers. In the modern era, if the retry
+    /// already carries answers for every key they are returned at once; otherwise this returns
+    /// an error that, propagated with `?`, becomes an `InputRequiredResult`, and the client
+    /// retries the whole request with the answers. Handlers therefore re-run from the top on
+    /// each round: keep keys unique across rounds and side effects after the last input.
+    pub async fn request_input(&self, requests: InputRequests) -> Result<InputResponses, HandlerError> {
+        self.request_input_with_state(requests, None).await
+    }
+
+    /// Like [`RequestContext::request_input`], carrying application `state` to the next round
+    /// (modern era; sealed, so the client cannot alter it). Read it back with
+    /// [`RequestContext::state`].
+    pub async fn request_input_with_state(
+        &self,
+        requests: InputRequests,
+        state: Option<serde_json::Value>,
+    ) -> Result<InputResponses, HandlerError> {
+        for request in requests.values() {
+            self.check_capability(request)?;
+        }
+        if self.inner.version.is_modern() {
+            if !self.inner.mrtr_allowed {
+                return Err(HandlerError::rpc(ErrorObject::internal(
+                    "input requests are only allowed on tools/call, prompts/get and resources/read",
+                )));
+            }
+            if requests.keys().all(|k| self.inner.answers.contains_key(k)) {
+                return Ok(requests.keys().filter_map(|k| Some((k.clone(), self.inner.answers.get(k)?.clone()))).collect());
+            }
+            return Err(InputNeeded { requests, state }.into());
+        }
+        let mut answers = InputResponses::new();
+        for (key, request) in requests {
+            let raw = self
+                .inner
+                .handle
+                .peer()
+                .request(&request.method, request.params.as_ref())
+                .await
+                .map_err(|e| match e {
+                    PeerError::Rpc(err) => HandlerError::msg(format!("the client declined {}: {}", request.method, err.message)),
+                    other => HandlerError::msg(format!("{} failed: {other}", request.method)),
+                })?;
+            let parsed = match request.method.as_str() {
+                methods::SAMPLING_CREATE_MESSAGE => {
+                    serde_json::from_str::<CreateMessageResult>(raw.get()).map(InputResponse::CreateMessage)
+                }
+                methods::ROOTS_LIST => serde_json::from_str::<ListRootsResult>(raw.get()).map(InputResponse::ListRoots),
+                _ => serde_json::from_str::<ElicitResult>(raw.get()).map(InputResponse::Elicit),
+            }
+            .map_err(|e| HandlerError::msg(format!("the client's answer to {} is malformed: {e}", request.method)))?;
+            answers.insert(key, parsed);
+        }
+        Ok(answers)
+    }
+
+    /// Elicits a form from the user (one input round keyed `key`).
+    pub async fn elicit(&self, key: &str, params: ElicitParams) -> Result<ElicitResult, HandlerError> {
+        match self.single(key, InputRequest::elicit(&params)).await? {
+            InputResponse::Elicit(r) => Ok(r),
+            _ => Err(HandlerError::invalid_params(format!("inputResponses[{key:?}] is not an elicitation result"))),
+        }
+    }
+
+    /// Asks the client to sample from its model (one input round keyed `key`).
+    pub async fn sample(&self, key: &str, params: CreateMessageParams) -> Result<CreateMessageResult, HandlerError> {
+        match self.single(key, InputRequest::create_message(&params)).await? {
+            InputResponse::CreateMessage(r) => Ok(r),
+            _ => Err(HandlerError::invalid_params(format!("inputResponses[{key:?}] is not a sampling result"))),
+        }
+    }
+
+    /// Asks the client for its roots (one input round keyed `key`).
+    pub async fn list_roots(&self, key: &str) -> Result<ListRootsResult, HandlerError> {
+        match self.single(key, InputRequest::list_roots()).await? {
+            InputResponse::ListRoots(r) => Ok(r),
+            _ => Err(HandlerError::invalid_params(format!("inputResponses[{key:?}] is not a roots result"))),
+        }
+    }
+
+    async fn single(&self, key: &str, request: InputRequest) -> Result<InputResponse, HandlerError> {
+        let mut requests = InputRequests::new();
+        requests.insert(key.to_owned(), request);
+        let mut answers = self.request_input(requests).await?;
+        answers.remove(key).ok_or_else(|| HandlerError::msg(format!("no answer for input {key:?}")))
+    }
+
+    fn check_capability(&self, request: &InputRequest) -> Result<(), HandlerError> {
+        let caps = &self.inner.capabilities;
+        let declared = match request.method.as_str() {
+            methods::SAMPLING_CREATE_MESSAGE => caps.sampling.is_some(),
+            methods::ROOTS_LIST => caps.roots.is_some(),
+            methods::ELICITATION_CREATE => {
+                let url_mode = request.params.as_ref().and_then(|p| p.get("mode")).and_then(|m| m.as_str()) == Some("url");
+                match &caps.elicitation {
+                    None => false,
+                    Some(e) if url_mode => e.url.is_some(),
+                    Some(_) => true,
+                }
+            }
+            other => {
+                return Err(HandlerError::rpc(ErrorObject::internal(format!("{other} cannot be requested from a client"))))
+            }
+        };
+        if declared {
+            return Ok(());
+        }
+        let (name, fragment) = request.required_capability();
+        if self.inner.version.is_modern() {
+            Err(HandlerError::rpc(ErrorObject::missing_client_capability(name, fragment)))
+        } else {
+            Err(HandlerError::msg(format!(
+                "this tool needs the client capability `{name}`, which the client did not declare at initialize"
+            )))
+        }
+    }
+}

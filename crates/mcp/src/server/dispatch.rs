@@ -1,0 +1,489 @@
+//! Method dispatch: parse params (once, with path-bearing errors), decide the era, call the
+//! handler, and encode the result shaped for the revision the request speaks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use switchboard_protocol::completion::CompleteParams;
+use switchboard_protocol::jsonrpc::{self, RawRequest, RequestId};
+use switchboard_protocol::lifecycle::{DiscoverResult, InitializeParams, InitializeResult};
+use switchboard_protocol::logging::SetLevelParams;
+use switchboard_protocol::meta::{NotificationMeta, PaginatedRequestParams, RequestMeta, RequestParams};
+use switchboard_protocol::mrtr::{InputRequiredResult, InputResponses};
+use switchboard_protocol::notifications::{NotificationParams, ResourceUpdatedParams};
+use switchboard_protocol::prompts::{GetPromptParams, ListPromptsResult};
+use switchboard_protocol::resources::{ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult, SubscribeParams};
+use switchboard_protocol::result::{CacheHint, EmptyResult, ResultFields};
+use switchboard_protocol::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, ListenResultMeta, SubscriptionFilter};
+use switchboard_protocol::tools::{CallToolParams, CallToolResult, ListToolsResult};
+use switchboard_protocol::{methods, ErrorObject, JsonObject, ProtocolVersion, ResultType, Shape};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::debug;
+
+use super::connection::{error_frame, Mode, ServerConnection, Session};
+use super::context::{ContextParts, RequestContext};
+use super::error::{ErrorKind, HandlerError};
+use super::handler::ToolCall;
+use super::notify::Change;
+use super::seal::StateSealer;
+use super::cursor;
+use crate::engine::{Frame, RequestHandle};
+
+type Outcome = Result<Frame, ErrorObject>;
+
+/// Parses params into `P`; a mismatch is `-32602` naming the failing path.
+fn parse<P: DeserializeOwned>(method: &str, params: Option<&RawValue>) -> Result<P, ErrorObject> {
+    let text = params.map_or("{}", RawValue::get);
+    let mut de = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { "params".to_owned() } else { format!("params.{path}") };
+        ErrorObject::invalid_params(format!("invalid params for {method}: at `{path}`: {}", e.inner()))
+    })
+}
+
+/// The principal a request acts for; transports with authentication will supply it.
+const ANONYMOUS: &str = "";
+
+impl ServerConnection {
+    pub(crate) async fn dispatch(self: Arc<Self>, request: RawRequest, handle: RequestHandle) -> Outcome {
+        let RawRequest { id, method, params } = request;
+        let params = params.as_deref();
+        let m = method.as_str();
+        match m {
+            methods::INITIALIZE => self.initialize(&id, params, &handle),
+            methods::PING => {
+                let p: RequestParams = parse(m, params)?;
+                if p.meta.as_ref().is_some_and(|meta| meta.protocol_version.is_some()) {
+                    return Err(not_in_modern(m));
+                }
+                let version = self.session.get().map_or(ProtocolVersion::LATEST_LEGACY, |s| s.version);
+                Ok(self.encode(&id, EmptyResult::default(), version, None))
+            }
+            methods::SERVER_DISCOVER => {
+                let p: RequestParams = parse(m, params)?;
+                let mode = self.modern_only(p.meta.as_ref(), m)?;
+                let result = DiscoverResult {
+                    result_type: None,
+                    supported_versions: ProtocolVersion::strings_of(switchboard_protocol::Era::Modern).into_iter().map(str::to_owned).collect(),
+                    capabilities: self.server.capabilities.clone(),
+                    instructions: self.server.instructions.clone(),
+                    ttl_ms: None,
+                    cache_scope: None,
+                    meta: None,
+                };
+                Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.discover)))
+            }
+            methods::TOOLS_LIST => {
+                let p: PaginatedRequestParams = parse(m, params)?;
+                let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
+                let catalog = self.server.handler.tools();
+                let (start, next) = self.page_bounds("tools", catalog.len(), p.cursor.as_deref())?;
+                let tools = catalog.entries()[start..start + self.page_len(start, catalog.len())].iter().map(|e| e.tool().clone()).collect();
+                let result = ListToolsResult { tools, next_cursor: next, ..Default::default() };
+                Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
+            }
+            methods::TOOLS_CALL => self.call_tool(&id, params, handle).await,
+            methods::RESOURCES_LIST => {
+                let p: PaginatedRequestParams = parse(m, params)?;
+                let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
+                let all = self.server.handler.resources();
+                let (resources, next_cursor) = cursor::page("resources", &all, p.cursor.as_deref(), self.server.page_size)?;
+                let result = ListResourcesResult { resources, next_cursor, ..Default::default() };
+                Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
+            }
+            methods::RESOURCES_TEMPLATES_LIST => {
+                let p: PaginatedRequestParams = parse(m, params)?;
+                let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
+                let all = self.server.handler.resource_templates();
+                let (resource_templates, next_cursor) = cursor::page("templates", &all, p.cursor.as_deref(), self.server.page_size)?;
+                let result = ListResourceTemplatesResult { resource_templates, next_cursor, ..Default::default() };
+                Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
+            }
+            methods::RESOURCES_READ => self.read_resource(&id, params, handle).await,
+            methods::PROMPTS_LIST => {
+                let p: PaginatedRequestParams = parse(m, params)?;
+                let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
+                let all = self.server.handler.prompts();
+                let (prompts, next_cursor) = cursor::page("prompts", &all, p.cursor.as_deref(), self.server.page_size)?;
+                let result = ListPromptsResult { prompts, next_cursor, ..Default::default() };
+                Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
+            }
+            methods::PROMPTS_GET => self.get_prompt(&id, params, handle).await,
+            methods::COMPLETION_COMPLETE => {
+                let p: CompleteParams = parse(m, params)?;
+                let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.completions.is_some())?;
+                let context = p.context.and_then(|c| c.arguments).unwrap_or_default();
+                let ctx = self.context(handle, &mode, p.meta.as_ref(), InputResponses::new(), None, false);
+                let mut completion = self
+                    .server
+                    .handler
+                    .complete(p.reference, p.argument, context, ctx)
+                    .await
+                    .map_err(|e| into_rpc(e, m))?;
+                let total = completion.values.len();
+                if total > 100 {
+                    completion.values.truncate(100);
+                    completion.total = Some(total as u64);
+                    completion.has_more = Some(true);
+                }
+                let result = switchboard_protocol::completion::CompleteResult { completion, ..Default::default() };
+                Ok(self.encode(&id, result, mode.version(), None))
+            }
+            methods::LOGGING_SET_LEVEL => {
+                let p: SetLevelParams = parse(m, params)?;
+                let session = self.legacy_only(p.meta.as_ref(), m)?;
+                session.set_log_level(p.level);
+                Ok(self.encode(&id, EmptyResult::default(), session.version, None))
+            }
+            methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE => {
+                let p: SubscribeParams = parse(m, params)?;
+                let session = self.legacy_only(p.meta.as_ref(), m)?;
+                if self.server.capabilities.resources.as_ref().and_then(|r| r.subscribe) != Some(true) {
+                    return Err(ErrorObject::method_not_found(m));
+                }
+                if let Ok(mut subs) = session.subscriptions.lock() {
+                    if m == methods::RESOURCES_SUBSCRIBE {
+                        subs.insert(p.uri);
+                    } else {
+                        subs.remove(&p.uri);
+                    }
+                }
+                Ok(self.encode(&id, EmptyResult::default(), session.version, None))
+            }
+            methods::SUBSCRIPTIONS_LISTEN => self.listen(&id, params, handle).await,
+            other => Err(ErrorObject::method_not_found(other)),
+        }
+    }
+
+    fn initialize(&self, id: &RequestId, params: Option<&RawValue>, handle: &RequestHandle) -> Outcome {
+        let p: InitializeParams = parse(methods::INITIALIZE, params)?;
+        if p.meta.as_ref().is_some_and(|meta| meta.protocol_version.is_some()) {
+            // Modern `_meta` wins: in 2026-07-28 `initialize` does not exist.
+            return Err(not_in_modern(methods::INITIALIZE));
+        }
+        let version = match p.protocol_version.parse::<ProtocolVersion>() {
+            Ok(v) if !v.is_modern() => v,
+            // Unknown or modern: offer our newest legacy revision; the client decides.
+            _ => ProtocolVersion::LATEST_LEGACY,
+        };
+        let session = Arc::new(Session::new(version, p.capabilities, p.client_info));
+        if self.session.set(session.clone()).is_err() {
+            return Err(ErrorObject::invalid_request("this connection already has an initialized session"));
+        }
+        debug!(target: "switchboard::server", %version, client = %session.client_info.name, "legacy session started");
+        self.spawn_legacy_forwarder(session, handle.peer().clone());
+        let mut result = InitializeResult {
+            protocol_version: version.as_str().to_owned(),
+            capabilities: self.server.capabilities.clone(),
+            server_info: self.server.info.clone(),
+            instructions: self.server.instructions.clone(),
+            meta: None,
+        };
+        result.shape(version);
+        Ok(encode_value(id, &result))
+    }
+
+    async fn call_tool(&self, id: &RequestId, params: Option<&RawValue>, handle: RequestHandle) -> Outcome {
+        let m = methods::TOOLS_CALL;
+        let p: CallToolParams = parse(m, params)?;
+        let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
+        let catalog = self.server.handler.tools();
+        let entry = catalog.get(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
+        let arguments = p.arguments.unwrap_or_default();
+        let digest = StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(arguments.clone())]);
+        let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let args = match entry.validate_args(arguments) {
+            Ok(args) => args,
+            Err(problems) => {
+                // SEP-1303: argument errors are tool errors, so the model can correct itself.
+                let result = CallToolResult::error(format!("invalid arguments for tool {}: {problems}", p.name));
+                return Ok(self.encode(id, result, mode.version(), None));
+            }
+        };
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
+        let outcome = self.server.handler.call_tool(ToolCall { name: p.name.clone(), args }, ctx).await;
+        match outcome {
+            Ok(result) => {
+                if result.is_error != Some(true) {
+                    if let Err(problem) = entry.validate_output(result.structured_content.as_ref()) {
+                        tracing::error!(target: "switchboard::server", tool = %p.name, %problem, "tool output violates its outputSchema");
+                        return Err(ErrorObject::internal(format!("tool {} produced output that does not match its outputSchema: {problem}", p.name)));
+                    }
+                }
+                Ok(self.encode(id, result, mode.version(), None))
+            }
+            Err(HandlerError { kind: ErrorKind::Tool(message) }) => Ok(self.encode(id, CallToolResult::error(message), mode.version(), None)),
+            Err(e) => self.non_result(id, e, &mode, m, digest, answers),
+        }
+    }
+
+    async fn read_resource(&self, id: &RequestId, params: Option<&RawValue>, handle: RequestHandle) -> Outcome {
+        let m = methods::RESOURCES_READ;
+        let p: ReadResourceParams = parse(m, params)?;
+        let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
+        let digest = StateSealer::digest(&[&Value::String(p.uri.clone())]);
+        let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
+        match self.server.handler.read_resource(p.uri.clone(), ctx).await {
+            Ok(Some(contents)) if !contents.is_empty() => {
+                let result = ReadResourceResult { contents, ..Default::default() };
+                Ok(self.encode(id, result, mode.version(), Some(self.server.cache.read)))
+            }
+            Ok(_) => Err(ErrorObject::resource_not_found(&p.uri, mode.version())),
+            Err(e) => self.non_result(id, e, &mode, m, digest, answers),
+        }
+    }
+
+    async fn get_prompt(&self, id: &RequestId, params: Option<&RawValue>, handle: RequestHandle) -> Outcome {
+        let m = methods::PROMPTS_GET;
+        let p: GetPromptParams = parse(m, params)?;
+        let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
+        let prompts = self.server.handler.prompts();
+        let prompt = prompts.iter().find(|pr| pr.name == p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown prompt: {}", p.name)))?;
+        let arguments: BTreeMap<String, String> = p.arguments.unwrap_or_default();
+        if let Some(missing) = prompt.arguments.iter().flatten().find(|a| a.required == Some(true) && !arguments.contains_key(&a.name)) {
+            return Err(ErrorObject::invalid_params(format!("prompt {} needs the argument `{}`", p.name, missing.name)));
+        }
+        let digest = StateSealer::digest(&[&Value::String(p.name.clone()), &serde_json::to_value(&arguments).unwrap_or_default()]);
+        let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
+        match self.server.handler.get_prompt(p.name.clone(), arguments, ctx).await {
+            Ok(Some(result)) => Ok(self.encode(id, result, mode.version(), None)),
+            Ok(None) => Err(ErrorObject::invalid_params(format!("unknown prompt: {}", p.name))),
+            Err(e) => self.non_result(id, e, &mode, m, digest, answers),
+        }
+    }
+
+    async fn listen(&self, id: &RequestId, params: Option<&RawValue>, handle: RequestHandle) -> Outcome {
+        let m = methods::SUBSCRIPTIONS_LISTEN;
+        let p: ListenParams = parse(m, params)?;
+        let mode = self.modern_only(p.meta.as_ref(), m)?;
+        let caps = &self.server.capabilities;
+        let wants = |asked: Option<bool>, offered: Option<bool>| (asked == Some(true) && offered == Some(true)).then_some(true);
+        let honoured = SubscriptionFilter {
+            tools_list_changed: wants(p.notifications.tools_list_changed, caps.tools.as_ref().and_then(|c| c.list_changed)),
+            prompts_list_changed: wants(p.notifications.prompts_list_changed, caps.prompts.as_ref().and_then(|c| c.list_changed)),
+            resources_list_changed: wants(p.notifications.resources_list_changed, caps.resources.as_ref().and_then(|c| c.list_changed)),
+            resource_subscriptions: p
+                .notifications
+                .resource_subscriptions
+                .filter(|uris| !uris.is_empty() && caps.resources.as_ref().and_then(|r| r.subscribe) == Some(true)),
+        };
+        // Subscribe before acknowledging, so no change in between is lost.
+        let mut changes = self.server.notifier.subscribe();
+        handle.deadline().disable();
+        let tag = || Some(NotificationMeta { subscription_id: Some(id.clone()), other: JsonObject::new() });
+        let ack = AcknowledgedParams { notifications: honoured.clone(), meta: tag() };
+        let peer = handle.peer().clone();
+        peer.notify(methods::NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED, Some(&ack)).await.map_err(|_| ErrorObject::internal("connection closed"))?;
+        loop {
+            let change = tokio::select! {
+                _ = self.closing.cancelled() => break,
+                change = changes.recv() => change,
+            };
+            let changes_to_send: Vec<Change> = match change {
+                Ok(c) => vec![c],
+                // Fell behind: tell the client everything it watches may have changed.
+                Err(RecvError::Lagged(_)) => {
+                    let mut all = vec![Change::Tools, Change::Prompts, Change::Resources];
+                    all.extend(honoured.resource_subscriptions.iter().flatten().map(|u| Change::ResourceUpdated(u.as_str().into())));
+                    all
+                }
+                Err(RecvError::Closed) => break,
+            };
+            for change in changes_to_send {
+                let sent = match change {
+                    Change::Tools if honoured.tools_list_changed == Some(true) => {
+                        peer.notify(methods::NOTIFICATION_TOOLS_LIST_CHANGED, Some(&NotificationParams { meta: tag() })).await
+                    }
+                    Change::Prompts if honoured.prompts_list_changed == Some(true) => {
+                        peer.notify(methods::NOTIFICATION_PROMPTS_LIST_CHANGED, Some(&NotificationParams { meta: tag() })).await
+                    }
+                    Change::Resources if honoured.resources_list_changed == Some(true) => {
+                        peer.notify(methods::NOTIFICATION_RESOURCES_LIST_CHANGED, Some(&NotificationParams { meta: tag() })).await
+                    }
+                    Change::ResourceUpdated(uri) if honoured.resource_subscriptions.iter().flatten().any(|u| **u == *uri) => {
+                        let params = ResourceUpdatedParams { uri: uri.to_string(), meta: tag() };
+                        peer.notify(methods::NOTIFICATION_RESOURCES_UPDATED, Some(&params)).await
+                    }
+                    _ => Ok(()),
+                };
+                if sent.is_err() || handle.is_cancelled() {
+                    return Err(ErrorObject::internal("listen stream closed"));
+                }
+            }
+        }
+        let result = ListenResult {
+            result_type: ResultType::Complete,
+            meta: ListenResultMeta { subscription_id: id.clone(), server_info: Some(self.server.info.clone()), other: JsonObject::new() },
+        };
+        let _ = mode;
+        Ok(encode_value(id, &result))
+    }
+
+    /// Handler errors other than tool-level ones: protocol errors, and input requests (which
+    /// become an `InputRequiredResult` with sealed state).
+    fn non_result(&self, id: &RequestId, e: HandlerError, mode: &Mode, method: &str, digest: String, mut answers: InputResponses) -> Outcome {
+        match e.kind {
+            ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
+                // Carry earlier answers forward so a handler that re-runs finds them all.
+                answers.retain(|k, _| !needed.requests.contains_key(k));
+                let state = self.server.sealer.seal(method, digest, ANONYMOUS, answers, needed.state);
+                let result = InputRequiredResult {
+                    result_type: Some(ResultType::InputRequired),
+                    input_requests: Some(needed.requests),
+                    request_state: Some(state),
+                    meta: None,
+                };
+                Ok(self.encode(id, result, mode.version(), None))
+            }
+            _ => Err(into_rpc(e, method)),
+        }
+    }
+
+    /// Verifies echoed request state and merges answers (modern era only).
+    fn open_state(
+        &self,
+        mode: &Mode,
+        method: &str,
+        digest: &str,
+        request_state: Option<&str>,
+        responses: Option<InputResponses>,
+    ) -> Result<(InputResponses, Option<Value>), ErrorObject> {
+        if !matches!(mode, Mode::Modern { .. }) {
+            return Ok((InputResponses::new(), None));
+        }
+        let (mut answers, state) = match request_state {
+            Some(token) => {
+                let sealed = self.server.sealer.open(token, method, digest, ANONYMOUS)?;
+                (sealed.a, sealed.s)
+            }
+            None => (InputResponses::new(), None),
+        };
+        answers.extend(responses.unwrap_or_default());
+        Ok((answers, state))
+    }
+
+    fn context(
+        &self,
+        handle: RequestHandle,
+        mode: &Mode,
+        meta: Option<&RequestMeta>,
+        answers: InputResponses,
+        state: Option<Value>,
+        mrtr_allowed: bool,
+    ) -> RequestContext {
+        let progress_token = meta.and_then(|m| m.progress_token.clone());
+        let parts = match mode {
+            Mode::Modern { caps, client_info, log_level } => ContextParts {
+                version: ProtocolVersion::LATEST,
+                capabilities: caps.clone(),
+                client_info: client_info.clone(),
+                progress_token,
+                log_level: *log_level,
+                answers,
+                state,
+                mrtr_allowed,
+            },
+            Mode::Legacy(s) => ContextParts {
+                version: s.version,
+                capabilities: s.capabilities.clone(),
+                client_info: Some(s.client_info.clone()),
+                progress_token,
+                log_level: s.log_level(),
+                answers,
+                state,
+                mrtr_allowed,
+            },
+        };
+        RequestContext::new(handle, parts)
+    }
+
+    /// The era for a feature method, refusing it when the server does not offer the feature.
+    fn feature(&self, meta: Option<&RequestMeta>, method: &str, offered: bool) -> Result<Mode, ErrorObject> {
+        let mode = self.mode(meta, method)?;
+        if !offered {
+            return Err(ErrorObject::method_not_found(method));
+        }
+        Ok(mode)
+    }
+
+    fn modern_only(&self, meta: Option<&RequestMeta>, method: &str) -> Result<Mode, ErrorObject> {
+        match self.mode(meta, method)? {
+            Mode::Legacy(s) => Err(ErrorObject::new(
+                switchboard_protocol::ErrorCode::METHOD_NOT_FOUND,
+                format!("{method} belongs to protocol {}; this session negotiated {}", ProtocolVersion::LATEST, s.version),
+            )),
+            modern => Ok(modern),
+        }
+    }
+
+    fn legacy_only(&self, meta: Option<&RequestMeta>, method: &str) -> Result<Arc<Session>, ErrorObject> {
+        if meta.is_some_and(|m| m.protocol_version.is_some()) {
+            return Err(not_in_modern(method));
+        }
+        match self.mode(meta, method)? {
+            Mode::Legacy(s) => Ok(s),
+            Mode::Modern { .. } => Err(not_in_modern(method)),
+        }
+    }
+
+    fn page_bounds(&self, kind: &str, len: usize, cursor: Option<&str>) -> Result<(usize, Option<String>), ErrorObject> {
+        let start = match cursor {
+            Some(c) => cursor::decode(kind, c, len)?,
+            None => 0,
+        };
+        let end = start + self.page_len(start, len);
+        Ok((start, (end < len).then(|| cursor::encode(kind, end))))
+    }
+
+    fn page_len(&self, start: usize, len: usize) -> usize {
+        self.server.page_size.min(len.saturating_sub(start))
+    }
+
+    /// Shapes a result for `version`, stamps the modern-era fields, and encodes the response.
+    fn encode<R: Serialize + Shape + ResultFields>(&self, id: &RequestId, mut result: R, version: ProtocolVersion, cache: Option<CacheHint>) -> Frame {
+        result.shape(version);
+        if version.is_modern() {
+            result.result_type_mut().get_or_insert(ResultType::Complete);
+            result.meta_mut().get_or_insert_with(Default::default).server_info = Some(self.server.info.clone());
+            if let (Some(hint), Some((ttl, scope))) = (cache, result.cache_mut()) {
+                ttl.get_or_insert(hint.ttl_ms);
+                scope.get_or_insert(hint.scope);
+            }
+        }
+        encode_value(id, &result)
+    }
+}
+
+fn encode_value<T: Serialize>(id: &RequestId, value: &T) -> Frame {
+    let mut frame = Vec::with_capacity(256);
+    match jsonrpc::write_result(&mut frame, id, value) {
+        Ok(()) => frame,
+        Err(e) => error_frame(id, &ErrorObject::internal(format!("could not encode the result: {e}"))),
+    }
+}
+
+fn not_in_modern(method: &str) -> ErrorObject {
+    ErrorObject::new(
+        switchboard_protocol::ErrorCode::METHOD_NOT_FOUND,
+        format!(
+            "method not found: {method} is not part of protocol {} (it exists only in legacy sessions started with initialize)",
+            ProtocolVersion::LATEST
+        ),
+    )
+}
+
+/// A handler error outside tools: a message becomes an internal error.
+fn into_rpc(e: HandlerError, method: &str) -> ErrorObject {
+    match e.kind {
+        ErrorKind::Rpc(err) => err,
+        ErrorKind::Tool(message) => ErrorObject::internal(format!("{method} failed: {message}")),
+        ErrorKind::InputRequired(_) => ErrorObject::internal(format!("{method} asked for input outside a modern request")),
+    }
+}

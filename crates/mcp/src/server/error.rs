@@ -1,0 +1,77 @@
+//! [`HandlerError`]: how a tool, resource or prompt handler says it did not produce a result.
+
+use switchboard_protocol::mrtr::InputRequests;
+use switchboard_protocol::ErrorObject;
+
+/// Why a handler returned no result.
+///
+/// Any `std::error::Error` converts into it with `?` and becomes a *tool-level* failure: an
+/// `isError: true` result the model can read and correct (for resources and prompts, an internal
+/// error). An [`ErrorObject`] converts into a *protocol* error. Input requests raised by
+/// [`RequestContext::request_input`](crate::server::RequestContext::request_input) travel
+/// through here too, so `?` works on them.
+#[derive(Debug)]
+pub struct HandlerError {
+    pub(crate) kind: ErrorKind,
+}
+
+#[derive(Debug)]
+pub(crate) enum ErrorKind {
+    Tool(String),
+    Rpc(ErrorObject),
+    InputRequired(InputNeeded),
+}
+
+/// Modern-era input requests that must reach the client before the request can finish.
+#[derive(Debug)]
+pub struct InputNeeded {
+    pub(crate) requests: InputRequests,
+    pub(crate) state: Option<serde_json::Value>,
+}
+
+/// The name tool authors reach for; the same type.
+pub type ToolError = HandlerError;
+
+impl HandlerError {
+    /// A failure described to the model (`isError: true` for tools).
+    pub fn msg(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Tool(message.into()) }
+    }
+
+    /// A protocol error, sent as a JSON-RPC error response.
+    pub fn rpc(error: ErrorObject) -> Self {
+        Self { kind: ErrorKind::Rpc(error) }
+    }
+
+    /// `-32602` with a message.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::rpc(ErrorObject::invalid_params(message))
+    }
+
+    /// The message, whatever the kind.
+    pub fn message(&self) -> String {
+        match &self.kind {
+            ErrorKind::Tool(m) => m.clone(),
+            ErrorKind::Rpc(e) => e.message.clone(),
+            ErrorKind::InputRequired(_) => "input required".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(e: E) -> Self {
+        HandlerError::msg(e.to_string())
+    }
+}
+
+impl From<InputNeeded> for HandlerError {
+    fn from(n: InputNeeded) -> Self {
+        Self { kind: ErrorKind::InputRequired(n) }
+    }
+}

@@ -1,0 +1,240 @@
+//! The dual-era server runtime.
+//!
+//! A [`Server`] serves one [`ServerHandler`] over any number of connections. On each
+//! connection, a request that carries modern `_meta` (protocol 2026-07-28) is served statelessly
+//! from that `_meta` alone; an `initialize` starts a legacy session (2024-11-05 … 2025-11-25) for
+//! that connection. Both can happen on the same connection.
+//!
+//! Flow of one request: engine → [`connection`] (era, session) → [`dispatch`] (method,
+//! params, validation, MRTR sealing, result shaping) → the handler.
+
+mod catalog;
+mod connection;
+mod context;
+mod cursor;
+mod dispatch;
+mod error;
+mod handler;
+mod notify;
+mod router;
+mod seal;
+mod typed;
+pub mod uri_template;
+
+use std::sync::Arc;
+
+use switchboard_protocol::lifecycle::{Implementation, ListChangedCapability, ResourcesCapability, ServerCapabilities};
+use switchboard_protocol::result::CacheHint;
+use switchboard_protocol::CacheScope;
+use tokio_util::sync::CancellationToken;
+
+pub use catalog::{ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
+pub use context::RequestContext;
+pub use error::{HandlerError, InputNeeded, ToolError};
+pub use handler::{BoxFuture, ServerHandler, ToolCall};
+pub use notify::{Change, Notifier};
+pub use router::{Router, RouterError, RouterHandler, ToolInfo};
+pub use seal::StateSealer;
+pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
+
+use crate::engine::{serve_connection, ConnectionError};
+use crate::transport::{FrameReader, FrameWriter};
+use crate::Limits;
+
+/// Caching hints stamped on cacheable modern results that do not set their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheHints {
+    /// `server/discover`. Default: 1 hour, public.
+    pub discover: CacheHint,
+    /// `tools/list`, `prompts/list`, `resources/list`, `resources/templates/list`. Default:
+    /// 5 minutes, public (list-changed notifications invalidate sooner).
+    pub lists: CacheHint,
+    /// `resources/read`. Default: 0 (always stale), private.
+    pub read: CacheHint,
+}
+
+impl Default for CacheHints {
+    fn default() -> Self {
+        Self {
+            discover: CacheHint { ttl_ms: 3_600_000, scope: CacheScope::Public },
+            lists: CacheHint { ttl_ms: 300_000, scope: CacheScope::Public },
+            read: CacheHint { ttl_ms: 0, scope: CacheScope::Private },
+        }
+    }
+}
+
+/// Builds a [`Server`].
+#[derive(Debug)]
+pub struct ServerBuilder {
+    info: Implementation,
+    instructions: Option<String>,
+    handler: Option<Arc<dyn ServerHandler>>,
+    capabilities: Option<ServerCapabilities>,
+    limits: Limits,
+    sealer: StateSealer,
+    page_size: usize,
+    cache: CacheHints,
+}
+
+impl std::fmt::Debug for dyn ServerHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerHandler")
+    }
+}
+
+impl ServerBuilder {
+    /// Serves `handler`.
+    pub fn handler(mut self, handler: impl ServerHandler) -> Self {
+        self.handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Serves a [`Router`], or a type with a `#[handler]` impl (compiling its schemas).
+    pub fn router(self, router: impl IntoRouter) -> Result<Self, RouterError> {
+        Ok(self.handler(router.into_router().build()?))
+    }
+
+    /// Guidance for the model about this server.
+    pub fn instructions(mut self, text: impl Into<String>) -> Self {
+        self.instructions = Some(text.into());
+        self
+    }
+
+    /// Replaces the implementation info (title, description, icons, website).
+    pub fn info(mut self, info: Implementation) -> Self {
+        self.info = info;
+        self
+    }
+
+    /// Overrides the advertised capabilities (by default derived from what the handler offers).
+    pub fn capabilities(mut self, capabilities: ServerCapabilities) -> Self {
+        self.capabilities = Some(capabilities);
+        self
+    }
+
+    /// Sets the connection limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the request-state sealer (for a key shared across replicas).
+    pub fn sealer(mut self, sealer: StateSealer) -> Self {
+        self.sealer = sealer;
+        self
+    }
+
+    /// Sets how many items a list page holds (default 100).
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// Sets the caching hints.
+    pub fn cache_hints(mut self, hints: CacheHints) -> Self {
+        self.cache = hints;
+        self
+    }
+
+    /// Finishes the server.
+    pub fn build(self) -> Server {
+        let handler = self.handler.unwrap_or_else(|| Arc::new(Router::new().build().unwrap_or_else(|_| unreachable!("an empty router is valid"))));
+        let capabilities = self.capabilities.unwrap_or_else(|| derive_capabilities(handler.as_ref()));
+        Server {
+            inner: Arc::new(ServerInner {
+                info: Arc::new(self.info),
+                instructions: self.instructions,
+                handler,
+                capabilities,
+                limits: self.limits,
+                sealer: self.sealer,
+                page_size: self.page_size,
+                cache: self.cache,
+                notifier: Notifier::default(),
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+}
+
+fn derive_capabilities(handler: &dyn ServerHandler) -> ServerCapabilities {
+    let has_tools = !handler.tools().is_empty();
+    let has_resources = !handler.resources().is_empty() || !handler.resource_templates().is_empty();
+    let has_prompts = !handler.prompts().is_empty();
+    ServerCapabilities {
+        tools: has_tools.then(|| ListChangedCapability { list_changed: Some(true) }),
+        resources: has_resources.then(|| ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
+        prompts: has_prompts.then(|| ListChangedCapability { list_changed: Some(true) }),
+        completions: (has_prompts || !handler.resource_templates().is_empty()).then(Default::default),
+        logging: Some(Default::default()),
+        ..ServerCapabilities::default()
+    }
+}
+
+/// A running MCP server. Cheap to clone; every clone serves the same handler.
+#[derive(Debug, Clone)]
+pub struct Server {
+    inner: Arc<ServerInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ServerInner {
+    pub(crate) info: Arc<Implementation>,
+    pub(crate) instructions: Option<String>,
+    pub(crate) handler: Arc<dyn ServerHandler>,
+    pub(crate) capabilities: ServerCapabilities,
+    pub(crate) limits: Limits,
+    pub(crate) sealer: StateSealer,
+    pub(crate) page_size: usize,
+    pub(crate) cache: CacheHints,
+    pub(crate) notifier: Notifier,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Server {
+    /// Starts building a server named `name` at `version`.
+    pub fn builder(name: impl Into<String>, version: impl Into<String>) -> ServerBuilder {
+        ServerBuilder {
+            info: Implementation::new(name, version),
+            instructions: None,
+            handler: None,
+            capabilities: None,
+            limits: Limits::default(),
+            sealer: StateSealer::random(),
+            page_size: 100,
+            cache: CacheHints::default(),
+        }
+    }
+
+    /// The handle for announcing list and resource changes to connected clients.
+    pub fn notifier(&self) -> Notifier {
+        self.inner.notifier.clone()
+    }
+
+    /// The advertised capabilities.
+    pub fn capabilities(&self) -> &ServerCapabilities {
+        &self.inner.capabilities
+    }
+
+    /// Stops every connection: input stops being read, listen streams end with their final
+    /// result, and in-flight requests get a grace period before they are cancelled.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Serves one connection over a frame reader and writer until it closes.
+    /// Not cancel-safe: dropping the future abandons the connection mid-message.
+    pub async fn serve<R: FrameReader, W: FrameWriter>(&self, reader: R, writer: W) -> Result<(), ConnectionError> {
+        let connection = Arc::new(connection::ServerConnection::new(self.inner.clone()));
+        let limits = self.inner.limits;
+        serve_connection(reader, writer, connection, limits, self.inner.shutdown.clone(), |_| {}).await
+    }
+
+    /// Serves this process's stdin/stdout until stdin closes (or [`Server::shutdown`]).
+    #[cfg(feature = "stdio")]
+    pub async fn serve_stdio(&self) -> Result<(), ConnectionError> {
+        let (reader, writer) = crate::transport::stdio::stdio(self.inner.limits.max_message_bytes);
+        self.serve(reader, writer).await
+    }
+}
