@@ -55,6 +55,13 @@ impl ServerConnection {
         let params = params.as_deref();
         let m = method.as_str();
         match m {
+            // Legacy-only methods: a request with modern `_meta` gets -32601 before its params
+            // are judged, since in 2026-07-28 these methods do not exist.
+            methods::INITIALIZE | methods::LOGGING_SET_LEVEL | methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE
+                if parse::<RequestParams>(m, params).ok().and_then(|p| p.meta).is_some_and(|meta| meta.protocol_version.is_some()) =>
+            {
+                Err(not_in_modern(m))
+            }
             methods::INITIALIZE => self.initialize(&id, params, &handle),
             methods::PING => {
                 let p: RequestParams = parse(m, params)?;

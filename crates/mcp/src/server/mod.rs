@@ -75,6 +75,7 @@ pub struct ServerBuilder {
     sealer: StateSealer,
     page_size: usize,
     cache: CacheHints,
+    notifier: Notifier,
 }
 
 impl std::fmt::Debug for dyn ServerHandler {
@@ -131,6 +132,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Uses `notifier` for change announcements, so handlers built before the server can
+    /// announce changes through it.
+    pub fn notifier(mut self, notifier: Notifier) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
     /// Sets the caching hints.
     pub fn cache_hints(mut self, hints: CacheHints) -> Self {
         self.cache = hints;
@@ -151,7 +159,7 @@ impl ServerBuilder {
                 sealer: self.sealer,
                 page_size: self.page_size,
                 cache: self.cache,
-                notifier: Notifier::default(),
+                notifier: self.notifier,
                 shutdown: CancellationToken::new(),
             }),
         }
@@ -204,12 +212,18 @@ impl Server {
             sealer: StateSealer::random(),
             page_size: 100,
             cache: CacheHints::default(),
+            notifier: Notifier::default(),
         }
     }
 
     /// The handle for announcing list and resource changes to connected clients.
     pub fn notifier(&self) -> Notifier {
         self.inner.notifier.clone()
+    }
+
+    /// The connection limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// The advertised capabilities.

@@ -9,6 +9,7 @@
 
 #[cfg(feature = "stdio")]
 pub mod stdio;
+pub mod tap;
 
 use std::future::Future;
 use std::io;

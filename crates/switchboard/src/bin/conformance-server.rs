@@ -1,0 +1,50 @@
+//! `conformance-server`: the fixture server the official MCP conformance suite and our interop
+//! tests run against. Every tool, prompt and resource name the suite expects is served, built
+//! with the SDK's public API only (see `switchboard::fixture`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchboard::{logging, serve};
+use switchboard_mcp::Limits;
+
+/// Serve the conformance fixture.
+#[derive(Debug, Parser)]
+#[command(name = "conformance-server", version)]
+struct Args {
+    /// Serve over stdin/stdout (the default, and for now the only transport).
+    #[arg(long, default_value_t = true)]
+    stdio: bool,
+
+    /// Append every frame to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    wire_log: Option<PathBuf>,
+
+    /// Log filter for stderr.
+    #[arg(long, default_value = "warn")]
+    log_level: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(&args.log_level, false);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("conformance-server: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        let server = serve::demo_server("switchboard-conformance", Limits::default())?;
+        serve::serve_stdio(&server, args.wire_log.as_deref()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conformance-server: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Command-line definitions. Each flag's doc comment is its help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use switchboard_mcp::Limits;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (the peer closed the connection or a signal stopped the server)
+  1  runtime error (I/O failure, invalid definitions)
+  2  usage error (bad flags)";
+
+/// Switchboard: a production-grade Model Context Protocol (MCP) server, gateway and client.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, after_help = EXIT_CODES)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Log filter for stderr, e.g. `info` or `switchboard=debug,warn`. Env: SWITCHBOARD_LOG overrides.
+    #[arg(long, global = true, default_value = "info", value_name = "FILTER")]
+    pub log_level: String,
+
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP to one client over stdin/stdout.
+    Serve(ServeArgs),
+}
+
+/// `switchboard serve`.
+#[derive(Debug, ClapArgs)]
+pub struct ServeArgs {
+    /// Serve over stdin/stdout (newline-delimited JSON-RPC). Logs go to stderr.
+    #[arg(long)]
+    pub stdio: bool,
+
+    /// Serve the built-in demonstration toolset (echo, add, content samples, progress, logging,
+    /// sampling, elicitation, resources, prompts): everything the runtime can do, for trying
+    /// clients against.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Append every frame received and sent to FILE as JSON Lines (for debugging).
+    #[arg(long, value_name = "FILE")]
+    pub wire_log: Option<PathBuf>,
+
+    /// Connection limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Limits that apply to each connection.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LimitArgs {
+    /// Largest message accepted, in bytes; larger ones get -32600 and are discarded.
+    #[arg(long, default_value_t = 4 * 1024 * 1024, value_name = "BYTES")]
+    pub max_message_bytes: usize,
+
+    /// Deepest JSON nesting accepted (at most 128).
+    #[arg(long, default_value_t = 64, value_name = "LEVELS")]
+    pub max_json_depth: usize,
+
+    /// Seconds a request may run without reporting progress before it times out.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub request_timeout: u64,
+
+    /// Hard ceiling on a request's run time in seconds, progress or not.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub max_request_timeout: u64,
+
+    /// Requests one connection may run at once; further requests wait.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_concurrent_requests: usize,
+}
+
+impl LimitArgs {
+    /// The limits these flags describe.
+    pub fn to_limits(&self) -> Limits {
+        Limits::default()
+            .with_max_message_bytes(self.max_message_bytes)
+            .with_max_json_depth(self.max_json_depth)
+            .with_request_timeout(Duration::from_secs(self.request_timeout))
+            .with_max_request_timeout(Duration::from_secs(self.max_request_timeout))
+            .with_max_concurrent_requests(self.max_concurrent_requests)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,9 @@
+//! The Switchboard binary's library half: command-line definitions, wiring, and the built-in
+//! demonstration server. Only this crate reads argv, environment variables and files.
+//!
+//! **Invariant:** no business rules live here; it parses, wires and reports.
+
+pub mod cli;
+pub mod fixture;
+pub mod logging;
+pub mod serve;

@@ -1,0 +1,45 @@
+//! `switchboard`: the command-line entry point. Parses flags, wires the pieces, reports errors
+//! once, and maps them to exit codes.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Parser;
+use switchboard::cli::{Args, Command, ServeArgs};
+use switchboard::{logging, serve};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(&args.log_level, args.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    match args.command {
+        Command::Serve(serve) => run_serve(serve).await,
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    if !args.stdio {
+        bail!("choose a transport: --stdio");
+    }
+    if !args.demo {
+        bail!("nothing to serve: pass --demo to serve the built-in demonstration toolset");
+    }
+    let server = serve::demo_server("switchboard-demo", args.limits.to_limits())?;
+    serve::serve_stdio(&server, args.wire_log.as_deref()).await
+}

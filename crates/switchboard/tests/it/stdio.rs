@@ -1,0 +1,1 @@
+use switchboard_testkit as _;
