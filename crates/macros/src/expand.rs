@@ -114,7 +114,10 @@ fn analyze(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Method> {
 
     let Some(marker) = markers.first() else {
         for (attr, _) in arg_attrs.iter().flat_map(|(_, a)| a) {
-            errors.push(syn::Error::new_spanned(attr, "`#[arg]` only goes on parameters of `#[tool]` or `#[prompt]` methods"));
+            errors.push(syn::Error::new_spanned(
+                attr,
+                "`#[arg]` only goes on parameters of `#[tool]` or `#[prompt]` methods",
+            ));
         }
         return None;
     };
@@ -124,7 +127,8 @@ fn analyze(f: &mut ImplItemFn, errors: &mut Errors) -> Option<Method> {
     }
     let is_tool = last_segment(marker).as_deref() == Some("tool");
     let what = if is_tool { "#[tool]" } else { "#[prompt]" };
-    let kind = if is_tool { ToolAttrs::parse(marker).map(Kind::Tool) } else { PromptAttrs::parse(marker).map(Kind::Prompt) };
+    let kind =
+        if is_tool { ToolAttrs::parse(marker).map(Kind::Tool) } else { PromptAttrs::parse(marker).map(Kind::Prompt) };
     let kind = kind.map_err(|e| errors.push(e)).ok();
 
     let sig = &f.sig;
@@ -391,18 +395,18 @@ fn register_tool(m: &Method) -> TokenStream {
         let description = description.as_ref().map(|d| quote!(#[schemars(description = #d)]));
         Some(quote!(#description #field: #ty))
     });
-    let schema_title = format!("{} arguments", name.value());
     let args = call_args(m, |p| {
         let field = &p.ident;
         quote!(args.#field)
     });
     let ctx = ctx_param(m);
-    let args_param = if m.params.iter().any(|p| matches!(p.role, Role::Arg { .. })) { quote!(args) } else { quote!(_args) };
+    let args_param =
+        if m.params.iter().any(|p| matches!(p.role, Role::Arg { .. })) { quote!(args) } else { quote!(_args) };
     let typed_tool = quote_spanned!(m.output_span=> typed_tool);
     quote! {{
         #[derive(::switchboard_mcp::__private::serde::Deserialize, ::switchboard_mcp::__private::schemars::JsonSchema)]
         #[serde(crate = "::switchboard_mcp::__private::serde")]
-        #[schemars(crate = "::switchboard_mcp::__private::schemars", title = #schema_title)]
+        #[schemars(crate = "::switchboard_mcp::__private::schemars")]
         struct __SwitchboardArgs { #(#fields,)* }
 
         let this = ::std::sync::Arc::clone(&this);
@@ -465,7 +469,8 @@ fn register_prompt(m: &Method) -> TokenStream {
     });
     let ctx = ctx_param(m);
     // Spanned at the return type, so a type that is not `IntoPromptResult` is reported there.
-    let convert = quote_spanned!(m.output_span=> ::switchboard_mcp::server::IntoPromptResult::into_prompt_result(result));
+    let convert =
+        quote_spanned!(m.output_span=> ::switchboard_mcp::server::IntoPromptResult::into_prompt_result(result));
     quote! {{
         let this = ::std::sync::Arc::clone(&this);
         router.prompt(

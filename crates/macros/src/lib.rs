@@ -78,6 +78,14 @@ mod tests;
 /// with `#[arg(description = "..")]`.
 ///
 /// Arguments the method does not declare are ignored, not rejected.
+///
+/// # Limits
+///
+/// - One `#[handler]` impl block per type (each one implements `IntoRouter`); to combine
+///   several, build their routers and `Router::merge` them.
+/// - The args struct is local to the generated `into_router`, so argument types cannot name
+///   `Self` or the impl's generic parameters (the methods themselves can use both freely).
+/// - The generated code names `::switchboard_mcp`, so it does not work inside that crate.
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::handler(attr.into(), item.into()).into()

@@ -28,6 +28,9 @@
 //! | `stdio` | yes | the stdio transport |
 //! | `macros` | yes | `#[tool]`, `#[prompt]`, `#[handler]` |
 
+// Lets macro-generated paths (`::switchboard_mcp::…`) resolve inside this crate too.
+extern crate self as switchboard_mcp;
+
 pub mod engine;
 mod limits;
 #[cfg(feature = "server")]

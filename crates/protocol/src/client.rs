@@ -47,7 +47,7 @@ pub struct ToolChoice {
 #[serde(untagged)]
 pub enum SamplingContent {
     /// One block.
-    One(ContentBlock),
+    One(Box<ContentBlock>),
     /// Several blocks (2025-11-25+).
     Many(Vec<ContentBlock>),
 }

@@ -181,12 +181,22 @@ impl ContentBlock {
 
     /// An image block from base64 data.
     pub fn image(data_base64: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        ContentBlock::Image(MediaContent { data: data_base64.into(), mime_type: mime_type.into(), annotations: None, meta: None })
+        ContentBlock::Image(MediaContent {
+            data: data_base64.into(),
+            mime_type: mime_type.into(),
+            annotations: None,
+            meta: None,
+        })
     }
 
     /// An audio block from base64 data.
     pub fn audio(data_base64: impl Into<String>, mime_type: impl Into<String>) -> Self {
-        ContentBlock::Audio(MediaContent { data: data_base64.into(), mime_type: mime_type.into(), annotations: None, meta: None })
+        ContentBlock::Audio(MediaContent {
+            data: data_base64.into(),
+            mime_type: mime_type.into(),
+            annotations: None,
+            meta: None,
+        })
     }
 
     /// The text of a text block.

@@ -118,7 +118,6 @@ impl ErrorObject {
     pub fn header_mismatch(detail: impl Into<String>) -> Self {
         Self::new(ErrorCode::HEADER_MISMATCH, detail)
     }
-
 }
 
 impl std::fmt::Display for ErrorObject {

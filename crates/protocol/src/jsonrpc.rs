@@ -65,9 +65,7 @@ impl<'de> Deserialize<'de> for RequestId {
                 Ok(RequestId::Number(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequestId, E> {
-                i64::try_from(v)
-                    .map(RequestId::Number)
-                    .map_err(|_| E::custom("integer id does not fit in 64 bits"))
+                i64::try_from(v).map(RequestId::Number).map_err(|_| E::custom("integer id does not fit in 64 bits"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestId, E> {
                 Ok(RequestId::String(v.to_owned()))
@@ -278,7 +276,10 @@ fn classify_raw(text: &str) -> Result<Inbound, DecodeError> {
         Ok(env) => env,
         Err(e) if e.is_data() => {
             // Valid JSON but not an object (a number, a string, ...).
-            return Err(DecodeError::new(None, ErrorObject::invalid_request("a JSON-RPC message must be a JSON object")));
+            return Err(DecodeError::new(
+                None,
+                ErrorObject::invalid_request("a JSON-RPC message must be a JSON object"),
+            ));
         }
         Err(e) => return Err(DecodeError::new(None, ErrorObject::parse_error(e))),
     };
@@ -308,8 +309,9 @@ fn classify_raw(text: &str) -> Result<Inbound, DecodeError> {
         None => return Err(DecodeError::new(answer_id, ErrorObject::invalid_request("missing \"jsonrpc\": \"2.0\""))),
     }
     if let Some(method) = env.method {
-        let method: String = serde_json::from_str(method.get())
-            .map_err(|_| DecodeError::new(answer_id.clone(), ErrorObject::invalid_request("method must be a string")))?;
+        let method: String = serde_json::from_str(method.get()).map_err(|_| {
+            DecodeError::new(answer_id.clone(), ErrorObject::invalid_request("method must be a string"))
+        })?;
         let params = match env.params {
             None => None,
             Some(p) if p.get() == "null" => None,
@@ -332,10 +334,14 @@ fn classify_raw(text: &str) -> Result<Inbound, DecodeError> {
     }
     let outcome = match (env.result, env.error) {
         (Some(r), None) => Ok(r.to_owned()),
-        (None, Some(e)) => Err(serde_json::from_str::<ErrorObject>(e.get())
-            .map_err(|e| DecodeError::new(answer_id.clone(), ErrorObject::invalid_request(format!("malformed error object: {e}"))))?),
+        (None, Some(e)) => Err(serde_json::from_str::<ErrorObject>(e.get()).map_err(|e| {
+            DecodeError::new(answer_id.clone(), ErrorObject::invalid_request(format!("malformed error object: {e}")))
+        })?),
         (Some(_), Some(_)) => {
-            return Err(DecodeError::new(answer_id, ErrorObject::invalid_request("a response has both result and error")))
+            return Err(DecodeError::new(
+                answer_id,
+                ErrorObject::invalid_request("a response has both result and error"),
+            ))
         }
         (None, None) => {
             return Err(DecodeError::new(

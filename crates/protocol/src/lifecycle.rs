@@ -35,7 +35,14 @@ pub struct Implementation {
 impl Implementation {
     /// Info with just a name and version.
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
-        Self { name: name.into(), version: version.into(), title: None, description: None, icons: None, website_url: None }
+        Self {
+            name: name.into(),
+            version: version.into(),
+            title: None,
+            description: None,
+            icons: None,
+            website_url: None,
+        }
     }
 }
 

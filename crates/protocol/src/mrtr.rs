@@ -62,9 +62,9 @@ impl InputRequest {
     pub fn kind(&self) -> Result<InputRequestKind, String> {
         let params = || self.params.clone().ok_or_else(|| format!("{} needs params", self.method));
         match self.method.as_str() {
-            methods::SAMPLING_CREATE_MESSAGE => serde_json::from_value(params()?)
-                .map(InputRequestKind::CreateMessage)
-                .map_err(|e| e.to_string()),
+            methods::SAMPLING_CREATE_MESSAGE => {
+                serde_json::from_value(params()?).map(InputRequestKind::CreateMessage).map_err(|e| e.to_string())
+            }
             methods::ELICITATION_CREATE => {
                 serde_json::from_value(params()?).map(InputRequestKind::Elicit).map_err(|e| e.to_string())
             }
@@ -88,7 +88,7 @@ impl InputRequest {
 #[serde(untagged)]
 pub enum InputResponse {
     /// Answer to sampling.
-    CreateMessage(CreateMessageResult),
+    CreateMessage(Box<CreateMessageResult>),
     /// Answer to roots.
     ListRoots(ListRootsResult),
     /// Answer to elicitation.

@@ -50,6 +50,38 @@ pub struct Prompt {
     pub meta: Option<JsonObject>,
 }
 
+impl Prompt {
+    /// A prompt with a name and nothing else.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), title: None, description: None, arguments: None, icons: None, meta: None }
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Adds an argument.
+    pub fn with_argument(mut self, argument: PromptArgument) -> Self {
+        self.arguments.get_or_insert_with(Vec::new).push(argument);
+        self
+    }
+}
+
+impl PromptArgument {
+    /// An argument named `name`, required or not.
+    pub fn new(name: impl Into<String>, required: bool) -> Self {
+        Self { name: name.into(), title: None, description: None, required: Some(required) }
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
 impl Shape for Prompt {
     fn shape(&mut self, v: ProtocolVersion) {
         if v < ProtocolVersion::V2025_11_25 {

@@ -48,8 +48,13 @@ fn roundtrip(def: &str, v: &Value) -> Result<Value, String> {
         "AudioContent" | "ImageContent" | "TextContent" | "ResourceLink" | "EmbeddedResource" | "ToolUseContent"
         | "ToolResultContent" => through::<ContentBlock>(v),
         "BlobResourceContents" | "TextResourceContents" => through::<ResourceContents>(v),
-        "BooleanSchema" | "NumberSchema" | "StringSchema" | "TitledMultiSelectEnumSchema"
-        | "TitledSingleSelectEnumSchema" | "UntitledMultiSelectEnumSchema" | "UntitledSingleSelectEnumSchema"
+        "BooleanSchema"
+        | "NumberSchema"
+        | "StringSchema"
+        | "TitledMultiSelectEnumSchema"
+        | "TitledSingleSelectEnumSchema"
+        | "UntitledMultiSelectEnumSchema"
+        | "UntitledSingleSelectEnumSchema"
         | "LegacyTitledEnumSchema" => through::<PrimitiveSchema>(v),
         "CallToolRequest" => through::<JsonRpcRequest<CallToolParams>>(v),
         "CallToolRequestParams" => through::<CallToolParams>(v),
@@ -75,8 +80,14 @@ fn roundtrip(def: &str, v: &Value) -> Result<Value, String> {
         "GetPromptRequestParams" => through::<GetPromptParams>(v),
         "GetPromptResult" => through::<GetPromptResult>(v),
         "GetPromptResultResponse" => through::<JsonRpcResultResponse<GetPromptResult>>(v),
-        "HeaderMismatchError" | "UnsupportedProtocolVersionError" | "MissingRequiredClientCapabilityError"
-        | "InternalError" | "InvalidParamsError" | "InvalidRequestError" | "MethodNotFoundError" | "ParseError" => {
+        "HeaderMismatchError"
+        | "UnsupportedProtocolVersionError"
+        | "MissingRequiredClientCapabilityError"
+        | "InternalError"
+        | "InvalidParamsError"
+        | "InvalidRequestError"
+        | "MethodNotFoundError"
+        | "ParseError" => {
             if v.get("jsonrpc").is_some() {
                 through::<JsonRpcErrorResponse>(v)
             } else {
@@ -144,7 +155,10 @@ fn every_2026_example_round_trips() {
             let original: Value = serde_json::from_str(&text).expect("example is JSON");
             match roundtrip(&def, &original) {
                 Ok(back) if back == original => {}
-                Ok(back) => failures.push(format!("{def}/{}: changed\n  was: {original}\n  now: {back}", file.file_name().to_string_lossy())),
+                Ok(back) => failures.push(format!(
+                    "{def}/{}: changed\n  was: {original}\n  now: {back}",
+                    file.file_name().to_string_lossy()
+                )),
                 Err(e) => failures.push(format!("{def}/{}: {e}", file.file_name().to_string_lossy())),
             }
             checked += 1;
@@ -161,9 +175,12 @@ fn decode_one(s: &str) -> Result<Inbound, DecodeError> {
     }
 }
 
+/// What a frame should decode to: a message kind, or an error code and the id it answers.
+type Want = Result<&'static str, (i32, Option<RequestId>)>;
+
 #[test]
 fn decode_classifies_and_rejects() {
-    let cases: &[(&str, Result<&str, (i32, Option<RequestId>)>)] = &[
+    let cases: &[(&str, Want)] = &[
         (r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, Ok("request")),
         (r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#, Ok("notification")),
         (r#"{"jsonrpc":"2.0","id":"a","result":{}}"#, Ok("response")),
@@ -203,7 +220,8 @@ fn decode_enforces_limits() {
     let err = decode(big.as_bytes(), &DecodeLimits::new(100, 64)).expect_err("too big");
     assert_eq!(err.error.code.0, -32600);
 
-    let err = decode(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}", &DecodeLimits::default()).expect_err("utf8");
+    let err =
+        decode(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}", &DecodeLimits::default()).expect_err("utf8");
     assert_eq!(err.error.code.0, -32700);
 
     // Brackets inside strings do not count toward depth.
@@ -218,7 +236,10 @@ fn legacy_shaping_drops_modern_fields() {
         tools: vec![Tool::new("t", "d", serde_json::Map::new())],
         ttl_ms: Some(0),
         cache_scope: Some(crate::CacheScope::Public),
-        meta: Some(ResultMeta { server_info: Some(std::sync::Arc::new(Implementation::new("s", "1"))), ..Default::default() }),
+        meta: Some(ResultMeta {
+            server_info: Some(std::sync::Arc::new(Implementation::new("s", "1"))),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     crate::Shape::shape(&mut r, crate::ProtocolVersion::V2025_06_18);

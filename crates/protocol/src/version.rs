@@ -37,13 +37,8 @@ pub enum Era {
 
 impl ProtocolVersion {
     /// Every revision, oldest first.
-    pub const ALL: [ProtocolVersion; 5] = [
-        Self::V2024_11_05,
-        Self::V2025_03_26,
-        Self::V2025_06_18,
-        Self::V2025_11_25,
-        Self::V2026_07_28,
-    ];
+    pub const ALL: [ProtocolVersion; 5] =
+        [Self::V2024_11_05, Self::V2025_03_26, Self::V2025_06_18, Self::V2025_11_25, Self::V2026_07_28];
     /// The newest revision.
     pub const LATEST: ProtocolVersion = Self::V2026_07_28;
     /// The newest revision of the legacy era, offered when a client asks `initialize` for a
@@ -100,11 +95,7 @@ impl FromStr for ProtocolVersion {
     type Err = UnknownVersion;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownVersion(s.to_owned()))
+        Self::ALL.iter().copied().find(|v| v.as_str() == s).ok_or_else(|| UnknownVersion(s.to_owned()))
     }
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use switchboard_mcp::protocol::client::{CreateMessageParams, ElicitAction, ElicitParams, SamplingContent, SamplingMessage};
+use switchboard_mcp::protocol::client::{
+    CreateMessageParams, ElicitAction, ElicitParams, SamplingContent, SamplingMessage,
+};
 use switchboard_mcp::protocol::content::{ContentBlock, EmbeddedResource, ResourceContents, Role};
 use switchboard_mcp::protocol::logging::LoggingLevel;
 use switchboard_mcp::protocol::mrtr::{InputRequest, InputRequests, InputResponse};
@@ -19,7 +21,8 @@ use switchboard_mcp::protocol::JsonObject;
 use switchboard_mcp::server::{HandlerError, Json, NoArgs, Notifier, RequestContext, Router, RouterError, ToolInfo};
 
 /// A 1x1 transparent PNG.
-pub const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+pub const PNG_1X1: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 /// A tiny WAV file (44-byte header, no samples).
 pub const WAV_EMPTY: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=";
 
@@ -90,7 +93,11 @@ fn as_object(v: serde_json::Value) -> JsonObject {
 
 fn ask(question: &str) -> CreateMessageParams {
     CreateMessageParams {
-        messages: vec![SamplingMessage { role: Role::User, content: SamplingContent::One(ContentBlock::text(question)), meta: None }],
+        messages: vec![SamplingMessage {
+            role: Role::User,
+            content: SamplingContent::One(Box::new(ContentBlock::text(question))),
+            meta: None,
+        }],
         model_preferences: None,
         system_prompt: None,
         include_context: None,
@@ -107,7 +114,7 @@ fn ask(question: &str) -> CreateMessageParams {
 
 fn sampled_text(content: &SamplingContent) -> String {
     let blocks: Vec<&ContentBlock> = match content {
-        SamplingContent::One(b) => vec![b],
+        SamplingContent::One(b) => vec![&**b],
         SamplingContent::Many(v) => v.iter().collect(),
     };
     blocks.iter().filter_map(|b| b.as_text()).collect::<Vec<_>>().join(" ")
@@ -391,7 +398,12 @@ fn prompt(name: &str, description: &str, args: &[(&str, &str)]) -> Prompt {
         description: Some(description.into()),
         arguments: (!args.is_empty()).then(|| {
             args.iter()
-                .map(|(n, d)| PromptArgument { name: (*n).into(), title: None, description: Some((*d).into()), required: Some(true) })
+                .map(|(n, d)| PromptArgument {
+                    name: (*n).into(),
+                    title: None,
+                    description: Some((*d).into()),
+                    required: Some(true),
+                })
                 .collect()
         }),
         icons: None,
@@ -416,5 +428,9 @@ fn json_schema_tool() -> Tool {
         "then": {"required": ["orgId"]},
         "additionalProperties": false
     });
-    Tool::new("json_schema_2020_12_tool", "Accepts arguments described with JSON Schema 2020-12 features.", as_object(schema))
+    Tool::new(
+        "json_schema_2020_12_tool",
+        "Accepts arguments described with JSON Schema 2020-12 features.",
+        as_object(schema),
+    )
 }

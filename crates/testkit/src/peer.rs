@@ -64,7 +64,15 @@ impl StdioPeer {
                 }
             }
         });
-        Self { child, stdin, lines, version: ProtocolVersion::LATEST, pending: HashMap::new(), next_id: 1000, notifications: Vec::new() }
+        Self {
+            child,
+            stdin,
+            lines,
+            version: ProtocolVersion::LATEST,
+            pending: HashMap::new(),
+            next_id: 1000,
+            notifications: Vec::new(),
+        }
     }
 
     /// Writes raw bytes followed by a newline. Requests among them (one per line, or in a
@@ -76,7 +84,11 @@ impl StdioPeer {
             }
         }
         let stdin = self.stdin.as_mut().expect("stdin is open");
-        stdin.write_all(bytes).and_then(|_| stdin.write_all(b"\n")).and_then(|_| stdin.flush()).expect("writing to the server");
+        stdin
+            .write_all(bytes)
+            .and_then(|_| stdin.write_all(b"\n"))
+            .and_then(|_| stdin.flush())
+            .expect("writing to the server");
     }
 
     /// Sends a message; a request's method is remembered to validate its response.
@@ -104,7 +116,8 @@ impl StdioPeer {
             Err(RecvTimeoutError::Timeout) => panic!("no message from the server within {timeout:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("the server closed stdout"),
         };
-        let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("server printed a non-JSON line {line:?}: {e}"));
+        let msg: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("server printed a non-JSON line {line:?}: {e}"));
         match &msg {
             Value::Array(items) => {
                 assert!(self.version.allows_batches(), "server sent a batch in {}: {msg}", self.version);
@@ -121,8 +134,12 @@ impl StdioPeer {
             (Some(id), None) => self.pending.get(&id.to_string()).cloned(),
             _ => None,
         };
-        let v = answered.as_ref().map_or(self.version, |(method, v)| negotiated(method, &msg).unwrap_or(*v));
-        let v = if msg.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId").is_some() { ProtocolVersion::LATEST } else { v };
+        let v = answered.as_ref().map_or(self.version, |(method, v)| negotiated(method, msg).unwrap_or(*v));
+        let v = if msg.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId").is_some() {
+            ProtocolVersion::LATEST
+        } else {
+            v
+        };
         if let Err(e) = SchemaValidator::global().check_message(v, msg, answered.as_ref().map(|(m, _)| m.as_str())) {
             panic!("server sent a message that violates the {v} schema:\n  {msg}\n  {e}");
         }
@@ -184,7 +201,9 @@ impl StdioPeer {
             "initialize",
             json!({"protocolVersion": version.as_str(), "capabilities": capabilities, "clientInfo": {"name": "switchboard-tests", "version": "0"}}),
         );
-        if let Some(v) = response.pointer("/result/protocolVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()) {
+        if let Some(v) =
+            response.pointer("/result/protocolVersion").and_then(Value::as_str).and_then(|s| s.parse().ok())
+        {
             self.version = v;
         }
         self.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));

@@ -28,8 +28,10 @@ impl SchemaValidator {
                 .iter()
                 .map(|v| {
                     let path = root.join(v.as_str()).join("schema.json");
-                    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-                    let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+                    let text =
+                        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                    let doc: Value =
+                        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
                     (*v, doc)
                 })
                 .collect();
@@ -69,7 +71,8 @@ impl SchemaValidator {
                 })
                 .clone()
         };
-        let errors: Vec<String> = validator.iter_errors(instance).take(5).map(|e| format!("{}: {e}", e.instance_path())).collect();
+        let errors: Vec<String> =
+            validator.iter_errors(instance).take(5).map(|e| format!("{}: {e}", e.instance_path())).collect();
         if errors.is_empty() {
             Ok(())
         } else {
@@ -121,11 +124,16 @@ impl SchemaValidator {
         }
         if let Some(method) = msg.get("method").and_then(Value::as_str) {
             let with_id = msg.get("id").is_some();
-            let def = self.def_for_method(v, method, with_id).ok_or_else(|| format!("{v} defines no message with method {method}"))?;
+            let def = self
+                .def_for_method(v, method, with_id)
+                .ok_or_else(|| format!("{v} defines no message with method {method}"))?;
             return self.validate_def(v, &def, msg);
         }
         if let Some(result) = msg.get("result") {
-            let envelope = ["JSONRPCResultResponse", "JSONRPCResponse"].into_iter().find(|d| self.has(v, d)).unwrap_or("JSONRPCResponse");
+            let envelope = ["JSONRPCResultResponse", "JSONRPCResponse"]
+                .into_iter()
+                .find(|d| self.has(v, d))
+                .unwrap_or("JSONRPCResponse");
             self.validate_def(v, envelope, msg)?;
             let method = answered.ok_or_else(|| format!("a response to an unknown request: {msg}"))?;
             let def = if result.get("resultType") == Some(&json!("input_required")) {
@@ -136,7 +144,8 @@ impl SchemaValidator {
             return self.validate_def(v, &def, result);
         }
         if let Some(error) = msg.get("error") {
-            let envelope = ["JSONRPCErrorResponse", "JSONRPCError"].into_iter().find(|d| self.has(v, d)).unwrap_or("JSONRPCError");
+            let envelope =
+                ["JSONRPCErrorResponse", "JSONRPCError"].into_iter().find(|d| self.has(v, d)).unwrap_or("JSONRPCError");
             let mut copy = msg.clone();
             // JSON-RPC 2.0 requires `"id": null` when the request's id could not be read; the MCP
             // schemas type ids as string|integer (2025-11-25+: optional). Check everything else.
@@ -146,7 +155,9 @@ impl SchemaValidator {
                 }
                 if v < ProtocolVersion::V2025_11_25 {
                     return self.validate_def(v, "Error", error).or_else(|_| {
-                        if error.get("code").is_some_and(Value::is_i64) && error.get("message").is_some_and(Value::is_string) {
+                        if error.get("code").is_some_and(Value::is_i64)
+                            && error.get("message").is_some_and(Value::is_string)
+                        {
                             Ok(())
                         } else {
                             Err(format!("malformed error object: {error}"))

@@ -60,7 +60,9 @@ pub fn check(path: &Path) -> LogReport {
                 }
             }
             // Notifications on a modern stream carry modern shapes; legacy ones the session's.
-            let v = if m.get("method").is_some() && m.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId").is_some() {
+            let v = if m.get("method").is_some()
+                && m.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId").is_some()
+            {
                 ProtocolVersion::LATEST
             } else {
                 v

@@ -68,7 +68,12 @@ impl Extras {
 
     /// Echoes a word.
     #[tool(open_world)]
-    async fn echo(&self, #[arg(description = "what to echo")] r#type: String, times: Option<u32>, _ctx: &RequestContext) -> String {
+    async fn echo(
+        &self,
+        #[arg(description = "what to echo")] r#type: String,
+        times: Option<u32>,
+        _ctx: &RequestContext,
+    ) -> String {
         r#type.repeat(times.unwrap_or(1) as usize)
     }
 
@@ -84,5 +89,17 @@ impl Extras {
     #[prompt]
     async fn plain(&self) -> Result<String, ToolError> {
         Ok("plain".to_owned())
+    }
+}
+
+/// A generic handler: the impl's generics carry over to the generated `IntoRouter` impl.
+pub(crate) struct Labelled<T>(pub(crate) T);
+
+#[switchboard_mcp::handler]
+impl<T: std::fmt::Display + Send + Sync + 'static> Labelled<T> {
+    /// Labels a value.
+    #[tool]
+    async fn label(&self, value: i64) -> String {
+        format!("{}: {value}", self.0)
     }
 }

@@ -31,7 +31,6 @@ fn calculator_tools() {
                 "title": "Add",
                 "description": "Adds two numbers.",
                 "inputSchema": {
-                    "title": "add arguments",
                     "type": "object",
                     "properties": { "a": number, "b": number },
                     "required": ["a", "b"],
@@ -42,7 +41,6 @@ fn calculator_tools() {
                 "name": "divide",
                 "description": "Divides a by b.",
                 "inputSchema": {
-                    "title": "divide arguments",
                     "type": "object",
                     "properties": {
                         "a": { "type": "number", "format": "double", "description": "the dividend" },
@@ -51,7 +49,6 @@ fn calculator_tools() {
                     "required": ["a", "b"],
                 },
                 "outputSchema": {
-                    "title": "Quotient",
                     "type": "object",
                     "properties": { "value": number },
                     "required": ["value"],
@@ -91,14 +88,13 @@ fn extras_tools() {
             json!({
                 "name": "noop",
                 "description": "Says nothing.\n\nSecond paragraph.",
-                "inputSchema": { "title": "noop arguments", "type": "object" },
+                "inputSchema": { "type": "object" },
                 "annotations": { "destructiveHint": true, "idempotentHint": true, "openWorldHint": false },
             }),
             json!({
                 "name": "echo",
                 "description": "Echoes a word.",
                 "inputSchema": {
-                    "title": "echo arguments",
                     "type": "object",
                     "properties": {
                         "type": { "type": "string", "description": "what to echo" },

@@ -6,7 +6,7 @@ use switchboard_mcp::server::{IntoRouter, Server};
 use switchboard_mcp::transport::stdio::{LineReader, LineWriter};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf};
 
-use crate::fixtures::{Calculator, Extras};
+use crate::fixtures::{Calculator, Extras, Labelled};
 
 /// The client end of a served connection.
 struct Client {
@@ -69,7 +69,8 @@ fn only_text(result: &Value) -> &str {
 async fn lists_the_tools() {
     let mut client = Client::serve(Calculator { precision: 2 });
     let result = client.request("tools/list", json!({})).await;
-    let names: Vec<&str> = result["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
+    let names: Vec<&str> =
+        result["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(names, ["add", "divide"]);
 }
 
@@ -127,7 +128,10 @@ async fn missing_prompt_arguments_are_refused() {
 async fn renders_a_prompt() {
     let mut client = Client::serve(Calculator { precision: 2 });
     let result = client.get_prompt("greet", json!({ "name": "Ada" })).await;
-    assert_eq!(result["messages"], json!([{ "role": "user", "content": { "type": "text", "text": "Say hi to Ada " } }]));
+    assert_eq!(
+        result["messages"],
+        json!([{ "role": "user", "content": { "type": "text", "text": "Say hi to Ada " } }])
+    );
     let result = client.get_prompt("greet", json!({ "name": "Ada", "style": "warmly" })).await;
     assert_eq!(result["messages"][0]["content"]["text"], "Say hi to Ada warmly");
 }
@@ -143,4 +147,10 @@ async fn optional_raw_named_and_borrowed_context() {
     assert_eq!(result["messages"][0]["content"]["text"], "review: x");
     let result = client.get_prompt("plain", json!({})).await;
     assert_eq!(result["messages"][0]["content"]["text"], "plain");
+}
+
+#[tokio::test]
+async fn generic_handler() {
+    let mut client = Client::serve(Labelled("answer"));
+    assert_eq!(only_text(&client.call_tool("label", json!({ "value": 42 })).await), "answer: 42");
 }

@@ -20,7 +20,13 @@ pub struct Deadline {
 impl Deadline {
     /// A deadline starting now.
     pub fn new(idle: Duration, hard: Duration) -> Self {
-        Self { start: Instant::now(), idle, hard, last_activity_ns: AtomicU64::new(0), disabled: AtomicBool::new(false) }
+        Self {
+            start: Instant::now(),
+            idle,
+            hard,
+            last_activity_ns: AtomicU64::new(0),
+            disabled: AtomicBool::new(false),
+        }
     }
 
     /// Records progress: the idle timeout restarts from now (never past the hard ceiling).

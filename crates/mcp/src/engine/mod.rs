@@ -29,7 +29,11 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles one request and returns the encoded response frame. The engine drops the future
     /// when the peer cancels the request, and answers with a timeout error when its deadline
     /// passes, so implementations need not watch for either.
-    fn request(self: &Arc<Self>, request: RawRequest, handle: RequestHandle) -> impl Future<Output = Frame> + Send + 'static;
+    fn request(
+        self: &Arc<Self>,
+        request: RawRequest,
+        handle: RequestHandle,
+    ) -> impl Future<Output = Frame> + Send + 'static;
 
     /// Handles a notification (other than `notifications/cancelled`, which the engine consumes).
     fn notification(&self, notification: RawNotification, peer: &PeerHandle);

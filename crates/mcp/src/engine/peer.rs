@@ -61,7 +61,11 @@ impl PeerHandle {
 
     /// Sends a request and waits for its result (raw JSON), up to the connection's peer-request
     /// timeout. Cancel-safe: dropping the future abandons the answer.
-    pub async fn request<P: Serialize + ?Sized>(&self, method: &str, params: Option<&P>) -> Result<Box<RawValue>, PeerError> {
+    pub async fn request<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        params: Option<&P>,
+    ) -> Result<Box<RawValue>, PeerError> {
         self.request_with_timeout(method, params, self.request_timeout).await
     }
 

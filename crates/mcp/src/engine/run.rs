@@ -37,7 +37,11 @@ pub enum ConnectionError {
 
 pub(crate) enum Event {
     Done(RequestId),
-    PeerRequest { method: String, params: Option<Box<RawValue>>, reply: oneshot::Sender<Result<Box<RawValue>, ErrorObject>> },
+    PeerRequest {
+        method: String,
+        params: Option<Box<RawValue>>,
+        reply: oneshot::Sender<Result<Box<RawValue>, ErrorObject>>,
+    },
 }
 
 enum Input {

@@ -174,7 +174,11 @@ fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
 }
 
-fn compile(tool: &str, which: &'static str, schema: &Arc<JsonObject>) -> Result<jsonschema::Validator, ToolDefinitionError> {
+fn compile(
+    tool: &str,
+    which: &'static str,
+    schema: &Arc<JsonObject>,
+) -> Result<jsonschema::Validator, ToolDefinitionError> {
     let invalid = |reason: String| ToolDefinitionError::InvalidSchema { tool: tool.to_owned(), which, reason };
     if schema.get("type").and_then(Value::as_str) != Some("object") {
         return Err(invalid("the root must have \"type\": \"object\"".to_owned()));

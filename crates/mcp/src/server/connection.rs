@@ -156,21 +156,27 @@ impl ServerConnection {
                 }
                 let sent = match &change {
                     Change::Tools if caps.tools.as_ref().and_then(|t| t.list_changed) == Some(true) => {
-                        peer.notify(methods::NOTIFICATION_TOOLS_LIST_CHANGED, Some(&NotificationParams::default())).await
+                        peer.notify(methods::NOTIFICATION_TOOLS_LIST_CHANGED, Some(&NotificationParams::default()))
+                            .await
                     }
                     Change::Prompts if caps.prompts.as_ref().and_then(|t| t.list_changed) == Some(true) => {
-                        peer.notify(methods::NOTIFICATION_PROMPTS_LIST_CHANGED, Some(&NotificationParams::default())).await
+                        peer.notify(methods::NOTIFICATION_PROMPTS_LIST_CHANGED, Some(&NotificationParams::default()))
+                            .await
                     }
                     Change::Resources if caps.resources.as_ref().and_then(|t| t.list_changed) == Some(true) => {
-                        peer.notify(methods::NOTIFICATION_RESOURCES_LIST_CHANGED, Some(&NotificationParams::default())).await
+                        peer.notify(methods::NOTIFICATION_RESOURCES_LIST_CHANGED, Some(&NotificationParams::default()))
+                            .await
                     }
                     Change::ResourceUpdated(uri) => {
                         let subscribed = session.subscriptions.lock().map(|s| s.contains(&**uri)).unwrap_or(false);
                         if !subscribed {
                             continue;
                         }
-                        peer.notify(methods::NOTIFICATION_RESOURCES_UPDATED, Some(&ResourceUpdatedParams { uri: uri.to_string(), meta: None }))
-                            .await
+                        peer.notify(
+                            methods::NOTIFICATION_RESOURCES_UPDATED,
+                            Some(&ResourceUpdatedParams { uri: uri.to_string(), meta: None }),
+                        )
+                        .await
                     }
                     _ => continue,
                 };
@@ -183,7 +189,11 @@ impl ServerConnection {
 }
 
 impl Handler for ServerConnection {
-    fn request(self: &Arc<Self>, request: RawRequest, handle: RequestHandle) -> impl Future<Output = Frame> + Send + 'static {
+    fn request(
+        self: &Arc<Self>,
+        request: RawRequest,
+        handle: RequestHandle,
+    ) -> impl Future<Output = Frame> + Send + 'static {
         let this = self.clone();
         async move {
             let id = request.id.clone();

@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use switchboard_protocol::client::{CreateMessageParams, CreateMessageResult, ElicitParams, ElicitResult, ListRootsResult};
+use switchboard_protocol::client::{
+    CreateMessageParams, CreateMessageResult, ElicitParams, ElicitResult, ListRootsResult,
+};
 use switchboard_protocol::lifecycle::{ClientCapabilities, Implementation};
 use switchboard_protocol::logging::{LoggingLevel, LoggingMessageParams};
 use switchboard_protocol::meta::ProgressToken;
@@ -176,26 +178,26 @@ impl RequestContext {
                 )));
             }
             if requests.keys().all(|k| self.inner.answers.contains_key(k)) {
-                return Ok(requests.keys().filter_map(|k| Some((k.clone(), self.inner.answers.get(k)?.clone()))).collect());
+                return Ok(requests
+                    .keys()
+                    .filter_map(|k| Some((k.clone(), self.inner.answers.get(k)?.clone())))
+                    .collect());
             }
             return Err(InputNeeded { requests, state }.into());
         }
         let mut answers = InputResponses::new();
         for (key, request) in requests {
-            let raw = self
-                .inner
-                .handle
-                .peer()
-                .request(&request.method, request.params.as_ref())
-                .await
-                .map_err(|e| match e {
-                    PeerError::Rpc(err) => HandlerError::msg(format!("the client declined {}: {}", request.method, err.message)),
+            let raw = self.inner.handle.peer().request(&request.method, request.params.as_ref()).await.map_err(
+                |e| match e {
+                    PeerError::Rpc(err) => {
+                        HandlerError::msg(format!("the client declined {}: {}", request.method, err.message))
+                    }
                     other => HandlerError::msg(format!("{} failed: {other}", request.method)),
-                })?;
+                },
+            )?;
             let parsed = match request.method.as_str() {
-                methods::SAMPLING_CREATE_MESSAGE => {
-                    serde_json::from_str::<CreateMessageResult>(raw.get()).map(InputResponse::CreateMessage)
-                }
+                methods::SAMPLING_CREATE_MESSAGE => serde_json::from_str::<CreateMessageResult>(raw.get())
+                    .map(|r| InputResponse::CreateMessage(Box::new(r))),
                 methods::ROOTS_LIST => serde_json::from_str::<ListRootsResult>(raw.get()).map(InputResponse::ListRoots),
                 _ => serde_json::from_str::<ElicitResult>(raw.get()).map(InputResponse::Elicit),
             }
@@ -216,7 +218,7 @@ impl RequestContext {
     /// Asks the client to sample from its model (one input round keyed `key`).
     pub async fn sample(&self, key: &str, params: CreateMessageParams) -> Result<CreateMessageResult, HandlerError> {
         match self.single(key, InputRequest::create_message(&params)).await? {
-            InputResponse::CreateMessage(r) => Ok(r),
+            InputResponse::CreateMessage(r) => Ok(*r),
             _ => Err(HandlerError::invalid_params(format!("inputResponses[{key:?}] is not a sampling result"))),
         }
     }
@@ -242,7 +244,8 @@ impl RequestContext {
             methods::SAMPLING_CREATE_MESSAGE => caps.sampling.is_some(),
             methods::ROOTS_LIST => caps.roots.is_some(),
             methods::ELICITATION_CREATE => {
-                let url_mode = request.params.as_ref().and_then(|p| p.get("mode")).and_then(|m| m.as_str()) == Some("url");
+                let url_mode =
+                    request.params.as_ref().and_then(|p| p.get("mode")).and_then(|m| m.as_str()) == Some("url");
                 match &caps.elicitation {
                     None => false,
                     Some(e) if url_mode => e.url.is_some(),
@@ -250,7 +253,9 @@ impl RequestContext {
                 }
             }
             other => {
-                return Err(HandlerError::rpc(ErrorObject::internal(format!("{other} cannot be requested from a client"))))
+                return Err(HandlerError::rpc(ErrorObject::internal(format!(
+                    "{other} cannot be requested from a client"
+                ))))
             }
         };
         if declared {

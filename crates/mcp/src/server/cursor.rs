@@ -12,7 +12,11 @@ pub(crate) fn encode(kind: &str, offset: usize) -> String {
 
 /// Decodes a cursor for a list of `kind` with `len` items.
 pub(crate) fn decode(kind: &str, cursor: &str, len: usize) -> Result<usize, ErrorObject> {
-    let invalid = || ErrorObject::invalid_params(format!("invalid cursor {cursor:?}: pass back a nextCursor from a previous {kind} page"));
+    let invalid = || {
+        ErrorObject::invalid_params(format!(
+            "invalid cursor {cursor:?}: pass back a nextCursor from a previous {kind} page"
+        ))
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
     let mut parts = text.splitn(3, ':');
@@ -35,7 +39,12 @@ fn check(kind: &str, offset: usize) -> u32 {
 }
 
 /// One page of `items` starting at `cursor`, and the cursor of the next page.
-pub(crate) fn page<T: Clone>(kind: &str, items: &[T], cursor: Option<&str>, page_size: usize) -> Result<(Vec<T>, Option<String>), ErrorObject> {
+pub(crate) fn page<T: Clone>(
+    kind: &str,
+    items: &[T],
+    cursor: Option<&str>,
+    page_size: usize,
+) -> Result<(Vec<T>, Option<String>), ErrorObject> {
     let start = match cursor {
         Some(c) => decode(kind, c, items.len())?,
         None => 0,

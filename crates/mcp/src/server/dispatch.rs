@@ -16,9 +16,13 @@ use switchboard_protocol::meta::{NotificationMeta, PaginatedRequestParams, Reque
 use switchboard_protocol::mrtr::{InputRequiredResult, InputResponses};
 use switchboard_protocol::notifications::{NotificationParams, ResourceUpdatedParams};
 use switchboard_protocol::prompts::{GetPromptParams, ListPromptsResult};
-use switchboard_protocol::resources::{ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult, SubscribeParams};
+use switchboard_protocol::resources::{
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceParams, ReadResourceResult, SubscribeParams,
+};
 use switchboard_protocol::result::{CacheHint, EmptyResult, ResultFields};
-use switchboard_protocol::subscriptions::{AcknowledgedParams, ListenParams, ListenResult, ListenResultMeta, SubscriptionFilter};
+use switchboard_protocol::subscriptions::{
+    AcknowledgedParams, ListenParams, ListenResult, ListenResultMeta, SubscriptionFilter,
+};
 use switchboard_protocol::tools::{CallToolParams, CallToolResult, ListToolsResult};
 use switchboard_protocol::{methods, ErrorObject, JsonObject, ProtocolVersion, ResultType, Shape};
 use tokio::sync::broadcast::error::RecvError;
@@ -26,11 +30,11 @@ use tracing::debug;
 
 use super::connection::{error_frame, Mode, ServerConnection, Session};
 use super::context::{ContextParts, RequestContext};
+use super::cursor;
 use super::error::{ErrorKind, HandlerError};
 use super::handler::ToolCall;
 use super::notify::Change;
 use super::seal::StateSealer;
-use super::cursor;
 use crate::engine::{Frame, RequestHandle};
 
 type Outcome = Result<Frame, ErrorObject>;
@@ -57,8 +61,14 @@ impl ServerConnection {
         match m {
             // Legacy-only methods: a request with modern `_meta` gets -32601 before its params
             // are judged, since in 2026-07-28 these methods do not exist.
-            methods::INITIALIZE | methods::LOGGING_SET_LEVEL | methods::RESOURCES_SUBSCRIBE | methods::RESOURCES_UNSUBSCRIBE
-                if parse::<RequestParams>(m, params).ok().and_then(|p| p.meta).is_some_and(|meta| meta.protocol_version.is_some()) =>
+            methods::INITIALIZE
+            | methods::LOGGING_SET_LEVEL
+            | methods::RESOURCES_SUBSCRIBE
+            | methods::RESOURCES_UNSUBSCRIBE
+                if parse::<RequestParams>(m, params)
+                    .ok()
+                    .and_then(|p| p.meta)
+                    .is_some_and(|meta| meta.protocol_version.is_some()) =>
             {
                 Err(not_in_modern(m))
             }
@@ -76,7 +86,10 @@ impl ServerConnection {
                 let mode = self.modern_only(p.meta.as_ref(), m)?;
                 let result = DiscoverResult {
                     result_type: None,
-                    supported_versions: ProtocolVersion::strings_of(switchboard_protocol::Era::Modern).into_iter().map(str::to_owned).collect(),
+                    supported_versions: ProtocolVersion::strings_of(switchboard_protocol::Era::Modern)
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
                     capabilities: self.server.capabilities.clone(),
                     instructions: self.server.instructions.clone(),
                     ttl_ms: None,
@@ -90,7 +103,10 @@ impl ServerConnection {
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
                 let catalog = self.server.handler.tools();
                 let (start, next) = self.page_bounds("tools", catalog.len(), p.cursor.as_deref())?;
-                let tools = catalog.entries()[start..start + self.page_len(start, catalog.len())].iter().map(|e| e.tool().clone()).collect();
+                let tools = catalog.entries()[start..start + self.page_len(start, catalog.len())]
+                    .iter()
+                    .map(|e| e.tool().clone())
+                    .collect();
                 let result = ListToolsResult { tools, next_cursor: next, ..Default::default() };
                 Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
             }
@@ -99,7 +115,8 @@ impl ServerConnection {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
                 let all = self.server.handler.resources();
-                let (resources, next_cursor) = cursor::page("resources", &all, p.cursor.as_deref(), self.server.page_size)?;
+                let (resources, next_cursor) =
+                    cursor::page("resources", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListResourcesResult { resources, next_cursor, ..Default::default() };
                 Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
             }
@@ -107,7 +124,8 @@ impl ServerConnection {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
                 let all = self.server.handler.resource_templates();
-                let (resource_templates, next_cursor) = cursor::page("templates", &all, p.cursor.as_deref(), self.server.page_size)?;
+                let (resource_templates, next_cursor) =
+                    cursor::page("templates", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListResourceTemplatesResult { resource_templates, next_cursor, ..Default::default() };
                 Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
             }
@@ -200,7 +218,8 @@ impl ServerConnection {
         let p: CallToolParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
         let catalog = self.server.handler.tools();
-        let entry = catalog.get(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
+        let entry =
+            catalog.get(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
         let arguments = p.arguments.unwrap_or_default();
         let digest = StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(arguments.clone())]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
@@ -219,12 +238,17 @@ impl ServerConnection {
                 if result.is_error != Some(true) {
                     if let Err(problem) = entry.validate_output(result.structured_content.as_ref()) {
                         tracing::error!(target: "switchboard::server", tool = %p.name, %problem, "tool output violates its outputSchema");
-                        return Err(ErrorObject::internal(format!("tool {} produced output that does not match its outputSchema: {problem}", p.name)));
+                        return Err(ErrorObject::internal(format!(
+                            "tool {} produced output that does not match its outputSchema: {problem}",
+                            p.name
+                        )));
                     }
                 }
                 Ok(self.encode(id, result, mode.version(), None))
             }
-            Err(HandlerError { kind: ErrorKind::Tool(message) }) => Ok(self.encode(id, CallToolResult::error(message), mode.version(), None)),
+            Err(HandlerError { kind: ErrorKind::Tool(message) }) => {
+                Ok(self.encode(id, CallToolResult::error(message), mode.version(), None))
+            }
             Err(e) => self.non_result(id, e, &mode, m, digest, answers),
         }
     }
@@ -251,12 +275,23 @@ impl ServerConnection {
         let p: GetPromptParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
         let prompts = self.server.handler.prompts();
-        let prompt = prompts.iter().find(|pr| pr.name == p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown prompt: {}", p.name)))?;
+        let prompt = prompts
+            .iter()
+            .find(|pr| pr.name == p.name)
+            .ok_or_else(|| ErrorObject::invalid_params(format!("unknown prompt: {}", p.name)))?;
         let arguments: BTreeMap<String, String> = p.arguments.unwrap_or_default();
-        if let Some(missing) = prompt.arguments.iter().flatten().find(|a| a.required == Some(true) && !arguments.contains_key(&a.name)) {
-            return Err(ErrorObject::invalid_params(format!("prompt {} needs the argument `{}`", p.name, missing.name)));
+        if let Some(missing) =
+            prompt.arguments.iter().flatten().find(|a| a.required == Some(true) && !arguments.contains_key(&a.name))
+        {
+            return Err(ErrorObject::invalid_params(format!(
+                "prompt {} needs the argument `{}`",
+                p.name, missing.name
+            )));
         }
-        let digest = StateSealer::digest(&[&Value::String(p.name.clone()), &serde_json::to_value(&arguments).unwrap_or_default()]);
+        let digest = StateSealer::digest(&[
+            &Value::String(p.name.clone()),
+            &serde_json::to_value(&arguments).unwrap_or_default(),
+        ]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
         match self.server.handler.get_prompt(p.name.clone(), arguments, ctx).await {
@@ -271,11 +306,21 @@ impl ServerConnection {
         let p: ListenParams = parse(m, params)?;
         let mode = self.modern_only(p.meta.as_ref(), m)?;
         let caps = &self.server.capabilities;
-        let wants = |asked: Option<bool>, offered: Option<bool>| (asked == Some(true) && offered == Some(true)).then_some(true);
+        let wants =
+            |asked: Option<bool>, offered: Option<bool>| (asked == Some(true) && offered == Some(true)).then_some(true);
         let honoured = SubscriptionFilter {
-            tools_list_changed: wants(p.notifications.tools_list_changed, caps.tools.as_ref().and_then(|c| c.list_changed)),
-            prompts_list_changed: wants(p.notifications.prompts_list_changed, caps.prompts.as_ref().and_then(|c| c.list_changed)),
-            resources_list_changed: wants(p.notifications.resources_list_changed, caps.resources.as_ref().and_then(|c| c.list_changed)),
+            tools_list_changed: wants(
+                p.notifications.tools_list_changed,
+                caps.tools.as_ref().and_then(|c| c.list_changed),
+            ),
+            prompts_list_changed: wants(
+                p.notifications.prompts_list_changed,
+                caps.prompts.as_ref().and_then(|c| c.list_changed),
+            ),
+            resources_list_changed: wants(
+                p.notifications.resources_list_changed,
+                caps.resources.as_ref().and_then(|c| c.list_changed),
+            ),
             resource_subscriptions: p
                 .notifications
                 .resource_subscriptions
@@ -287,7 +332,9 @@ impl ServerConnection {
         let tag = || Some(NotificationMeta { subscription_id: Some(id.clone()), other: JsonObject::new() });
         let ack = AcknowledgedParams { notifications: honoured.clone(), meta: tag() };
         let peer = handle.peer().clone();
-        peer.notify(methods::NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED, Some(&ack)).await.map_err(|_| ErrorObject::internal("connection closed"))?;
+        peer.notify(methods::NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED, Some(&ack))
+            .await
+            .map_err(|_| ErrorObject::internal("connection closed"))?;
         loop {
             let change = tokio::select! {
                 _ = self.closing.cancelled() => break,
@@ -298,7 +345,13 @@ impl ServerConnection {
                 // Fell behind: tell the client everything it watches may have changed.
                 Err(RecvError::Lagged(_)) => {
                     let mut all = vec![Change::Tools, Change::Prompts, Change::Resources];
-                    all.extend(honoured.resource_subscriptions.iter().flatten().map(|u| Change::ResourceUpdated(u.as_str().into())));
+                    all.extend(
+                        honoured
+                            .resource_subscriptions
+                            .iter()
+                            .flatten()
+                            .map(|u| Change::ResourceUpdated(u.as_str().into())),
+                    );
                     all
                 }
                 Err(RecvError::Closed) => break,
@@ -306,15 +359,26 @@ impl ServerConnection {
             for change in changes_to_send {
                 let sent = match change {
                     Change::Tools if honoured.tools_list_changed == Some(true) => {
-                        peer.notify(methods::NOTIFICATION_TOOLS_LIST_CHANGED, Some(&NotificationParams { meta: tag() })).await
+                        peer.notify(methods::NOTIFICATION_TOOLS_LIST_CHANGED, Some(&NotificationParams { meta: tag() }))
+                            .await
                     }
                     Change::Prompts if honoured.prompts_list_changed == Some(true) => {
-                        peer.notify(methods::NOTIFICATION_PROMPTS_LIST_CHANGED, Some(&NotificationParams { meta: tag() })).await
+                        peer.notify(
+                            methods::NOTIFICATION_PROMPTS_LIST_CHANGED,
+                            Some(&NotificationParams { meta: tag() }),
+                        )
+                        .await
                     }
                     Change::Resources if honoured.resources_list_changed == Some(true) => {
-                        peer.notify(methods::NOTIFICATION_RESOURCES_LIST_CHANGED, Some(&NotificationParams { meta: tag() })).await
+                        peer.notify(
+                            methods::NOTIFICATION_RESOURCES_LIST_CHANGED,
+                            Some(&NotificationParams { meta: tag() }),
+                        )
+                        .await
                     }
-                    Change::ResourceUpdated(uri) if honoured.resource_subscriptions.iter().flatten().any(|u| **u == *uri) => {
+                    Change::ResourceUpdated(uri)
+                        if honoured.resource_subscriptions.iter().flatten().any(|u| **u == *uri) =>
+                    {
                         let params = ResourceUpdatedParams { uri: uri.to_string(), meta: tag() };
                         peer.notify(methods::NOTIFICATION_RESOURCES_UPDATED, Some(&params)).await
                     }
@@ -327,7 +391,11 @@ impl ServerConnection {
         }
         let result = ListenResult {
             result_type: ResultType::Complete,
-            meta: ListenResultMeta { subscription_id: id.clone(), server_info: Some(self.server.info.clone()), other: JsonObject::new() },
+            meta: ListenResultMeta {
+                subscription_id: id.clone(),
+                server_info: Some(self.server.info.clone()),
+                other: JsonObject::new(),
+            },
         };
         let _ = mode;
         Ok(encode_value(id, &result))
@@ -335,7 +403,15 @@ impl ServerConnection {
 
     /// Handler errors other than tool-level ones: protocol errors, and input requests (which
     /// become an `InputRequiredResult` with sealed state).
-    fn non_result(&self, id: &RequestId, e: HandlerError, mode: &Mode, method: &str, digest: String, mut answers: InputResponses) -> Outcome {
+    fn non_result(
+        &self,
+        id: &RequestId,
+        e: HandlerError,
+        mode: &Mode,
+        method: &str,
+        digest: String,
+        mut answers: InputResponses,
+    ) -> Outcome {
         match e.kind {
             ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
                 // Carry earlier answers forward so a handler that re-runs finds them all.
@@ -424,7 +500,11 @@ impl ServerConnection {
         match self.mode(meta, method)? {
             Mode::Legacy(s) => Err(ErrorObject::new(
                 switchboard_protocol::ErrorCode::METHOD_NOT_FOUND,
-                format!("{method} belongs to protocol {}; this session negotiated {}", ProtocolVersion::LATEST, s.version),
+                format!(
+                    "{method} belongs to protocol {}; this session negotiated {}",
+                    ProtocolVersion::LATEST,
+                    s.version
+                ),
             )),
             modern => Ok(modern),
         }
@@ -440,7 +520,12 @@ impl ServerConnection {
         }
     }
 
-    fn page_bounds(&self, kind: &str, len: usize, cursor: Option<&str>) -> Result<(usize, Option<String>), ErrorObject> {
+    fn page_bounds(
+        &self,
+        kind: &str,
+        len: usize,
+        cursor: Option<&str>,
+    ) -> Result<(usize, Option<String>), ErrorObject> {
         let start = match cursor {
             Some(c) => cursor::decode(kind, c, len)?,
             None => 0,
@@ -454,7 +539,13 @@ impl ServerConnection {
     }
 
     /// Shapes a result for `version`, stamps the modern-era fields, and encodes the response.
-    fn encode<R: Serialize + Shape + ResultFields>(&self, id: &RequestId, mut result: R, version: ProtocolVersion, cache: Option<CacheHint>) -> Frame {
+    fn encode<R: Serialize + Shape + ResultFields>(
+        &self,
+        id: &RequestId,
+        mut result: R,
+        version: ProtocolVersion,
+        cache: Option<CacheHint>,
+    ) -> Frame {
         result.shape(version);
         if version.is_modern() {
             result.result_type_mut().get_or_insert(ResultType::Complete);
@@ -491,6 +582,8 @@ fn into_rpc(e: HandlerError, method: &str) -> ErrorObject {
     match e.kind {
         ErrorKind::Rpc(err) => err,
         ErrorKind::Tool(message) => ErrorObject::internal(format!("{method} failed: {message}")),
-        ErrorKind::InputRequired(_) => ErrorObject::internal(format!("{method} asked for input outside a modern request")),
+        ErrorKind::InputRequired(_) => {
+            ErrorObject::internal(format!("{method} asked for input outside a modern request"))
+        }
     }
 }

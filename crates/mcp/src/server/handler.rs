@@ -40,7 +40,11 @@ pub trait ServerHandler: Send + Sync + 'static {
 
     /// Runs a tool. Return `Err(HandlerError::msg(..))` (or any error via `?`) for a failure the
     /// model should see; the runtime turns it into an `isError` result.
-    fn call_tool(&self, call: ToolCall, ctx: RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
+    fn call_tool(
+        &self,
+        call: ToolCall,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
         let _ = ctx;
         Box::pin(async move { Err(HandlerError::invalid_params(format!("unknown tool: {}", call.name))) })
     }
@@ -56,7 +60,11 @@ pub trait ServerHandler: Send + Sync + 'static {
     }
 
     /// Reads a resource (concrete or matching a template). `Ok(None)` means no such resource.
-    fn read_resource(&self, uri: String, ctx: RequestContext) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
+    fn read_resource(
+        &self,
+        uri: String,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
         let _ = (uri, ctx);
         Box::pin(async { Ok(None) })
     }
@@ -94,7 +102,11 @@ impl<T: ServerHandler + ?Sized> ServerHandler for Arc<T> {
     fn tools(&self) -> Arc<ToolCatalog> {
         (**self).tools()
     }
-    fn call_tool(&self, call: ToolCall, ctx: RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
+    fn call_tool(
+        &self,
+        call: ToolCall,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
         (**self).call_tool(call, ctx)
     }
     fn resources(&self) -> Arc<[Resource]> {
@@ -103,7 +115,11 @@ impl<T: ServerHandler + ?Sized> ServerHandler for Arc<T> {
     fn resource_templates(&self) -> Arc<[ResourceTemplate]> {
         (**self).resource_templates()
     }
-    fn read_resource(&self, uri: String, ctx: RequestContext) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
+    fn read_resource(
+        &self,
+        uri: String,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
         (**self).read_resource(uri, ctx)
     }
     fn prompts(&self) -> Arc<[Prompt]> {

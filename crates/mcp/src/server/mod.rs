@@ -147,7 +147,9 @@ impl ServerBuilder {
 
     /// Finishes the server.
     pub fn build(self) -> Server {
-        let handler = self.handler.unwrap_or_else(|| Arc::new(Router::new().build().unwrap_or_else(|_| unreachable!("an empty router is valid"))));
+        let handler = self.handler.unwrap_or_else(|| {
+            Arc::new(Router::new().build().unwrap_or_else(|_| unreachable!("an empty router is valid")))
+        });
         let capabilities = self.capabilities.unwrap_or_else(|| derive_capabilities(handler.as_ref()));
         Server {
             inner: Arc::new(ServerInner {
@@ -171,9 +173,9 @@ fn derive_capabilities(handler: &dyn ServerHandler) -> ServerCapabilities {
     let has_resources = !handler.resources().is_empty() || !handler.resource_templates().is_empty();
     let has_prompts = !handler.prompts().is_empty();
     ServerCapabilities {
-        tools: has_tools.then(|| ListChangedCapability { list_changed: Some(true) }),
-        resources: has_resources.then(|| ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
-        prompts: has_prompts.then(|| ListChangedCapability { list_changed: Some(true) }),
+        tools: has_tools.then_some(ListChangedCapability { list_changed: Some(true) }),
+        resources: has_resources.then_some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
+        prompts: has_prompts.then_some(ListChangedCapability { list_changed: Some(true) }),
         completions: (has_prompts || !handler.resource_templates().is_empty()).then(Default::default),
         logging: Some(Default::default()),
         ..ServerCapabilities::default()

@@ -20,15 +20,29 @@ use super::typed::{input_schema_of, IntoToolResult};
 use super::uri_template::{TemplateError, UriTemplate};
 use super::{HandlerError, RequestContext};
 
-type ToolFn = Arc<dyn Fn(ValidatedArgs, RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> + Send + Sync>;
-type ResourceFn = Arc<dyn Fn(String, RequestContext) -> BoxFuture<'static, Result<Vec<ResourceContents>, HandlerError>> + Send + Sync>;
+type ToolFn = Arc<
+    dyn Fn(ValidatedArgs, RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> + Send + Sync,
+>;
+type ResourceFn = Arc<
+    dyn Fn(String, RequestContext) -> BoxFuture<'static, Result<Vec<ResourceContents>, HandlerError>> + Send + Sync,
+>;
 type TemplateFn = Arc<
-    dyn Fn(String, BTreeMap<String, String>, RequestContext) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>>
+    dyn Fn(
+            String,
+            BTreeMap<String, String>,
+            RequestContext,
+        ) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>>
         + Send
         + Sync,
 >;
-type PromptFn = Arc<dyn Fn(BTreeMap<String, String>, RequestContext) -> BoxFuture<'static, Result<GetPromptResult, HandlerError>> + Send + Sync>;
-type CompleteFn = Arc<dyn Fn(String, BTreeMap<String, String>) -> BoxFuture<'static, Result<Vec<String>, HandlerError>> + Send + Sync>;
+type PromptFn = Arc<
+    dyn Fn(BTreeMap<String, String>, RequestContext) -> BoxFuture<'static, Result<GetPromptResult, HandlerError>>
+        + Send
+        + Sync,
+>;
+type CompleteFn = Arc<
+    dyn Fn(String, BTreeMap<String, String>) -> BoxFuture<'static, Result<Vec<String>, HandlerError>> + Send + Sync,
+>;
 
 /// What a typed tool is called and how it presents itself; schemas come from its types.
 #[derive(Debug, Clone)]
@@ -39,7 +53,13 @@ pub struct ToolInfo {
 impl ToolInfo {
     /// A tool named `name` that does `description`.
     pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
-        Self { tool: Tool::new(name, description, JsonObject::new()) }
+        let description = description.into();
+        let mut tool = Tool::new(name, description.clone(), JsonObject::new());
+        // An undocumented tool has no description rather than an empty one.
+        if description.is_empty() {
+            tool.description = None;
+        }
+        Self { tool }
     }
 
     /// A display title.
@@ -274,7 +294,11 @@ impl ServerHandler for RouterHandler {
         self.catalog.clone()
     }
 
-    fn call_tool(&self, call: ToolCall, ctx: RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
+    fn call_tool(
+        &self,
+        call: ToolCall,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
         match self.tool_fns.get(&call.name) {
             Some(f) => f(call.args, ctx),
             None => Box::pin(async move { Err(HandlerError::invalid_params(format!("unknown tool: {}", call.name))) }),
@@ -289,7 +313,11 @@ impl ServerHandler for RouterHandler {
         self.template_list.clone()
     }
 
-    fn read_resource(&self, uri: String, ctx: RequestContext) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
+    fn read_resource(
+        &self,
+        uri: String,
+        ctx: RequestContext,
+    ) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
         if let Some(f) = self.resource_fns.get(&uri) {
             let fut = f(uri, ctx);
             return Box::pin(async move { fut.await.map(Some) });

@@ -76,9 +76,17 @@ impl StateSealer {
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    pub(crate) fn seal(&self, method: &str, digest: String, principal: &str, answers: InputResponses, state: Option<serde_json::Value>) -> String {
+    pub(crate) fn seal(
+        &self,
+        method: &str,
+        digest: String,
+        principal: &str,
+        answers: InputResponses,
+        state: Option<serde_json::Value>,
+    ) -> String {
         let expires = now_ms().saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX));
-        let sealed = Sealed { m: method.to_owned(), d: digest, p: principal.to_owned(), e: expires, a: answers, s: state };
+        let sealed =
+            Sealed { m: method.to_owned(), d: digest, p: principal.to_owned(), e: expires, a: answers, s: state };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&sealed).unwrap_or_default());
         let tag = URL_SAFE_NO_PAD.encode(self.mac(payload.as_bytes()));
         format!("{payload}.{tag}")
@@ -110,7 +118,8 @@ impl StateSealer {
 
     fn mac(&self, data: &[u8]) -> Vec<u8> {
         // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
-        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("hmac takes any key length"));
         mac.update(data);
         mac.finalize().into_bytes().to_vec()
     }

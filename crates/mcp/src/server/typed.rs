@@ -71,7 +71,7 @@ macro_rules! display_results {
         }
     )*};
 }
-display_results!(bool, i32, i64, u32, u64, f32, f64);
+display_results!(bool, char, i8, i16, i32, i64, isize, u8, u16, u32, u64, usize, f32, f64);
 
 impl<T: IntoToolResult, E: Into<HandlerError>> IntoToolResult for Result<T, E> {
     fn output_schema() -> Option<JsonObject> {
@@ -90,7 +90,8 @@ impl<T: Serialize + JsonSchema> IntoToolResult for Json<T> {
     }
 
     fn into_tool_result(self) -> Result<CallToolResult, HandlerError> {
-        let value = serde_json::to_value(&self.0).map_err(|e| HandlerError::msg(format!("could not encode the result: {e}")))?;
+        let value = serde_json::to_value(&self.0)
+            .map_err(|e| HandlerError::msg(format!("could not encode the result: {e}")))?;
         let schema_is_object = is_object_schema(&schema_of::<T>());
         let value = if schema_is_object { value } else { serde_json::json!({ "result": value }) };
         Ok(CallToolResult::structured(value))

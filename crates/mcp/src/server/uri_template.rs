@@ -40,9 +40,13 @@ impl UriTemplate {
                         Some(c @ ('+' | '#' | '/' | '.' | '?' | '&' | ';')) => (Some(c), &body[1..]),
                         _ => (None, body),
                     };
-                    let vars: Vec<String> =
-                        names.split(',').map(|v| v.trim_end_matches('*').split(':').next().unwrap_or("").to_owned()).collect();
-                    if vars.iter().any(|v| v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')) {
+                    let vars: Vec<String> = names
+                        .split(',')
+                        .map(|v| v.trim_end_matches('*').split(':').next().unwrap_or("").to_owned())
+                        .collect();
+                    if vars.iter().any(|v| {
+                        v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+                    }) {
                         return Err(err("bad variable name"));
                     }
                     parts.push(Part::Expr { op, vars });

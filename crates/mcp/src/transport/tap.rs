@@ -25,7 +25,10 @@ impl WireLog {
     fn record(&self, dir: &str, frame: &[u8]) {
         let line = match std::str::from_utf8(frame).ok().and_then(|s| serde_json::from_str::<&RawValue>(s).ok()) {
             Some(raw) => format!("{{\"dir\":\"{dir}\",\"msg\":{}}}\n", raw.get()),
-            None => format!("{{\"dir\":\"{dir}\",\"raw\":{}}}\n", serde_json::Value::String(String::from_utf8_lossy(frame).into_owned())),
+            None => format!(
+                "{{\"dir\":\"{dir}\",\"raw\":{}}}\n",
+                serde_json::Value::String(String::from_utf8_lossy(frame).into_owned())
+            ),
         };
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(line.as_bytes());

@@ -33,7 +33,10 @@ fn check(peer: &mut switchboard_testkit::peer::StdioPeer, name: &str, input: &[u
 fn every_bad_input_gets_its_specified_answer() {
     let mut peer = demo(&["--max-message-bytes", "65536"]);
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let big = format!(r#"{{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{}"}}}}}}"#, "x".repeat(100_000));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{}"}}}}}}"#,
+        "x".repeat(100_000)
+    );
     let meta = modern_meta(json!({}));
     let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
         ("malformed JSON", br#"{"jsonrpc":"2.0","id":1,"method":"#.to_vec(), Expect::Error { code: -32700, id: Value::Null, mentions: "parse error" }),

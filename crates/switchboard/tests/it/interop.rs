@@ -16,13 +16,21 @@ use crate::switchboard_bin;
 
 fn peers() -> PathBuf {
     let dir = std::env::var_os("SWITCHBOARD_PEERS").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".peers"));
-    assert!(dir.is_dir(), "interop peers are missing at {}: run scripts/install-peers.sh (scripts/test.sh does)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "interop peers are missing at {}: run scripts/install-peers.sh (scripts/test.sh does)",
+        dir.display()
+    );
     dir
 }
 
 fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("switchboard-it-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-it-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir.join(name)
 }
@@ -37,7 +45,11 @@ fn run(mut cmd: Command, what: &str) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{what} failed ({}):\nstdout: {stdout}\nstderr: {stderr}", out.status);
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or_else(|| panic!("{what} printed no JSON: {stdout}\n{stderr}"));
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .unwrap_or_else(|| panic!("{what} printed no JSON: {stdout}\n{stderr}"));
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{what} printed bad JSON {line}: {e}"))
 }
 
@@ -60,7 +72,8 @@ fn python_client(venv: &str, era: &str, log: &Path) -> Value {
 fn check_python(out: &Value, era: &str, version: &str) {
     assert_eq!(out["era"], era, "{out}");
     assert_eq!(out["protocol_version"], version, "{out}");
-    let tools: Vec<&str> = out["tools"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let tools: Vec<&str> =
+        out["tools"].as_array().map(|t| t.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     assert!(tools.contains(&"add") && tools.contains(&"echo"), "{out}");
     assert_eq!(out["call"]["isError"], false, "{out}");
     assert_eq!(out["call"]["content"][0]["text"], r#"{"sum":5.0}"#, "{out}");
@@ -94,7 +107,9 @@ fn python_sdk_1_speaks_the_legacy_era() {
 
 fn inspector(era: &str, log: &Path, args: &[&str]) -> Value {
     let mut cmd = Command::new("bash");
-    cmd.arg(repo_root().join("tests/interop/inspector.sh")).args(["--era", era, "--stdio", &server_cmdline(log)]).args(args);
+    cmd.arg(repo_root().join("tests/interop/inspector.sh"))
+        .args(["--era", era, "--stdio", &server_cmdline(log)])
+        .args(args);
     cmd.env("INSPECTOR_HOME", scratch("inspector-home"));
     let _ = peers();
     run(cmd, &format!("the Inspector CLI ({era})"))
@@ -105,12 +120,19 @@ fn inspector_cli_lists_and_calls_tools_in_both_eras() {
     for era in ["legacy", "modern"] {
         let log = scratch(&format!("inspector-{era}-list.jsonl"));
         let out = inspector(era, &log, &["--method", "tools/list"]);
-        let names: Vec<&str> = out["result"]["tools"].as_array().map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect()).unwrap_or_default();
+        let names: Vec<&str> = out["result"]["tools"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+            .unwrap_or_default();
         assert!(names.contains(&"echo"), "{era}: {out}");
         assert_clean_log(&log, if era == "modern" { "server/discover" } else { "initialize" });
 
         let log = scratch(&format!("inspector-{era}-call.jsonl"));
-        let out = inspector(era, &log, &["--method", "tools/call", "--tool-name", "echo", "--tool-arg", "message=hello inspector"]);
+        let out = inspector(
+            era,
+            &log,
+            &["--method", "tools/call", "--tool-name", "echo", "--tool-arg", "message=hello inspector"],
+        );
         assert_eq!(out["result"]["content"][0]["text"], "hello inspector", "{era}: {out}");
         assert_clean_log(&log, "tools/call");
     }

@@ -8,7 +8,12 @@ use crate::demo;
 
 #[test]
 fn every_legacy_revision_negotiates_and_serves() {
-    for version in [ProtocolVersion::V2024_11_05, ProtocolVersion::V2025_03_26, ProtocolVersion::V2025_06_18, ProtocolVersion::V2025_11_25] {
+    for version in [
+        ProtocolVersion::V2024_11_05,
+        ProtocolVersion::V2025_03_26,
+        ProtocolVersion::V2025_06_18,
+        ProtocolVersion::V2025_11_25,
+    ] {
         let mut peer = demo(&[]);
         let init = peer.initialize(version, json!({}));
         assert_eq!(init.pointer("/result/protocolVersion"), Some(&json!(version.as_str())), "{init}");
@@ -29,7 +34,10 @@ fn every_legacy_revision_negotiates_and_serves() {
         assert_eq!(r.pointer("/error/code"), Some(&json!(-32002)), "{r}");
         assert_eq!(peer.request("ping", json!({})).get("result"), Some(&json!({})));
         assert_eq!(peer.request("logging/setLevel", json!({"level": "debug"})).get("result"), Some(&json!({})));
-        assert_eq!(peer.request("resources/subscribe", json!({"uri": "test://watched-resource"})).get("result"), Some(&json!({})));
+        assert_eq!(
+            peer.request("resources/subscribe", json!({"uri": "test://watched-resource"})).get("result"),
+            Some(&json!({}))
+        );
         let r = peer.request("server/discover", json!({}));
         assert_eq!(r.pointer("/error/code"), Some(&json!(-32601)), "{r}");
         assert!(peer.close(std::time::Duration::from_secs(5)).is_some_and(|s| s.success()));

@@ -5,6 +5,7 @@ mod bad_input;
 mod interop;
 mod legacy;
 mod modern;
+mod readme;
 
 use std::path::PathBuf;
 

@@ -39,26 +39,56 @@ fn tools_resources_prompts_and_completion() {
     let r = peer.modern("tools/call", json!({"name": "add", "arguments": {"a": 2, "b": 3.5}}), json!({}));
     assert_eq!(r.pointer("/result/structuredContent"), Some(&json!({"sum": 5.5})), "{r}");
     let tools = peer.modern("tools/list", json!({}), json!({}));
-    let add = tools["result"]["tools"].as_array().and_then(|t| t.iter().find(|t| t["name"] == "add")).cloned().unwrap_or_default();
+    let add = tools["result"]["tools"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "add"))
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(add.pointer("/outputSchema/properties/sum/type"), Some(&json!("number")), "{add}");
     assert_eq!(add.pointer("/annotations/readOnlyHint"), Some(&json!(true)));
-    let schema_tool = tools["result"]["tools"].as_array().and_then(|t| t.iter().find(|t| t["name"] == "json_schema_2020_12_tool")).cloned().unwrap_or_default();
-    assert_eq!(schema_tool.pointer("/inputSchema/$defs/address/$anchor"), Some(&json!("addr")), "schemas pass through verbatim");
+    let schema_tool = tools["result"]["tools"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["name"] == "json_schema_2020_12_tool"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        schema_tool.pointer("/inputSchema/$defs/address/$anchor"),
+        Some(&json!("addr")),
+        "schemas pass through verbatim"
+    );
 
-    let r = peer.modern("tools/call", json!({"name": "json_schema_2020_12_tool", "arguments": {"kind": "org", "name": "x"}}), json!({}));
+    let r = peer.modern(
+        "tools/call",
+        json!({"name": "json_schema_2020_12_tool", "arguments": {"kind": "org", "name": "x"}}),
+        json!({}),
+    );
     assert_eq!(r.pointer("/result/isError"), Some(&json!(true)), "if/then requires orgId: {r}");
 
     let r = peer.modern("resources/read", json!({"uri": "test://template/42/data"}), json!({}));
-    assert!(r.pointer("/result/contents/0/text").and_then(Value::as_str).unwrap_or_default().contains("Data for ID: 42"), "{r}");
+    assert!(
+        r.pointer("/result/contents/0/text").and_then(Value::as_str).unwrap_or_default().contains("Data for ID: 42"),
+        "{r}"
+    );
     let r = peer.modern("resources/read", json!({"uri": "test://static-binary"}), json!({}));
     assert!(r.pointer("/result/contents/0/blob").is_some(), "{r}");
     let r = peer.modern("resources/read", json!({"uri": "test://missing"}), json!({}));
     assert_eq!(r.pointer("/error/code"), Some(&json!(-32602)), "{r}");
     assert_eq!(r.pointer("/error/data/uri"), Some(&json!("test://missing")));
 
-    let r = peer.modern("prompts/get", json!({"name": "test_prompt_with_arguments", "arguments": {"arg1": "x", "arg2": "y"}}), json!({}));
-    assert!(r.pointer("/result/messages/0/content/text").and_then(Value::as_str).unwrap_or_default().contains("arg1='x'"), "{r}");
-    let r = peer.modern("prompts/get", json!({"name": "test_prompt_with_arguments", "arguments": {"arg1": "x"}}), json!({}));
+    let r = peer.modern(
+        "prompts/get",
+        json!({"name": "test_prompt_with_arguments", "arguments": {"arg1": "x", "arg2": "y"}}),
+        json!({}),
+    );
+    assert!(
+        r.pointer("/result/messages/0/content/text").and_then(Value::as_str).unwrap_or_default().contains("arg1='x'"),
+        "{r}"
+    );
+    let r = peer.modern(
+        "prompts/get",
+        json!({"name": "test_prompt_with_arguments", "arguments": {"arg1": "x"}}),
+        json!({}),
+    );
     assert_eq!(r.pointer("/error/code"), Some(&json!(-32602)), "missing argument: {r}");
     let r = peer.modern(
         "completion/complete",
@@ -75,7 +105,8 @@ fn capabilities_are_checked_per_request() {
     assert_eq!(r.pointer("/error/code"), Some(&json!(-32021)), "{r}");
     assert_eq!(r.pointer("/error/data/requiredCapabilities/sampling"), Some(&json!({})));
     // Declaring it on the next request is enough: nothing is remembered between requests.
-    let r = peer.modern("tools/call", json!({"name": "test_missing_capability", "arguments": {}}), json!({"sampling": {}}));
+    let r =
+        peer.modern("tools/call", json!({"name": "test_missing_capability", "arguments": {}}), json!({"sampling": {}}));
     assert_eq!(r.pointer("/result/resultType"), Some(&json!("input_required")), "{r}");
     let r = peer.modern("tools/call", json!({"name": "test_missing_capability", "arguments": {}}), json!({}));
     assert_eq!(r.pointer("/error/code"), Some(&json!(-32021)), "{r}");
@@ -85,7 +116,11 @@ fn capabilities_are_checked_per_request() {
 fn input_required_round_trip_with_sealed_state() {
     let mut peer = demo(&[]);
     let caps = json!({"elicitation": {}});
-    let first = peer.modern("tools/call", json!({"name": "test_input_required_result_request_state", "arguments": {}}), caps.clone());
+    let first = peer.modern(
+        "tools/call",
+        json!({"name": "test_input_required_result_request_state", "arguments": {}}),
+        caps.clone(),
+    );
     assert_eq!(first.pointer("/result/resultType"), Some(&json!("input_required")), "{first}");
     assert_eq!(first.pointer("/result/inputRequests/confirm/method"), Some(&json!("elicitation/create")));
     let state = first.pointer("/result/requestState").and_then(Value::as_str).expect("requestState").to_owned();
@@ -119,7 +154,11 @@ fn input_required_round_trip_with_sealed_state() {
     assert!(r.get("error").is_some() || r.pointer("/result/resultType") == Some(&json!("input_required")), "{r}");
 
     // Multi-round: the second round finds the first round's answer in the sealed state.
-    let r1 = peer.modern("tools/call", json!({"name": "test_input_required_result_multi_round", "arguments": {}}), caps.clone());
+    let r1 = peer.modern(
+        "tools/call",
+        json!({"name": "test_input_required_result_multi_round", "arguments": {}}),
+        caps.clone(),
+    );
     let r2 = peer.modern(
         "tools/call",
         json!({"name": "test_input_required_result_multi_round", "arguments": {},
@@ -159,7 +198,12 @@ fn progress_is_strictly_increasing_and_logs_need_opt_in() {
     let mut meta = modern_meta(json!({}));
     meta["io.modelcontextprotocol/logLevel"] = json!("warning");
     peer.request("tools/call", json!({"name": "test_logging_tool", "arguments": {}, "_meta": meta}));
-    let levels: Vec<Value> = peer.notifications.drain(..).filter(|n| n["method"] == "notifications/message").map(|n| n["params"]["level"].clone()).collect();
+    let levels: Vec<Value> = peer
+        .notifications
+        .drain(..)
+        .filter(|n| n["method"] == "notifications/message")
+        .map(|n| n["params"]["level"].clone())
+        .collect();
     assert_eq!(levels, vec![json!("warning"), json!("error")]);
 }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: starts the services, installs the interop peers,
+# checks formatting and lints, then runs every test. Safe to run again and again.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh -- FILTER  pass FILTER on to `cargo test`
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "services"
+bash scripts/services.sh
+
+step "interop peers (.peers/)"
+bash scripts/install-peers.sh
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+shift_args=()
+if [[ "${1:-}" == "--" ]]; then shift; shift_args=("$@"); fi
+cargo test --workspace --locked -- "${shift_args[@]}"
