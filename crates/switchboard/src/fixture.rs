@@ -62,6 +62,12 @@ struct PromptArg {
 }
 
 #[derive(Deserialize, JsonSchema)]
+struct UriArg {
+    /// The resource URI.
+    uri: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct MessageArg {
     /// What to tell the user.
     message: String,
@@ -130,6 +136,7 @@ fn elicited_name(r: &switchboard_mcp::protocol::client::ElicitResult) -> Result<
 /// The demonstration router. `notifier` lets the trigger tools announce list changes.
 pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
     let tools_notifier = notifier.clone();
+    let resources_notifier = notifier.clone();
     let prompts_notifier = notifier;
     let router = Router::new()
         .typed_tool(ToolInfo::new("echo", "Echoes the message back.").read_only(), |a: Echo, _| async move { a.message })
@@ -322,6 +329,13 @@ pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
             async move {
                 n.prompts_changed();
                 "prompt list change announced"
+            }
+        })
+        .typed_tool(ToolInfo::new("test_trigger_resource_update", "Announces that a resource's contents changed."), move |a: UriArg, _| {
+            let n = resources_notifier.clone();
+            async move {
+                n.resource_updated(&a.uri);
+                format!("update of {} announced", a.uri)
             }
         })
         .tool(json_schema_tool(), |args, _| async move { Ok(CallToolResult::text(format!("received {}", serde_json::Value::Object(args.into_object())))) })

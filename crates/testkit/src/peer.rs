@@ -111,11 +111,15 @@ impl StdioPeer {
 
     /// The next message from the server, validated. Panics after `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Value {
-        let line = match self.lines.recv_timeout(timeout) {
-            Ok(line) => line,
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => self.accept(&line),
             Err(RecvTimeoutError::Timeout) => panic!("no message from the server within {timeout:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("the server closed stdout"),
-        };
+        }
+    }
+
+    /// Parses and validates one line the server printed.
+    fn accept(&mut self, line: &str) -> Value {
         let msg: Value =
             serde_json::from_str(&line).unwrap_or_else(|e| panic!("server printed a non-JSON line {line:?}: {e}"));
         match &msg {
@@ -153,15 +157,7 @@ impl StdioPeer {
     /// Whether a message arrives within `wait` (consumed and validated if so).
     pub fn try_recv(&mut self, wait: Duration) -> Option<Value> {
         match self.lines.recv_timeout(wait) {
-            Ok(line) => {
-                // Put it through the same checks.
-                let (tx, rx) = mpsc::channel();
-                let _ = tx.send(line);
-                let saved = std::mem::replace(&mut self.lines, rx);
-                let msg = self.recv_timeout(Duration::from_millis(10));
-                self.lines = saved;
-                Some(msg)
-            }
+            Ok(line) => Some(self.accept(&line)),
             Err(_) => None,
         }
     }
@@ -223,6 +219,20 @@ impl StdioPeer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         None
+    }
+
+    /// Closes stdin and returns every message printed until stdout closes (validated).
+    pub fn close_input_and_drain(&mut self, timeout: Duration) -> Vec<Value> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => out.push(self.accept(&line)),
+                Err(_) => break,
+            }
+        }
+        out
     }
 
     /// The process id.

@@ -2,8 +2,10 @@
 //! newline-delimited JSON-RPC like any client would.
 
 use serde_json::{json, Value};
+use switchboard_mcp::protocol::ProtocolVersion;
 use switchboard_mcp::server::{IntoRouter, Server};
 use switchboard_mcp::transport::stdio::{LineReader, LineWriter};
+use switchboard_testkit::schema::SchemaValidator;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, ReadHalf, WriteHalf};
 
 use crate::fixtures::{Calculator, Extras, Labelled};
@@ -42,6 +44,10 @@ impl Client {
         loop {
             let line = self.lines.next_line().await.expect("the server writes").expect("the server answers");
             let message: Value = serde_json::from_str(&line).expect("the server writes JSON");
+            let answered = (message["id"] == json!(id)).then_some(method);
+            if let Err(e) = SchemaValidator::global().check_message(ProtocolVersion::LATEST, &message, answered) {
+                panic!("the server sent a message that violates the schema: {message}\n{e}");
+            }
             if message["id"] != json!(id) {
                 continue; // A notification.
             }

@@ -167,11 +167,11 @@ impl ToolCatalog {
     }
 }
 
-/// Names: 1-128 characters of `A-Za-z0-9_-.` (and `/` for namespaced gateway tools).
+/// Names: 1-128 characters of `A-Za-z0-9_-.`, as the spec recommends.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 fn compile(

@@ -21,6 +21,9 @@ mod seal;
 mod typed;
 pub mod uri_template;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use switchboard_protocol::lifecycle::{Implementation, ListChangedCapability, ResourcesCapability, ServerCapabilities};

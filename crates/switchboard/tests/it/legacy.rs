@@ -100,3 +100,33 @@ fn a_legacy_client_without_the_capability_gets_a_tool_error() {
     let r = peer.request("tools/call", json!({"name": "test_sampling", "arguments": {"prompt": "hi"}}));
     assert_eq!(r.pointer("/result/isError"), Some(&json!(true)), "{r}");
 }
+
+#[test]
+fn legacy_subscriptions_deliver_resource_updates() {
+    let mut peer = demo(&[]);
+    peer.initialize(ProtocolVersion::V2025_11_25, json!({}));
+    peer.request("resources/subscribe", json!({"uri": "test://watched-resource"}));
+    peer.request(
+        "tools/call",
+        json!({"name": "test_trigger_resource_update", "arguments": {"uri": "test://static-text"}}),
+    );
+    peer.request(
+        "tools/call",
+        json!({"name": "test_trigger_resource_update", "arguments": {"uri": "test://watched-resource"}}),
+    );
+    peer.request("tools/call", json!({"name": "test_trigger_tool_change", "arguments": {}}));
+    let mut seen: Vec<Value> = peer.notifications.drain(..).collect();
+    while let Some(more) = peer.try_recv(std::time::Duration::from_millis(300)) {
+        seen.push(more);
+    }
+    let updates: Vec<&Value> = seen.iter().filter(|n| n["method"] == "notifications/resources/updated").collect();
+    assert_eq!(updates.len(), 1, "only the subscribed URI: {seen:?}");
+    assert_eq!(updates[0]["params"]["uri"], "test://watched-resource");
+    assert!(seen.iter().any(|n| n["method"] == "notifications/tools/list_changed"), "{seen:?}");
+    peer.request("resources/unsubscribe", json!({"uri": "test://watched-resource"}));
+    peer.request(
+        "tools/call",
+        json!({"name": "test_trigger_resource_update", "arguments": {"uri": "test://watched-resource"}}),
+    );
+    assert!(peer.notifications.drain(..).all(|n| n["method"] != "notifications/resources/updated"));
+}

@@ -268,3 +268,50 @@ fn legacy_only_methods_are_not_found_in_the_modern_era() {
         assert_eq!(r.pointer("/error/code"), Some(&json!(-32601)), "{method}: {r}");
     }
 }
+
+#[test]
+fn listen_delivers_subscribed_resource_updates_tagged_with_the_subscription() {
+    let mut peer = demo(&[]);
+    let meta = modern_meta(json!({}));
+    peer.send(&json!({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
+        "params": {"_meta": meta, "notifications": {"toolsListChanged": true, "resourceSubscriptions": ["test://watched-resource"]}}}));
+    let ack = peer.recv();
+    assert_eq!(ack.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId"), Some(&json!(77)), "{ack}");
+    peer.modern(
+        "tools/call",
+        json!({"name": "test_trigger_resource_update", "arguments": {"uri": "test://watched-resource"}}),
+        json!({}),
+    );
+    peer.modern(
+        "tools/call",
+        json!({"name": "test_trigger_resource_update", "arguments": {"uri": "test://other"}}),
+        json!({}),
+    );
+    peer.modern("tools/call", json!({"name": "test_trigger_tool_change", "arguments": {}}), json!({}));
+    let mut seen: Vec<Value> = peer.notifications.drain(..).collect();
+    while let Some(more) = peer.try_recv(Duration::from_millis(300)) {
+        seen.push(more);
+    }
+    let methods: Vec<&str> = seen.iter().filter_map(|n| n["method"].as_str()).collect();
+    assert_eq!(methods, vec!["notifications/resources/updated", "notifications/tools/list_changed"], "{seen:?}");
+    assert!(seen
+        .iter()
+        .all(|n| n.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId") == Some(&json!(77))));
+    // Cancelling the stream stops it: nothing more arrives, and no response is sent.
+    peer.send(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 77}}));
+    peer.modern("tools/call", json!({"name": "test_trigger_tool_change", "arguments": {}}), json!({}));
+    assert!(peer.notifications.drain(..).all(|n| n["method"] != "notifications/tools/list_changed"));
+    assert!(peer.try_recv(Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn in_flight_calls_finish_when_stdin_closes() {
+    let mut peer = demo(&[]);
+    let meta = modern_meta(json!({}));
+    peer.send(&json!({"jsonrpc": "2.0", "id": "last", "method": "tools/call", "params": {"_meta": meta, "name": "slow", "arguments": {"ms": 300}}}));
+    let answer = peer.close_input_and_drain(Duration::from_secs(5));
+    assert!(
+        answer.iter().any(|m| m["id"] == "last" && m["result"]["content"][0]["text"] == "worked 300 ms"),
+        "{answer:?}"
+    );
+}
