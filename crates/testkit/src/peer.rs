@@ -121,7 +121,7 @@ impl StdioPeer {
     /// Parses and validates one line the server printed.
     fn accept(&mut self, line: &str) -> Value {
         let msg: Value =
-            serde_json::from_str(&line).unwrap_or_else(|e| panic!("server printed a non-JSON line {line:?}: {e}"));
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("server printed a non-JSON line {line:?}: {e}"));
         match &msg {
             Value::Array(items) => {
                 assert!(self.version.allows_batches(), "server sent a batch in {}: {msg}", self.version);
