@@ -32,7 +32,8 @@ pub struct Args {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP to one client over stdin/stdout.
+    /// Serve MCP over stdio, and/or over HTTP (Streamable HTTP at /mcp in both eras, HTTP+SSE at
+    /// /sse, WebSocket at /ws).
     Serve(ServeArgs),
 }
 
@@ -42,6 +43,15 @@ pub struct ServeArgs {
     /// Serve over stdin/stdout (newline-delimited JSON-RPC). Logs go to stderr.
     #[arg(long)]
     pub stdio: bool,
+
+    /// Serve HTTP and WebSocket on ADDR (e.g. 127.0.0.1:8080; port 0 picks a free one). The
+    /// bound address is logged as `listening on http://…`.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// HTTP serving options.
+    #[command(flatten)]
+    pub http: HttpArgs,
 
     /// Serve the built-in demonstration toolset (echo, add, content samples, progress, logging,
     /// sampling, elicitation, resources, prompts): everything the runtime can do, for trying
@@ -102,4 +112,32 @@ mod tests {
     fn cli_definition_is_consistent() {
         super::Args::command().debug_assert();
     }
+}
+
+/// Options of the HTTP listener.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct HttpArgs {
+    /// Accept this Host name (repeatable). Loopback binds accept only loopback names otherwise.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+
+    /// Accept cross-origin requests from this origin, e.g. https://app.example.com (repeatable).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    pub allow_origins: Vec<String>,
+
+    /// End legacy sessions idle for this many seconds.
+    #[arg(long, default_value_t = 1800, value_name = "SECS")]
+    pub session_idle_timeout: u64,
+
+    /// Close connections that take longer than this to send request headers (slowloris).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub header_read_timeout: u64,
+
+    /// Most connections open at once.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub max_connections: usize,
+
+    /// On shutdown, wait this long for in-flight requests before dropping them.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub shutdown_grace: u64,
 }

@@ -34,12 +34,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    if !args.stdio {
-        bail!("choose a transport: --stdio");
+    if !args.stdio && args.listen.is_none() {
+        bail!("choose a transport: --stdio and/or --listen ADDR");
     }
     if !args.demo {
         bail!("nothing to serve: pass --demo to serve the built-in demonstration toolset");
     }
     let server = serve::demo_server("switchboard-demo", args.limits.to_limits())?;
-    serve::serve_stdio(&server, args.wire_log.as_deref()).await
+    serve::stop_on_signal(&server);
+    match (&args.listen, args.stdio) {
+        (Some(addr), false) => serve::serve_http(&server, addr, &args.http).await,
+        (None, _) => serve::serve_stdio(&server, args.wire_log.as_deref()).await,
+        (Some(addr), true) => {
+            // Both: the process lives as long as stdin is open (the usual stdio contract).
+            let http = serve::serve_http(&server, addr, &args.http);
+            let stdio = async {
+                let result = serve::serve_stdio(&server, args.wire_log.as_deref()).await;
+                server.shutdown();
+                result
+            };
+            let (a, b) = tokio::join!(http, stdio);
+            a.and(b)
+        }
+    }
 }

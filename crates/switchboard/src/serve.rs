@@ -1,8 +1,12 @@
 //! Wiring for `serve`: building servers and running them over a transport until the peer
 //! leaves or a signal arrives.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
 use switchboard_mcp::server::{Notifier, Server};
+use switchboard_mcp::transport::http::{self, HttpConfig, InMemorySessionStore, ListenerConfig};
 use switchboard_mcp::transport::stdio;
 use switchboard_mcp::transport::tap::WireLog;
 use switchboard_mcp::Limits;
@@ -22,15 +26,38 @@ pub fn demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
         .build())
 }
 
-/// Serves stdin/stdout until stdin closes or SIGTERM/SIGINT arrives; with `wire_log`, every
-/// frame is also appended to that file.
-pub async fn serve_stdio(server: &Server, wire_log: Option<&std::path::Path>) -> anyhow::Result<()> {
+/// Calls [`Server::shutdown`] on SIGTERM/SIGINT.
+pub fn stop_on_signal(server: &Server) {
     let stop = server.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!(target: "switchboard", "shutting down on signal");
         stop.shutdown();
     });
+}
+
+/// Serves HTTP on `addr` until the server shuts down.
+pub async fn serve_http(server: &Server, addr: &str, args: &crate::cli::HttpArgs) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    let mut config = HttpConfig::default();
+    config.loopback_only = local.ip().is_loopback();
+    config.allowed_hosts = args.allow_hosts.clone();
+    config.allowed_origins = args.allow_origins.clone();
+    config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
+    let listener_config = ListenerConfig::default()
+        .with_header_read_timeout(Duration::from_secs(args.header_read_timeout))
+        .with_max_connections(args.max_connections)
+        .with_shutdown_grace(Duration::from_secs(args.shutdown_grace));
+    let app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::new()));
+    tracing::info!(target: "switchboard", "listening on http://{local}/mcp (WebSocket ws://{local}/ws, HTTP+SSE http://{local}/sse)");
+    let stop = server.shutdown_token();
+    http::serve(listener, app, listener_config, async move { stop.cancelled().await }).await.context("serving HTTP")
+}
+
+/// Serves stdin/stdout until stdin closes or the server shuts down; with `wire_log`, every
+/// frame is also appended to that file.
+pub async fn serve_stdio(server: &Server, wire_log: Option<&std::path::Path>) -> anyhow::Result<()> {
     let (reader, writer) = stdio::stdio(server.limits().max_message_bytes);
     let result = match wire_log {
         Some(path) => {

@@ -12,8 +12,8 @@ mod peer;
 mod run;
 
 pub use deadline::Deadline;
-pub use peer::{PeerError, PeerHandle, RequestHandle};
-pub use run::{serve_connection, ConnectionError};
+pub use peer::{PeerError, PeerHandle, PendingTable, RequestHandle};
+pub use run::{run_request, serve_connection, ConnectionError};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,12 +1,14 @@
 //! Handles for talking back to the peer: [`PeerHandle`] for the connection, [`RequestHandle`]
 //! for one inbound request.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use switchboard_protocol::jsonrpc::{self, RequestId};
+use switchboard_protocol::jsonrpc::{self, RawResponse, RequestId};
 use switchboard_protocol::ErrorObject;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -42,11 +44,68 @@ pub enum PeerError {
 #[derive(Debug, Clone)]
 pub struct PeerHandle {
     pub(super) out: mpsc::Sender<Frame>,
-    pub(super) events: mpsc::UnboundedSender<Event>,
+    pub(super) route: RequestRoute,
     pub(super) request_timeout: Duration,
 }
 
+/// Where requests to the peer are correlated with their answers.
+#[derive(Debug, Clone)]
+pub(super) enum RequestRoute {
+    /// The connection's event loop owns the pending table.
+    Loop(mpsc::UnboundedSender<Event>),
+    /// A shared table (HTTP sessions, where answers arrive on other requests).
+    Table(Arc<PendingTable>),
+    /// The peer cannot be asked anything (modern HTTP requests).
+    None,
+}
+
+/// Requests sent to a peer whose answers arrive out of band (e.g. as later HTTP POSTs).
+#[derive(Debug, Default)]
+pub struct PendingTable {
+    next_id: AtomicI64,
+    waiting: Mutex<HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>>,
+}
+
+impl PendingTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self { next_id: AtomicI64::new(1), waiting: Mutex::new(HashMap::new()) }
+    }
+
+    fn register(&self) -> (RequestId, oneshot::Receiver<Result<Box<RawValue>, ErrorObject>>) {
+        let id = RequestId::String(format!("s-{}", self.next_id.fetch_add(1, Ordering::Relaxed)));
+        let (tx, rx) = oneshot::channel();
+        self.lock().insert(id.clone(), tx);
+        (id, rx)
+    }
+
+    fn forget(&self, id: &RequestId) {
+        self.lock().remove(id);
+    }
+
+    /// Delivers an answer; `false` when no request with that id is waiting.
+    pub fn resolve(&self, response: RawResponse) -> bool {
+        let Some(id) = response.id else { return false };
+        match self.lock().remove(&id) {
+            Some(tx) => tx.send(response.outcome).is_ok(),
+            None => false,
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl PeerHandle {
+    /// A handle outside an event loop: frames go to `out`; requests are correlated through
+    /// `pending` (or refused when it is `None`).
+    pub fn detached(out: mpsc::Sender<Frame>, pending: Option<Arc<PendingTable>>, request_timeout: Duration) -> Self {
+        Self { out, route: pending.map_or(RequestRoute::None, RequestRoute::Table), request_timeout }
+    }
+
     /// Queues an already-encoded frame for writing.
     pub async fn send_frame(&self, frame: Frame) -> Result<(), PeerError> {
         self.out.send(frame).await.map_err(|_| PeerError::Closed)
@@ -80,19 +139,43 @@ impl PeerHandle {
             Some(p) => Some(serde_json::value::to_raw_value(p).map_err(|e| PeerError::Codec(e.to_string()))?),
             None => None,
         };
-        let (reply, answer) = oneshot::channel();
-        self.events
-            .send(Event::PeerRequest { method: method.to_owned(), params, reply })
-            .map_err(|_| PeerError::Closed)?;
-        match tokio::time::timeout(timeout, answer).await {
+        let (answer, sent) = match &self.route {
+            RequestRoute::Loop(events) => {
+                let (reply, answer) = oneshot::channel();
+                events
+                    .send(Event::PeerRequest { method: method.to_owned(), params, reply })
+                    .map_err(|_| PeerError::Closed)?;
+                (answer, None)
+            }
+            RequestRoute::Table(table) => {
+                let (id, answer) = table.register();
+                let mut frame = Vec::with_capacity(128);
+                jsonrpc::write_request(&mut frame, &id, method, params.as_deref())
+                    .map_err(|e| PeerError::Codec(e.to_string()))?;
+                if self.send_frame(frame).await.is_err() {
+                    table.forget(&id);
+                    return Err(PeerError::Closed);
+                }
+                (answer, Some((table.clone(), id)))
+            }
+            RequestRoute::None => return Err(PeerError::Closed),
+        };
+        let outcome = match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => outcome.map_err(PeerError::Rpc),
             Ok(Err(_)) => Err(PeerError::Closed),
             Err(_) => Err(PeerError::Timeout { method: method.to_owned(), timeout }),
+        };
+        if let Some((table, id)) = sent {
+            table.forget(&id);
         }
+        outcome
     }
 }
 
 /// The engine's view of one inbound request, handed to the [`Handler`](super::Handler).
+///
+/// Transports that run requests outside a connection loop (HTTP) make one with
+/// [`RequestHandle::detached`].
 #[derive(Debug, Clone)]
 pub struct RequestHandle {
     pub(super) id: RequestId,
@@ -102,6 +185,25 @@ pub struct RequestHandle {
 }
 
 impl RequestHandle {
+    /// A handle for a request served outside an event loop: frames for the request (progress,
+    /// logs, requests to the peer) go to `out`; requests to the peer are correlated through
+    /// `pending` (or refused when it is `None`).
+    pub fn detached(
+        id: RequestId,
+        limits: &crate::Limits,
+        out: mpsc::Sender<Frame>,
+        token: CancellationToken,
+        pending: Option<Arc<PendingTable>>,
+    ) -> Self {
+        let route = pending.map_or(RequestRoute::None, RequestRoute::Table);
+        Self {
+            id,
+            token,
+            peer: PeerHandle { out, route, request_timeout: limits.peer_request_timeout },
+            deadline: Arc::new(Deadline::new(limits.request_timeout, limits.max_request_timeout)),
+        }
+    }
+
     /// The request's id.
     pub fn id(&self) -> &RequestId {
         &self.id

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::peer::{PeerHandle, RequestHandle};
+use super::peer::{PeerHandle, RequestHandle, RequestRoute};
 use super::{Deadline, Frame, Handler};
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 use crate::Limits;
@@ -70,7 +70,11 @@ where
     let (out_tx, out_rx) = mpsc::channel::<Frame>(1024);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(16);
-    let peer = PeerHandle { out: out_tx, events: ev_tx, request_timeout: limits.peer_request_timeout };
+    let peer = PeerHandle {
+        out: out_tx,
+        route: RequestRoute::Loop(ev_tx.clone()),
+        request_timeout: limits.peer_request_timeout,
+    };
     on_ready(peer.clone());
 
     let closing = CancellationToken::new();
@@ -80,6 +84,7 @@ where
     let mut state = LoopState {
         handler,
         peer,
+        events: ev_tx,
         limits,
         inflight: HashMap::new(),
         pending: HashMap::new(),
@@ -139,6 +144,7 @@ where
 struct LoopState<H> {
     handler: Arc<H>,
     peer: PeerHandle,
+    events: mpsc::UnboundedSender<Event>,
     limits: Limits,
     inflight: HashMap<RequestId, CancellationToken>,
     pending: HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>,
@@ -274,12 +280,13 @@ impl<H: Handler> LoopState<H> {
             self.inflight.insert(request.id.clone(), token);
             let handler = self.handler.clone();
             let peer = self.peer.clone();
+            let events = self.events.clone();
             let id = request.id.clone();
             tokio::spawn(async move {
                 if let Some(frame) = run_request(handler, request, handle).await {
                     let _ = peer.send_frame(frame).await;
                 }
-                let _ = peer.events.send(Event::Done(id));
+                let _ = events.send(Event::Done(id));
             });
         }
     }
@@ -291,9 +298,10 @@ impl<H: Handler> LoopState<H> {
     }
 }
 
-/// Runs one request under its cancellation token and deadline. `None` means it was cancelled
-/// and nothing may be sent for it.
-async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: RequestHandle) -> Option<Frame> {
+/// Runs one request under its cancellation token and deadline, turning a handler panic into an
+/// internal error. `None` means it was cancelled and nothing may be sent for it. Transports that
+/// serve requests outside a connection loop (HTTP) call this with a [`RequestHandle::detached`].
+pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: RequestHandle) -> Option<Frame> {
     let id = request.id.clone();
     let method = request.method.clone();
     let token = handle.token.clone();
@@ -301,7 +309,8 @@ async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: R
     let work = handler.request(request, handle);
     // A panic in a handler becomes an internal error for that request, never a dead connection.
     let work = tokio::spawn(work);
-    let abort = work.abort_handle();
+    // If this future is dropped (a transport gave up on the request), stop the handler too.
+    let _abort = AbortOnDrop(work.abort_handle());
     let outcome = tokio::select! {
         biased;
         _ = token.cancelled() => None,
@@ -328,8 +337,15 @@ async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: R
             }
         },
     };
-    abort.abort();
     outcome
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn read_loop<R: FrameReader>(mut reader: R, tx: mpsc::Sender<Input>) {

@@ -66,12 +66,18 @@ pub struct ToolEntry {
     tool: Tool,
     input: jsonschema::Validator,
     output: Option<jsonschema::Validator>,
+    header_params: Vec<super::HeaderParam>,
 }
 
 impl ToolEntry {
     /// The definition, as listed.
     pub fn tool(&self) -> &Tool {
         &self.tool
+    }
+
+    /// The arguments mirrored into `Mcp-Param-*` headers on Streamable HTTP.
+    pub fn header_params(&self) -> &[super::HeaderParam] {
+        &self.header_params
     }
 
     /// Checks `args` against the input schema; on failure says which paths are wrong.
@@ -137,12 +143,15 @@ impl ToolCatalog {
             return Err(ToolDefinitionError::Duplicate(tool.name));
         }
         let input = compile(&tool.name, "inputSchema", &tool.input_schema)?;
+        let header_params = super::xmcp::header_params(&tool.input_schema).map_err(|reason| {
+            ToolDefinitionError::InvalidSchema { tool: tool.name.clone(), which: "inputSchema", reason }
+        })?;
         let output = match &tool.output_schema {
             Some(schema) => Some(compile(&tool.name, "outputSchema", schema)?),
             None => None,
         };
         self.index.insert(tool.name.clone(), self.entries.len());
-        self.entries.push(ToolEntry { tool, input, output });
+        self.entries.push(ToolEntry { tool, input, output, header_params });
         Ok(())
     }
 

@@ -57,6 +57,26 @@ impl Session {
         }
     }
 
+    /// Restores a session from stored state.
+    pub(crate) fn restore(
+        version: ProtocolVersion,
+        capabilities: ClientCapabilities,
+        client_info: Implementation,
+        log_level: Option<LoggingLevel>,
+        subscriptions: Vec<String>,
+    ) -> Self {
+        let s = Self::new(version, capabilities, client_info);
+        match log_level {
+            Some(level) => s.set_log_level(level),
+            None => s.log_level.store(0, Ordering::Relaxed),
+        }
+        s.initialized.store(true, Ordering::Relaxed);
+        if let Ok(mut subs) = s.subscriptions.lock() {
+            subs.extend(subscriptions);
+        }
+        s
+    }
+
     pub(crate) fn log_level(&self) -> Option<LoggingLevel> {
         match self.log_level.load(Ordering::Relaxed) {
             0 => None,
@@ -95,12 +115,23 @@ pub(crate) struct ServerConnection {
     pub(crate) session: OnceLock<Arc<Session>>,
     /// Fires when input ends: listen streams and forwarders stop.
     pub(crate) closing: CancellationToken,
+    /// Where notifications unrelated to any request go (list changes, resource updates). Unset
+    /// on stdio, where the connection itself is that channel; HTTP sets its standalone stream.
+    pub(crate) unsolicited: OnceLock<PeerHandle>,
 }
 
 impl ServerConnection {
     pub(crate) fn new(server: Arc<ServerInner>) -> Self {
         let closing = server.shutdown.child_token();
-        Self { server, session: OnceLock::new(), closing }
+        Self { server, session: OnceLock::new(), closing, unsolicited: OnceLock::new() }
+    }
+
+    /// Recreates a connection around an existing legacy session (HTTP, after a restart or on
+    /// another replica).
+    pub(crate) fn with_session(server: Arc<ServerInner>, session: Arc<Session>) -> Self {
+        let this = Self::new(server);
+        let _ = this.session.set(session);
+        this
     }
 
     /// Decides the era of a request from its `_meta` and the connection's session.
@@ -133,6 +164,18 @@ impl ServerConnection {
             ProtocolVersion::LATEST,
             ProtocolVersion::LATEST_LEGACY
         )))
+    }
+
+    /// Handles a client notification (other than cancellation, which transports handle).
+    pub(crate) fn on_notification(&self, notification: &RawNotification) {
+        match notification.method.as_str() {
+            methods::INITIALIZED => {
+                if let Some(s) = self.session.get() {
+                    s.initialized.store(true, Ordering::Relaxed);
+                }
+            }
+            other => debug!(target: "switchboard::server", method = other, "ignoring notification"),
+        }
     }
 
     /// Forwards changes to a legacy client until the connection closes.
@@ -205,14 +248,7 @@ impl Handler for ServerConnection {
     }
 
     fn notification(&self, notification: RawNotification, _peer: &PeerHandle) {
-        match notification.method.as_str() {
-            methods::INITIALIZED => {
-                if let Some(s) = self.session.get() {
-                    s.initialized.store(true, Ordering::Relaxed);
-                }
-            }
-            other => debug!(target: "switchboard::server", method = other, "ignoring notification"),
-        }
+        self.on_notification(&notification);
     }
 
     fn batch_allowed(&self) -> Result<(), ErrorObject> {

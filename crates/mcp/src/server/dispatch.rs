@@ -201,7 +201,8 @@ impl ServerConnection {
             return Err(ErrorObject::invalid_request("this connection already has an initialized session"));
         }
         debug!(target: "switchboard::server", %version, client = %session.client_info.name, "legacy session started");
-        self.spawn_legacy_forwarder(session, handle.peer().clone());
+        let unsolicited = self.unsolicited.get().cloned().unwrap_or_else(|| handle.peer().clone());
+        self.spawn_legacy_forwarder(session, unsolicited);
         let mut result = InitializeResult {
             protocol_version: version.as_str().to_owned(),
             capabilities: self.server.capabilities.clone(),

@@ -20,6 +20,7 @@ mod router;
 mod seal;
 mod typed;
 pub mod uri_template;
+mod xmcp;
 
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,9 @@ use switchboard_protocol::result::CacheHint;
 use switchboard_protocol::CacheScope;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use connection::{ServerConnection, Session};
+/// The connection modern HTTP requests are served on.
+pub(crate) type StatelessConnection = ServerConnection;
 pub use catalog::{ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
 pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
@@ -39,6 +43,7 @@ pub use notify::{Change, Notifier};
 pub use router::{Router, RouterError, RouterHandler, ToolInfo};
 pub use seal::StateSealer;
 pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
+pub use xmcp::HeaderParam;
 
 use crate::engine::{serve_connection, ConnectionError};
 use crate::transport::{FrameReader, FrameWriter};
@@ -224,6 +229,31 @@ impl Server {
     /// The handle for announcing list and resource changes to connected clients.
     pub fn notifier(&self) -> Notifier {
         self.inner.notifier.clone()
+    }
+
+    /// A connection with no legacy session, for stateless (modern) requests from any client.
+    pub(crate) fn stateless_connection(&self) -> ServerConnection {
+        ServerConnection::new(self.inner.clone())
+    }
+
+    /// A fresh connection (a legacy session may start on it).
+    pub(crate) fn connection(&self) -> ServerConnection {
+        ServerConnection::new(self.inner.clone())
+    }
+
+    /// A connection around a restored legacy session.
+    pub(crate) fn connection_with_session(&self, session: Arc<Session>) -> ServerConnection {
+        ServerConnection::with_session(self.inner.clone(), session)
+    }
+
+    /// The handler's current tools.
+    pub(crate) fn handler_tools(&self) -> Arc<ToolCatalog> {
+        self.inner.handler.tools()
+    }
+
+    /// A token that fires when [`Server::shutdown`] is called.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
     }
 
     /// The connection limits.

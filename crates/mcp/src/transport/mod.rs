@@ -4,9 +4,12 @@
 //! | transport | module | use it when |
 //! | --- | --- | --- |
 //! | stdio | [`stdio`] | the client launches the server as a child process (desktop apps, IDEs) |
-//!
-//! Streamable HTTP, HTTP+SSE and WebSocket serving live beside these as they are added.
+//! | Streamable HTTP | `http` | remote clients; both eras on one endpoint; load balancers |
+//! | HTTP+SSE (2024-11-05) | `http` | old clients that only know `/sse` |
+//! | WebSocket | `http` | clients that want one long-lived bidirectional connection |
 
+#[cfg(feature = "http-server")]
+pub mod http;
 #[cfg(feature = "stdio")]
 pub mod stdio;
 pub mod tap;

@@ -13,9 +13,17 @@ use switchboard_mcp::Limits;
 #[derive(Debug, Parser)]
 #[command(name = "conformance-server", version)]
 struct Args {
-    /// Serve over stdin/stdout (the default, and for now the only transport).
-    #[arg(long, default_value_t = true)]
+    /// Serve over stdin/stdout instead of HTTP.
+    #[arg(long)]
     stdio: bool,
+
+    /// Serve Streamable HTTP at http://ADDR/mcp (and /sse, /ws).
+    #[arg(long, default_value = "127.0.0.1:3000", value_name = "ADDR")]
+    listen: String,
+
+    /// HTTP options.
+    #[command(flatten)]
+    http: switchboard::cli::HttpArgs,
 
     /// Append every frame to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
@@ -38,7 +46,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let server = serve::demo_server("switchboard-conformance", Limits::default())?;
-        serve::serve_stdio(&server, args.wire_log.as_deref()).await
+        serve::stop_on_signal(&server);
+        if args.stdio {
+            serve::serve_stdio(&server, args.wire_log.as_deref()).await
+        } else {
+            serve::serve_http(&server, &args.listen, &args.http).await
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,604 @@
+//! Legacy Streamable HTTP (2025-03-26 … 2025-11-25): sessions minted on `initialize`, POSTs
+//! that answer with JSON or a resumable SSE stream, the standalone GET stream, DELETE, and
+//! resumption with `Last-Event-ID`.
+//!
+//! Every request gets a stream (`r<n>`); the session's unsolicited messages go on stream `g`.
+//! A request's frames are appended to the session store's event log as they are produced, and
+//! HTTP responses read from that log, so a dropped connection loses nothing: the request goes
+//! on (in the legacy era a disconnect is not a cancellation) and a GET with `Last-Event-ID`
+//! `<stream>-<seq>` replays exactly what followed on that stream, then continues live.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::Stream;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use switchboard_protocol::jsonrpc::{self, DecodeError, Decoded, Inbound, RawRequest, RequestId};
+use switchboard_protocol::{ErrorObject, ProtocolVersion};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::headers::{self, header};
+use super::session::{SessionRecord, SessionStore};
+use super::{sse, HttpState};
+use crate::engine::{run_request, Frame, PeerHandle, PendingTable, RequestHandle};
+use crate::server::{ServerConnection, Session};
+
+/// The live sessions of this process, in front of the store.
+pub(crate) struct Sessions {
+    pub(crate) store: Arc<dyn SessionStore>,
+    live: Mutex<HashMap<String, Arc<Live>>>,
+    idle: Duration,
+}
+
+/// One session's in-process half: its connection, in-flight requests and streams.
+pub(crate) struct Live {
+    id: String,
+    conn: Arc<ServerConnection>,
+    session: Arc<Session>,
+    pending: Arc<PendingTable>,
+    inflight: Mutex<HashMap<RequestId, CancellationToken>>,
+    streams: Mutex<HashMap<String, Arc<StreamState>>>,
+    next_stream: AtomicU64,
+    standalone_open: AtomicBool,
+    closed: CancellationToken,
+}
+
+#[derive(Default)]
+struct StreamState {
+    notify: Notify,
+    finished: AtomicBool,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: Arc<dyn SessionStore>, idle: Duration) -> Self {
+        Self { store, live: Mutex::new(HashMap::new()), idle }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Live>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live session, rebuilt from the store if this process does not hold it.
+    async fn find(&self, state: &HttpState, id: &str) -> Option<Arc<Live>> {
+        let found = self.lock().get(id).cloned();
+        if let Some(live) = found {
+            // Keep the store's idle clock in step with activity.
+            let _ = self.store.load(id).await;
+            return Some(live);
+        }
+        let record = self.store.load(id).await.ok().flatten()?;
+        let version = record.version.parse::<ProtocolVersion>().ok()?;
+        let session = Arc::new(Session::restore(
+            version,
+            record.capabilities,
+            record.client_info,
+            record.log_level,
+            record.subscriptions,
+        ));
+        let conn = Arc::new(state.server.connection_with_session(session.clone()));
+        let pending = Arc::new(PendingTable::new());
+        let (tx, rx) = mpsc::channel::<Frame>(256);
+        let peer = PeerHandle::detached(tx, Some(pending.clone()), state.server.limits().peer_request_timeout);
+        let _ = conn.unsolicited.set(peer.clone());
+        conn.spawn_legacy_forwarder(session.clone(), peer);
+        let live = Live::new(record.id.clone(), conn, session, pending);
+        live.pump_standalone(self.store.clone(), rx);
+        self.lock().insert(record.id, live.clone());
+        Some(live)
+    }
+
+    fn remove(&self, id: &str) -> Option<Arc<Live>> {
+        self.lock().remove(id)
+    }
+}
+
+impl Live {
+    fn new(id: String, conn: Arc<ServerConnection>, session: Arc<Session>, pending: Arc<PendingTable>) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            conn,
+            session,
+            pending,
+            inflight: Mutex::new(HashMap::new()),
+            streams: Mutex::new(HashMap::new()),
+            next_stream: AtomicU64::new(1),
+            standalone_open: AtomicBool::new(false),
+            closed: CancellationToken::new(),
+        })
+    }
+
+    fn stream(&self, name: &str) -> Arc<StreamState> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).entry(name.to_owned()).or_default().clone()
+    }
+
+    fn known_stream(&self, name: &str) -> Option<Arc<StreamState>> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    fn record(&self) -> SessionRecord {
+        SessionRecord {
+            id: self.id.clone(),
+            version: self.session.version.as_str().to_owned(),
+            capabilities: (*self.session.capabilities).clone(),
+            client_info: (*self.session.client_info).clone(),
+            log_level: self.session.log_level(),
+            subscriptions: self.session.subscriptions.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default(),
+        }
+    }
+
+    /// Appends what `rx` yields (unsolicited messages: list changes, resource updates) to
+    /// stream `g` until the session closes.
+    fn pump_standalone(self: &Arc<Self>, store: Arc<dyn SessionStore>, mut rx: mpsc::Receiver<Frame>) {
+        let live = self.clone();
+        let stream = self.stream("g");
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = live.closed.cancelled() => return,
+                    frame = rx.recv() => match frame {
+                        Some(frame) => {
+                            let _ = store.append(&live.id, "g", Bytes::from(frame)).await;
+                            stream.notify.notify_waiters();
+                        }
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
+
+    fn close(&self) {
+        self.closed.cancel();
+        self.conn.closing.cancel();
+        for token in self.inflight.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            token.cancel();
+        }
+        for s in self.streams.lock().unwrap_or_else(|p| p.into_inner()).values() {
+            s.finished.store(true, Ordering::Release);
+            s.notify.notify_waiters();
+        }
+    }
+}
+
+/// A session id: 128 random bits, hex (visible ASCII only).
+fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: refuse to mint guessable ids.
+        return String::new();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `initialize` without a session: start one.
+pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> Response {
+    let request = match jsonrpc::decode(&body, &state.server.limits().decode()) {
+        Ok(Decoded::Single(Inbound::Request(r))) => r,
+        Ok(_) => {
+            return sse::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                &ErrorObject::invalid_request("initialize must be sent alone"),
+            )
+        }
+        Err(DecodeError { id, error }) => return sse::error(StatusCode::BAD_REQUEST, id.as_ref(), &error),
+    };
+    let id = new_session_id();
+    if id.is_empty() {
+        return sse::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Some(&request.id),
+            &ErrorObject::internal("no source of randomness for session ids"),
+        );
+    }
+    let conn = Arc::new(state.server.connection());
+    // Unsolicited messages of the session (from the forwarder `initialize` starts) go to `g`.
+    let pending = Arc::new(PendingTable::new());
+    let (g_tx, g_rx) = mpsc::channel::<Frame>(256);
+    let _ = conn.unsolicited.set(PeerHandle::detached(
+        g_tx,
+        Some(pending.clone()),
+        state.server.limits().peer_request_timeout,
+    ));
+    let (tx, _rx) = mpsc::channel::<Frame>(16);
+    let handle = RequestHandle::detached(request.id.clone(), state.server.limits(), tx, CancellationToken::new(), None);
+    let Some(frame) = run_request(conn.clone(), request, handle).await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let Some(session) = conn.session.get().cloned() else {
+        // initialize failed (bad params): no session.
+        return sse::json(StatusCode::BAD_REQUEST, frame);
+    };
+    let live = Live::new(id.clone(), conn, session, pending);
+    live.pump_standalone(state.sessions.store.clone(), g_rx);
+    if let Err(e) = state.sessions.store.save(live.record()).await {
+        warn!(target: "switchboard::http", error = %e, "could not store a new session");
+        return sse::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            &ErrorObject::internal("the session store is unavailable"),
+        );
+    }
+    state.sessions.lock().insert(id.clone(), live);
+    debug!(target: "switchboard::http", session = %id, "legacy session created");
+    drop(parts);
+    let mut response = sse::json(StatusCode::OK, frame);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(headers::SESSION_ID, v);
+    }
+    response
+}
+
+/// A legacy POST with no session and no `initialize`.
+pub(crate) fn without_session(body: &[u8]) -> Response {
+    let id = match jsonrpc::decode(body, &Default::default()) {
+        Ok(Decoded::Single(Inbound::Request(r))) => Some(r.id),
+        _ => None,
+    };
+    sse::error(
+        StatusCode::BAD_REQUEST,
+        id.as_ref(),
+        &ErrorObject::invalid_request(
+            "missing Mcp-Session-Id: send initialize first (legacy), or include params._meta with io.modelcontextprotocol/protocolVersion (2026-07-28)",
+        ),
+    )
+}
+
+async fn session_for(state: &HttpState, parts: &Parts) -> Result<Arc<Live>, Response> {
+    let id = header(&parts.headers, headers::SESSION_ID).ok().flatten().unwrap_or_default();
+    let live = state.sessions.find(state, id).await.ok_or_else(|| {
+        sse::error(
+            StatusCode::NOT_FOUND,
+            None,
+            &ErrorObject::invalid_request(format!("session {id:?} does not exist or has ended; initialize a new one")),
+        )
+    })?;
+    if let Ok(Some(v)) = header(&parts.headers, headers::PROTOCOL_VERSION) {
+        if v != live.session.version.as_str() {
+            let e = ErrorObject::invalid_request(format!(
+                "MCP-Protocol-Version {v:?} does not match this session's {}",
+                live.session.version
+            ));
+            return Err(sse::error(StatusCode::BAD_REQUEST, None, &e));
+        }
+    }
+    Ok(live)
+}
+
+/// A POST within a session: a request, a notification, a response, or (2025-03-26) a batch.
+pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Response {
+    let live = match session_for(&state, &parts).await {
+        Ok(live) => live,
+        Err(response) => return response,
+    };
+    let decoded = match jsonrpc::decode(&body, &state.server.limits().decode()) {
+        Ok(d) => d,
+        Err(DecodeError { id, error }) => return sse::error(StatusCode::BAD_REQUEST, id.as_ref(), &error),
+    };
+    let response = match decoded {
+        Decoded::Single(Inbound::Request(request)) => {
+            let sse_ok = sse::accepts_sse(&parts.headers);
+            match start(&state, &live, request) {
+                Ok(stream) => respond(state.clone(), live.clone(), stream, sse_ok).await,
+                Err(response) => response,
+            }
+        }
+        Decoded::Single(other) => {
+            deliver(&live, other);
+            sse::accepted()
+        }
+        Decoded::Batch(items) => batch(&state, &live, items).await,
+    };
+    let _ = state.sessions.store.save(live.record()).await;
+    response
+}
+
+/// Notifications and responses from the client.
+fn deliver(live: &Live, message: Inbound) {
+    match message {
+        Inbound::Response(r) => {
+            if !live.pending.resolve(r) {
+                debug!(target: "switchboard::http", "a response matched no pending request");
+            }
+        }
+        Inbound::Notification(n) if n.method == switchboard_protocol::methods::NOTIFICATION_CANCELLED => {
+            let id = n
+                .params
+                .as_deref()
+                .and_then(|p| {
+                    serde_json::from_str::<switchboard_protocol::notifications::CancelledParams>(p.get()).ok()
+                })
+                .and_then(|p| p.request_id);
+            if let Some(token) =
+                id.and_then(|id| live.inflight.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned())
+            {
+                token.cancel();
+            }
+        }
+        Inbound::Notification(n) => live.conn.on_notification(&n),
+        Inbound::Request(_) => {}
+    }
+}
+
+/// Starts a request on a new stream.
+fn start(state: &HttpState, live: &Arc<Live>, request: RawRequest) -> Result<(String, Arc<StreamState>), Response> {
+    let token = CancellationToken::new();
+    {
+        let mut inflight = live.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight.contains_key(&request.id) {
+            let e =
+                ErrorObject::invalid_request(format!("request id {} is already in flight in this session", request.id));
+            return Err(sse::error(StatusCode::BAD_REQUEST, Some(&request.id), &e));
+        }
+        inflight.insert(request.id.clone(), token.clone());
+    }
+    let name = format!("r{}", live.next_stream.fetch_add(1, Ordering::Relaxed));
+    let stream = live.stream(&name);
+    let (tx, mut rx) = mpsc::channel::<Frame>(64);
+    let id = request.id.clone();
+    let handle = RequestHandle::detached(id.clone(), state.server.limits(), tx, token, Some(live.pending.clone()));
+    let live = live.clone();
+    let store = state.sessions.store.clone();
+    let (task_stream, task_name) = (stream.clone(), name.clone());
+    tokio::spawn(async move {
+        let work = run_request(live.conn.clone(), request, handle);
+        tokio::pin!(work);
+        let mut open = true;
+        let final_frame = loop {
+            tokio::select! {
+                biased;
+                frame = rx.recv(), if open => match frame {
+                    Some(frame) => {
+                        let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+                        task_stream.notify.notify_waiters();
+                    }
+                    // The handler let go of its handle; only the result is left to come.
+                    None => open = false,
+                },
+                done = &mut work => break done,
+            }
+        };
+        while let Ok(frame) = rx.try_recv() {
+            let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+        }
+        if let Some(frame) = final_frame {
+            let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+        }
+        // Finished is set before the wake-up, so a reader that sees one event and `finished`
+        // knows that event is the response.
+        task_stream.finished.store(true, Ordering::Release);
+        task_stream.notify.notify_waiters();
+        live.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    });
+    Ok((name, stream))
+}
+
+/// Answers a POSTed request: JSON when the response is the only thing on its stream, SSE
+/// otherwise (or when the client takes nothing but SSE).
+async fn respond(
+    state: HttpState,
+    live: Arc<Live>,
+    (name, stream): (String, Arc<StreamState>),
+    sse_ok: bool,
+) -> Response {
+    let store = state.sessions.store.clone();
+    loop {
+        let notified = stream.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let events = store.events_after(&live.id, &name, 0).await.unwrap_or_default();
+        let finished = stream.finished.load(Ordering::Acquire);
+        if finished && events.len() == 1 || finished && !sse_ok {
+            let last = events.last().map(|(_, b)| b.to_vec()).unwrap_or_default();
+            return with_session(sse::json(StatusCode::OK, last), &live.id);
+        }
+        if finished && events.is_empty() {
+            // Cancelled: nothing may be sent for it.
+            return with_session(StatusCode::ACCEPTED.into_response(), &live.id);
+        }
+        if !events.is_empty() && sse_ok {
+            let priming = (live.session.version >= ProtocolVersion::V2025_11_25)
+                .then(|| sse::priming(&format!("{name}-0"), state.config.sse_retry));
+            let body = tail(state, live.clone(), name, stream.clone(), 0, priming);
+            return sse::stream(body, Some(&live.id));
+        }
+        notified.await;
+    }
+}
+
+fn with_session(mut response: Response, id: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        response.headers_mut().insert(headers::SESSION_ID, v);
+    }
+    response
+}
+
+/// A stream's events after `after`, then live ones until it finishes (or the session ends).
+fn tail(
+    state: HttpState,
+    live: Arc<Live>,
+    name: String,
+    stream: Arc<StreamState>,
+    after: u64,
+    priming: Option<Bytes>,
+) -> impl Stream<Item = Bytes> + Send {
+    let keep_alive = state.config.keep_alive;
+    let store = state.sessions.store.clone();
+    let head = futures_util::stream::iter(priming);
+    let rest = futures_util::stream::unfold((after, false), move |(cursor, done)| {
+        let (store, live, name, stream) = (store.clone(), live.clone(), name.clone(), stream.clone());
+        async move {
+            if done {
+                return None;
+            }
+            loop {
+                let notified = stream.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let events = store.events_after(&live.id, &name, cursor).await.unwrap_or_default();
+                if let Some((last, _)) = events.last() {
+                    let last = *last;
+                    let chunk: Vec<u8> =
+                        events.iter().flat_map(|(n, data)| sse::event(Some(&format!("{name}-{n}")), data)).collect();
+                    return Some((Bytes::from(chunk), (last, false)));
+                }
+                if stream.finished.load(Ordering::Acquire) || live.closed.is_cancelled() {
+                    return None;
+                }
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(keep_alive) => return Some((sse::keep_alive(), (cursor, false))),
+                }
+            }
+        }
+    });
+    futures_util::StreamExt::chain(head, rest)
+}
+
+/// A 2025-03-26 batch: every request runs, the answers come back as one JSON array.
+async fn batch(state: &HttpState, live: &Arc<Live>, items: Vec<Result<Inbound, DecodeError>>) -> Response {
+    if !live.session.version.allows_batches() {
+        let e = ErrorObject::invalid_request(format!(
+            "JSON-RPC batches are not allowed in protocol {}",
+            live.session.version
+        ));
+        return sse::error(StatusCode::BAD_REQUEST, None, &e);
+    }
+    let mut answers = Vec::new();
+    let mut started = Vec::new();
+    for item in items {
+        match item {
+            Ok(Inbound::Request(r)) => match start(state, live, r) {
+                Ok(s) => started.push(s),
+                Err(_) => {}
+            },
+            Ok(other) => deliver(live, other),
+            Err(DecodeError { id, error }) => {
+                let mut f = Vec::new();
+                jsonrpc::write_error(&mut f, id.as_ref(), &error);
+                answers.push(f);
+            }
+        }
+    }
+    for (name, stream) in started {
+        loop {
+            let notified = stream.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if stream.finished.load(Ordering::Acquire) {
+                let events = state.sessions.store.events_after(&live.id, &name, 0).await.unwrap_or_default();
+                if let Some((_, last)) = events.last() {
+                    answers.push(last.to_vec());
+                }
+                break;
+            }
+            notified.await;
+        }
+    }
+    if answers.is_empty() {
+        return sse::accepted();
+    }
+    let mut out = b"[".to_vec();
+    out.extend(answers.join(&b","[..]));
+    out.push(b']');
+    with_session(sse::json(StatusCode::OK, out), &live.id)
+}
+
+/// GET: the standalone stream, or a resumption with `Last-Event-ID`.
+pub(crate) async fn get(state: HttpState, parts: Parts) -> Response {
+    let live = match session_for(&state, &parts).await {
+        Ok(live) => live,
+        Err(response) => return response,
+    };
+    if !sse::accepts_sse(&parts.headers) {
+        return (StatusCode::NOT_ACCEPTABLE, "GET needs Accept: text/event-stream").into_response();
+    }
+    if let Ok(Some(last)) = header(&parts.headers, headers::LAST_EVENT_ID) {
+        let Some((name, seq)) = last.rsplit_once('-').and_then(|(n, s)| Some((n.to_owned(), s.parse::<u64>().ok()?)))
+        else {
+            return sse::error(
+                StatusCode::BAD_REQUEST,
+                None,
+                &ErrorObject::invalid_request(format!("Last-Event-ID {last:?} was not issued by this server")),
+            );
+        };
+        // A stream this process never saw (another replica's) replays what the store has.
+        let stream = live.known_stream(&name).unwrap_or_else(|| {
+            let s = Arc::new(StreamState::default());
+            s.finished.store(true, Ordering::Release);
+            s
+        });
+        return sse::stream(tail(state, live.clone(), name, stream, seq, None), Some(&live.id));
+    }
+    if live.standalone_open.swap(true, Ordering::AcqRel) {
+        return (StatusCode::CONFLICT, "this session already has a standalone stream open").into_response();
+    }
+    let stream = live.stream("g");
+    let start = state
+        .sessions
+        .store
+        .events_after(&live.id, "g", 0)
+        .await
+        .ok()
+        .and_then(|e| e.last().map(|(n, _)| *n))
+        .unwrap_or(0);
+    let guard = StandaloneGuard(live.clone());
+    let priming = (live.session.version >= ProtocolVersion::V2025_11_25)
+        .then(|| sse::priming(&format!("g-{start}"), state.config.sse_retry));
+    let body = futures_util::StreamExt::map(tail(state, live.clone(), "g".into(), stream, start, priming), move |b| {
+        let _ = &guard;
+        b
+    });
+    sse::stream(body, Some(&live.id))
+}
+
+struct StandaloneGuard(Arc<Live>);
+
+impl Drop for StandaloneGuard {
+    fn drop(&mut self) {
+        self.0.standalone_open.store(false, Ordering::Release);
+    }
+}
+
+/// DELETE: end the session.
+pub(crate) async fn delete(state: HttpState, parts: Parts) -> Response {
+    let id = header(&parts.headers, headers::SESSION_ID).ok().flatten().unwrap_or_default().to_owned();
+    let existed_live = state.sessions.remove(&id);
+    if let Some(live) = &existed_live {
+        live.close();
+    }
+    let existed = state.sessions.store.delete(&id).await.unwrap_or(false);
+    if existed || existed_live.is_some() {
+        StatusCode::OK.into_response()
+    } else {
+        sse::error(StatusCode::NOT_FOUND, None, &ErrorObject::invalid_request(format!("session {id:?} does not exist")))
+    }
+}
+
+/// Ends idle sessions periodically.
+pub(crate) fn spawn_expiry(state: HttpState) {
+    let period = (state.sessions.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let shutdown = state.server.shutdown_token();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(period) => {}
+            }
+            let expired = state.sessions.store.expire(state.sessions.idle).await.unwrap_or_default();
+            for id in expired {
+                if let Some(live) = state.sessions.remove(&id) {
+                    debug!(target: "switchboard::http", session = %id, "idle session ended");
+                    live.close();
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,120 @@
+//! The 2024-11-05 HTTP+SSE transport: `GET /sse` opens the session's only stream and announces
+//! where to POST; `POST /messages?sessionId=…` carries the client's messages (202), and every
+//! answer travels on the stream. A session here is exactly a connection, so it runs on the
+//! same engine loop as stdio.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::StatusCode;
+use switchboard_protocol::ErrorObject;
+use tokio::sync::mpsc;
+
+use super::{sse, HttpState};
+use crate::transport::{FrameReader, FrameWriter, ReadFrame};
+
+/// Open HTTP+SSE sessions: where to deliver each session's POSTs.
+#[derive(Default)]
+pub(crate) struct SseSessions {
+    inboxes: Mutex<HashMap<String, mpsc::Sender<Vec<u8>>>>,
+}
+
+impl SseSessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Vec<u8>>>> {
+        self.inboxes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+struct ChannelReader(mpsc::Receiver<Vec<u8>>);
+
+impl FrameReader for ChannelReader {
+    async fn read_frame(&mut self) -> std::io::Result<Option<ReadFrame>> {
+        Ok(self.0.recv().await.map(ReadFrame::Message))
+    }
+}
+
+struct SseWriter(mpsc::Sender<Bytes>);
+
+impl FrameWriter for SseWriter {
+    async fn write_frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        self.0.send(sse::event(None, frame)).await.map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+    async fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn close(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `GET /sse`.
+pub(crate) async fn open(State(state): State<HttpState>) -> Response {
+    let mut id_bytes = [0u8; 16];
+    if getrandom::fill(&mut id_bytes).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let (inbox_tx, inbox_rx) = mpsc::channel::<Vec<u8>>(64);
+    let (out_tx, out_rx) = mpsc::channel::<Bytes>(256);
+    state.sse_sessions.lock().insert(id.clone(), inbox_tx);
+    let endpoint = Bytes::from(format!("event: endpoint\ndata: /messages?sessionId={id}\n\n"));
+    let server = state.server.clone();
+    let sessions = state.sse_sessions.clone();
+    let session_id = id.clone();
+    tokio::spawn(async move {
+        let _ = server.serve(ChannelReader(inbox_rx), SseWriter(out_tx)).await;
+        sessions.lock().remove(&session_id);
+    });
+    let keep_alive = state.config.keep_alive;
+    let events = futures_util::stream::unfold(
+        (out_rx, Some(endpoint), SessionGuard(state.sse_sessions.clone(), id)),
+        move |(mut rx, first, guard)| async move {
+            if let Some(first) = first {
+                return Some((first, (rx, None, guard)));
+            }
+            tokio::select! {
+                frame = rx.recv() => frame.map(|f| (f, (rx, None, guard))),
+                _ = tokio::time::sleep(keep_alive) => Some((sse::keep_alive(), (rx, None, guard))),
+            }
+        },
+    );
+    sse::stream(events, None)
+}
+
+/// Removes the session when its stream is dropped, which ends the engine loop.
+struct SessionGuard(Arc<SseSessions>, String);
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct SessionQuery {
+    #[serde(rename = "sessionId")]
+    session_id: String,
+}
+
+/// `POST /messages?sessionId=…`.
+pub(crate) async fn message(State(state): State<HttpState>, Query(q): Query<SessionQuery>, body: Bytes) -> Response {
+    let inbox = state.sse_sessions.lock().get(&q.session_id).cloned();
+    match inbox {
+        Some(inbox) => match inbox.send(body.to_vec()).await {
+            Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
+            Err(_) => session_missing(&q.session_id),
+        },
+        None => session_missing(&q.session_id),
+    }
+}
+
+fn session_missing(id: &str) -> Response {
+    sse::error(
+        StatusCode::NOT_FOUND,
+        None,
+        &ErrorObject::invalid_request(format!("no open SSE session {id:?}; GET /sse first")),
+    )
+}

@@ -1,0 +1,191 @@
+//! HTTP serving: Streamable HTTP on one endpoint (modern stateless requests and legacy sessions,
+//! chosen per request), the 2024-11-05 HTTP+SSE transport (`/sse` + `/messages`), and WebSocket
+//! (`/ws`), as one axum [`Router`] that mounts into any app, plus a hardened listener.
+//!
+//! | file | job |
+//! | --- | --- |
+//! | `guard.rs` | Origin/Host validation against DNS rebinding |
+//! | `modern.rs` | 2026-07-28 POSTs: header checks, JSON fast path, request-scoped SSE |
+//! | `legacy.rs` | 2025-03-26…2025-11-25 sessions: POST/GET/DELETE, resumable streams |
+//! | `session.rs` | the session store trait and its in-memory implementation |
+//! | `sse.rs` | SSE framing |
+//! | `legacy_sse.rs` | 2024-11-05 HTTP+SSE |
+//! | `websocket.rs` | WebSocket (subprotocol `mcp`) |
+//! | `listener.rs` | TCP accept loop: TCP_NODELAY, header timeouts and limits, graceful shutdown |
+
+mod guard;
+mod headers;
+mod legacy;
+mod legacy_sse;
+mod listener;
+mod modern;
+mod session;
+mod sse;
+mod websocket;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+use axum::Router;
+
+pub use listener::{serve, ListenerConfig};
+pub use session::{InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
+
+use crate::server::Server;
+
+/// How the HTTP endpoints behave. Every field has a default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// The Streamable HTTP endpoint. Default `/mcp`.
+    pub path: String,
+    /// Host names (without port) accepted in `Host`, besides the loopback names when
+    /// `loopback_only`. Empty and not loopback-only: any host.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`scheme://host[:port]`) accepted in `Origin`, besides same-host and loopback ones.
+    pub allowed_origins: Vec<String>,
+    /// Accept only loopback `Host`s and `Origin`s (the default when bound to a loopback address).
+    pub loopback_only: bool,
+    /// The largest request body. Default: the server's `max_message_bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// Legacy sessions idle for this long are ended. Default 30 min.
+    pub session_idle_timeout: Duration,
+    /// Interval of SSE keep-alive comments on long-lived streams. Default 15 s.
+    pub keep_alive: Duration,
+    /// The `retry:` hint sent with the priming event of legacy SSE streams. Default 1 s.
+    pub sse_retry: Duration,
+    /// Serve 2024-11-05 HTTP+SSE at `/sse` and `/messages`. Default on.
+    pub legacy_sse: bool,
+    /// Serve WebSocket at `/ws`. Default on.
+    pub websocket: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            path: "/mcp".into(),
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            loopback_only: true,
+            max_body_bytes: None,
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            keep_alive: Duration::from_secs(15),
+            sse_retry: Duration::from_secs(1),
+            legacy_sse: true,
+            websocket: true,
+        }
+    }
+}
+
+/// Shared state of the HTTP endpoints.
+#[derive(Clone)]
+pub(crate) struct HttpState {
+    pub(crate) server: Server,
+    pub(crate) config: Arc<HttpConfig>,
+    pub(crate) stateless: Arc<crate::server::StatelessConnection>,
+    pub(crate) sessions: Arc<legacy::Sessions>,
+    pub(crate) sse_sessions: Arc<legacy_sse::SseSessions>,
+}
+
+/// The MCP endpoints for `server`, ready to serve or to merge into a larger axum app.
+pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) -> Router {
+    let body_limit = config.max_body_bytes.unwrap_or(server.limits().max_message_bytes);
+    let state = HttpState {
+        stateless: Arc::new(server.stateless_connection()),
+        sessions: Arc::new(legacy::Sessions::new(store, config.session_idle_timeout)),
+        sse_sessions: Arc::new(legacy_sse::SseSessions::default()),
+        config: Arc::new(config.clone()),
+        server,
+    };
+    legacy::spawn_expiry(state.clone());
+    let mut app = Router::new().route(&config.path, any(endpoint));
+    if config.legacy_sse {
+        app = app.route("/sse", get(legacy_sse::open)).route("/messages", post(legacy_sse::message));
+    }
+    if config.websocket {
+        app = app.route("/ws", get(websocket::upgrade));
+    }
+    app.layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+/// The Streamable HTTP endpoint: picks the era of each request.
+async fn endpoint(
+    axum::extract::State(state): axum::extract::State<HttpState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let method = request.method().clone();
+    let (parts, body) = request.into_parts();
+    let has_session = parts.headers.contains_key(headers::SESSION_ID);
+    match method {
+        http::Method::POST => {
+            let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
+            let bytes = match axum::body::to_bytes(body, limit).await {
+                Ok(b) => b,
+                Err(_) => return sse::too_large(limit),
+            };
+            route_post(state, parts, bytes).await
+        }
+        http::Method::GET if has_session => legacy::get(state, parts).await,
+        http::Method::DELETE if has_session => legacy::delete(state, parts).await,
+        _ => sse::method_not_allowed(),
+    }
+}
+
+/// Era detection for one POST: modern `_meta` wins; then a session header; then `initialize`.
+async fn route_post(state: HttpState, parts: http::request::Parts, body: bytes::Bytes) -> axum::response::Response {
+    match classify(&body) {
+        Body::Modern => modern::post(state, parts, body).await,
+        Body::Other if parts.headers.contains_key(headers::SESSION_ID) => legacy::post(state, parts, body).await,
+        Body::Initialize => legacy::initialize(state, parts, body).await,
+        Body::Other => {
+            let claims_modern = headers::header(&parts.headers, headers::PROTOCOL_VERSION)
+                .ok()
+                .flatten()
+                .is_some_and(|v| v.parse::<switchboard_protocol::ProtocolVersion>().map_or(true, |v| v.is_modern()));
+            if claims_modern {
+                modern::post(state, parts, body).await
+            } else {
+                legacy::without_session(&body)
+            }
+        }
+    }
+}
+
+enum Body {
+    Modern,
+    Initialize,
+    Other,
+}
+
+fn classify(body: &[u8]) -> Body {
+    #[derive(serde::Deserialize)]
+    struct Peek<'a> {
+        #[serde(borrow, default)]
+        method: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        params: Option<PeekParams>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekParams {
+        #[serde(rename = "_meta", default)]
+        meta: Option<PeekMeta>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PeekMeta {
+        #[serde(rename = "io.modelcontextprotocol/protocolVersion", default)]
+        version: Option<serde::de::IgnoredAny>,
+    }
+    let Ok(peek) = serde_json::from_slice::<Peek<'_>>(body) else { return Body::Other };
+    let initialize = peek.method.as_deref() == Some("initialize");
+    if peek.params.and_then(|p| p.meta).is_some_and(|m| m.version.is_some()) {
+        Body::Modern
+    } else if initialize {
+        Body::Initialize
+    } else {
+        Body::Other
+    }
+}

@@ -1,0 +1,124 @@
+//! Response building: JSON bodies with the status the spec assigns to each error, and SSE
+//! streams (one compact JSON message per `data:` line).
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::stream::Stream;
+use futures_util::StreamExt;
+use http::{header, HeaderValue, StatusCode};
+use switchboard_protocol::jsonrpc;
+use switchboard_protocol::{ErrorCode, ErrorObject, RequestId};
+
+/// The HTTP status for a modern response frame: 404 for -32601, 400 for the validation errors
+/// the spec lists, 200 otherwise.
+pub(crate) fn modern_status(frame: &[u8]) -> StatusCode {
+    match error_code(frame) {
+        Some(c) if c == ErrorCode::METHOD_NOT_FOUND.0 => StatusCode::NOT_FOUND,
+        Some(c)
+            if c == ErrorCode::HEADER_MISMATCH.0
+                || c == ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY.0
+                || c == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION.0 =>
+        {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
+    }
+}
+
+/// The error code of an error frame, read without a full parse.
+fn error_code(frame: &[u8]) -> Option<i32> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        error: Option<Code>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: i32,
+    }
+    serde_json::from_slice::<Peek>(frame).ok()?.error.map(|e| e.code)
+}
+
+/// A JSON response carrying one frame.
+pub(crate) fn json(status: StatusCode, frame: Vec<u8>) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], frame).into_response()
+}
+
+/// A JSON-RPC error response with an HTTP status.
+pub(crate) fn error(status: StatusCode, id: Option<&RequestId>, error: &ErrorObject) -> Response {
+    let mut frame = Vec::with_capacity(128);
+    jsonrpc::write_error(&mut frame, id, error);
+    json(status, frame)
+}
+
+/// 413 for a body over the limit.
+pub(crate) fn too_large(limit: usize) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        None,
+        &ErrorObject::invalid_request(format!("request body exceeds the limit of {limit} bytes")),
+    )
+}
+
+/// 405 for GET/DELETE without a legacy session.
+pub(crate) fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, HeaderValue::from_static("POST"))]).into_response()
+}
+
+/// 202 with no body.
+pub(crate) fn accepted() -> Response {
+    StatusCode::ACCEPTED.into_response()
+}
+
+/// One SSE event.
+pub(crate) fn event(id: Option<&str>, data: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 48);
+    out.extend_from_slice(b"event: message\n");
+    if let Some(id) = id {
+        out.extend_from_slice(b"id: ");
+        out.extend_from_slice(id.as_bytes());
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// The SEP-1699 priming event: an id with empty data, and the reconnection delay.
+pub(crate) fn priming(id: &str, retry: Duration) -> Bytes {
+    Bytes::from(format!("id: {id}\nretry: {}\ndata: \n\n", retry.as_millis()))
+}
+
+/// A keep-alive comment.
+pub(crate) fn keep_alive() -> Bytes {
+    Bytes::from_static(b": keep-alive\n\n")
+}
+
+/// An SSE response around a stream of already-framed events.
+pub(crate) fn stream<S>(events: S, session: Option<&str>) -> Response
+where
+    S: Stream<Item = Bytes> + Send + 'static,
+{
+    let body = Body::from_stream(events.map(Ok::<_, Infallible>));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-transform"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    if let Some(id) = session.and_then(|s| HeaderValue::from_str(s).ok()) {
+        h.insert(super::headers::SESSION_ID, id);
+    }
+    response
+}
+
+/// Whether the client accepts SSE.
+pub(crate) fn accepts_sse(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.contains("text/event-stream") || s.contains("*/*")))
+}

@@ -1,0 +1,108 @@
+//! WebSocket at `/ws` (subprotocol `mcp`): one JSON-RPC message per text frame. The connection
+//! runs on the engine loop like stdio, so it can hold a legacy session or carry modern
+//! stateless requests. The server pings every keep-alive interval; close codes say why a
+//! connection ended (1000 normal, 1009 message too big, 1011 server error).
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::HttpState;
+use crate::transport::{FrameReader, FrameWriter, ReadFrame};
+
+pub(crate) async fn upgrade(State(state): State<HttpState>, ws: WebSocketUpgrade) -> Response {
+    let max = state.server.limits().max_message_bytes;
+    ws.protocols(["mcp"]).max_message_size(max.saturating_add(1)).on_upgrade(move |socket| serve(state, socket))
+}
+
+async fn serve(state: HttpState, socket: WebSocket) {
+    let (sink, stream) = socket.split();
+    let (out_tx, out_rx) = mpsc::channel::<Message>(256);
+    let writer = tokio::spawn(write(sink, out_rx, state.config.keep_alive));
+    let max = state.server.limits().max_message_bytes;
+    let result = state.server.serve(WsReader { stream, max, pongs: out_tx.clone() }, WsWriter(out_tx.clone())).await;
+    let close = match result {
+        Ok(()) => CloseFrame { code: 1000, reason: Utf8Bytes::from_static("bye") },
+        Err(_) => CloseFrame { code: 1011, reason: Utf8Bytes::from_static("server error") },
+    };
+    let _ = out_tx.send(Message::Close(Some(close))).await;
+    drop(out_tx);
+    let _ = writer.await;
+}
+
+async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Message>, keep_alive: Duration) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
+    loop {
+        let message = tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            _ = ping.tick() => Message::Ping(Default::default()),
+        };
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+struct WsReader {
+    stream: SplitStream<WebSocket>,
+    max: usize,
+    pongs: mpsc::Sender<Message>,
+}
+
+impl FrameReader for WsReader {
+    async fn read_frame(&mut self) -> std::io::Result<Option<ReadFrame>> {
+        loop {
+            match self.stream.next().await {
+                None | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Err(e)) => {
+                    // An oversized frame surfaces as an error from the protocol layer.
+                    let _ = self
+                        .pongs
+                        .send(Message::Close(Some(CloseFrame {
+                            code: 1009,
+                            reason: Utf8Bytes::from_static("message too big"),
+                        })))
+                        .await;
+                    return Err(std::io::Error::other(e));
+                }
+                Some(Ok(Message::Text(text))) => {
+                    let bytes = text.as_bytes();
+                    if bytes.len() > self.max {
+                        return Ok(Some(ReadFrame::TooLarge(bytes.len())));
+                    }
+                    return Ok(Some(ReadFrame::Message(bytes.to_vec())));
+                }
+                Some(Ok(Message::Binary(b))) => return Ok(Some(ReadFrame::Message(b.to_vec()))),
+                Some(Ok(Message::Ping(p))) => {
+                    let _ = self.pongs.send(Message::Pong(p)).await;
+                }
+                Some(Ok(Message::Pong(_))) => {}
+            }
+        }
+    }
+}
+
+struct WsWriter(mpsc::Sender<Message>);
+
+impl FrameWriter for WsWriter {
+    async fn write_frame(&mut self, frame: &[u8]) -> std::io::Result<()> {
+        let text = String::from_utf8_lossy(frame).into_owned();
+        self.0.send(Message::Text(text.into())).await.map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+    async fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn close(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
