@@ -6,6 +6,16 @@ Run it with the python of a peer venv (see scripts/install-peers.sh):
     .peers/py2/bin/python tests/interop/py_client.py --stdio "target/debug/my-server --flag" \\
         --era auto --call echo --args '{"message":"hi"}' --read 'demo://hello'
     .peers/py1/bin/python tests/interop/py_client.py --http http://127.0.0.1:8080/mcp --call echo
+    .peers/py2/bin/python tests/interop/py_client.py --sse http://127.0.0.1:8080/sse --era legacy \\
+        --call test_tool_with_progress --progress
+
+Transports: --stdio CMDLINE | --http URL (Streamable HTTP) | --sse URL (legacy 2024-11-05 HTTP+SSE,
+`mcp.client.sse.sse_client`; the SSE endpoint, e.g. http://host:port/sse). Over --sse the 2.x SDK
+still runs the chosen era's negotiation on the same streams (use --era legacy for a pure 2024-11-05 flow).
+
+--progress: the --call is sent with a progress callback (`call_tool(..., progress_callback=...)`, so the
+request carries `_meta.progressToken`); every notifications/progress received for it is reported in
+"progress" as {"progress", "total", "message"} in arrival order.
 
 Eras (--era):
     auto        2.x: probe `server/discover`, fall back to `initialize` (the SDK's own policy,
@@ -20,7 +30,8 @@ Prints ONE JSON object on stdout:
      "protocol_version": "2026-07-28", "server_info": {...}|null,
      "tools": ["echo", ...],
      "call": {"content": [...], "structuredContent": {...}|null, "isError": false} | null,
-     "read": [{"uri": ..., "mimeType": ..., "text"|"blob": ...}, ...] | null}
+     "read": [{"uri": ..., "mimeType": ..., "text"|"blob": ...}, ...] | null,
+     "progress": [{"progress": 0, "total": 100, "message": null}, ...]   (only with --progress)}
 A tool result with isError=true is reported in "call" and is NOT a failure.
 Any protocol/transport failure: exit code 1, {"error": ...} line on stderr, nothing on stdout.
 Exit code 2: usage error (bad flags, era not available on this SDK version).
@@ -51,10 +62,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--stdio", metavar="CMDLINE", help="server command line (shell-quoted, split with shlex)")
     target.add_argument("--http", metavar="URL", help="Streamable HTTP endpoint URL")
+    target.add_argument("--sse", metavar="URL", help="legacy HTTP+SSE (2024-11-05) SSE endpoint URL, e.g. http://h:p/sse")
     p.add_argument("--era", default="auto", help="auto | legacy | modern | <modern version> (default: auto)")
     p.add_argument("--call", metavar="NAME", help="tool to call")
     p.add_argument("--args", metavar="JSON", default="{}", help="tool arguments as a JSON object")
     p.add_argument("--read", metavar="URI", help="resource URI to read")
+    p.add_argument("--progress", action="store_true",
+                   help="call the tool with a progress callback; report notifications under \"progress\"")
     p.add_argument("--cwd", help="working directory for the stdio server")
     p.add_argument("--env", action="append", default=[], metavar="K=V", help="extra env var for the stdio server")
     p.add_argument("--timeout", type=float, default=60.0, help="overall timeout in seconds (default 60)")
@@ -97,6 +111,12 @@ def open_transport(ns: argparse.Namespace):
         params = StdioServerParameters(command=parts[0], args=parts[1:], env=env, cwd=ns.cwd)
         errlog = open(os.devnull, "w") if ns.server_stderr == "null" else sys.stderr
         return stdio_client(params, errlog=errlog)
+    if ns.sse:
+        from mcp.client.sse import sse_client
+
+        # Same signature in 1.x and 2.x: sse_client(url, headers=None, timeout=5, sse_read_timeout=300, ...)
+        # -> (read, write).
+        return sse_client(ns.sse)
     # Streamable HTTP. 2.x: streamable_http_client(url) -> (read, write).
     # 1.x: streamable_http_client (>=1.24) or streamablehttp_client -> (read, write, get_session_id).
     from mcp.client import streamable_http as sh
@@ -185,8 +205,17 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
             out["tools"] = [t.name for t in tools]
             raw["tools"] = dump(tools)
             out["call"] = None
+            if ns.progress:
+                out["progress"] = progress = []
             if ns.call:
-                res = await session.call_tool(ns.call, ns.tool_args)
+                if ns.progress:
+
+                    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                        progress.append({"progress": value, "total": total, "message": message})
+
+                    res = await session.call_tool(ns.call, ns.tool_args, progress_callback=on_progress)
+                else:
+                    res = await session.call_tool(ns.call, ns.tool_args)
                 out["call"] = call_result(res)
                 raw["call"] = dump(res)
             out["read"] = None

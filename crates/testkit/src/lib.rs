@@ -5,10 +5,13 @@
 //!   method it answers (results; `InputRequiredResult` when input is required).
 //! - [`peer::StdioPeer`] runs a real server process and routes every message it emits through
 //!   the validator, so no integration test can see traffic that was not checked.
+//! - [`http::HttpPeer`] does the same over HTTP, for JSON and SSE answers alike.
 //! - [`wire_log`] validates a recorded wire log (for traffic between a server and a peer we did
 //!   not write, recorded with `--wire-log`).
 
+pub mod http;
 pub mod peer;
+pub mod process;
 pub mod schema;
 pub mod wire_log;
 

@@ -38,6 +38,13 @@ pub trait Handler: Send + Sync + 'static {
     /// Handles a notification (other than `notifications/cancelled`, which the engine consumes).
     fn notification(&self, notification: RawNotification, peer: &PeerHandle);
 
+    /// Whether a request must finish before any later message is handled (e.g. `initialize`,
+    /// whose session every later message depends on). Messages behind it wait, in order.
+    fn is_barrier(&self, method: &str) -> bool {
+        let _ = method;
+        false
+    }
+
     /// Whether a JSON-RPC batch may be processed now; `Err` is the answer to send instead.
     fn batch_allowed(&self) -> Result<(), ErrorObject> {
         Err(ErrorObject::invalid_request("JSON-RPC batches are not supported"))

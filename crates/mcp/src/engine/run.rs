@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
-use switchboard_protocol::jsonrpc::{self, DecodeError, Decoded, Inbound, RawRequest, RequestId};
+use switchboard_protocol::jsonrpc::{self, DecodeError, Decoded, Inbound, RawNotification, RawRequest, RequestId};
 use switchboard_protocol::notifications::CancelledParams;
 use switchboard_protocol::{methods, ErrorObject};
 use tokio::sync::{mpsc, oneshot};
@@ -89,6 +89,7 @@ where
         inflight: HashMap::new(),
         pending: HashMap::new(),
         queue: VecDeque::new(),
+        barrier: None,
         next_id: 1,
     };
     let mut read_error = None;
@@ -148,8 +149,25 @@ struct LoopState<H> {
     limits: Limits,
     inflight: HashMap<RequestId, CancellationToken>,
     pending: HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>,
-    queue: VecDeque<RawRequest>,
+    queue: VecDeque<Queued>,
+    /// A request everything behind it waits for (see [`Handler::is_barrier`]).
+    barrier: Option<RequestId>,
     next_id: i64,
+}
+
+/// An inbound message waiting for a concurrency slot or a barrier.
+enum Queued {
+    Request(RawRequest),
+    Notification(RawNotification),
+}
+
+impl Queued {
+    fn id(&self) -> Option<&RequestId> {
+        match self {
+            Queued::Request(r) => Some(&r.id),
+            Queued::Notification(_) => None,
+        }
+    }
 }
 
 impl<H: Handler> LoopState<H> {
@@ -157,6 +175,9 @@ impl<H: Handler> LoopState<H> {
         match event {
             Event::Done(id) => {
                 self.inflight.remove(&id);
+                if self.barrier.as_ref() == Some(&id) {
+                    self.barrier = None;
+                }
                 self.start_queued();
             }
             Event::PeerRequest { method, params, reply } => {
@@ -195,7 +216,7 @@ impl<H: Handler> LoopState<H> {
     async fn on_message(&mut self, message: Inbound) {
         match message {
             Inbound::Request(request) => {
-                if self.inflight.contains_key(&request.id) || self.queue.iter().any(|q| q.id == request.id) {
+                if self.inflight.contains_key(&request.id) || self.queue.iter().any(|q| q.id() == Some(&request.id)) {
                     let error = ErrorObject::invalid_request(format!(
                         "request id {} is already in flight on this connection; ids must be unique",
                         request.id
@@ -203,7 +224,7 @@ impl<H: Handler> LoopState<H> {
                     self.send_error(Some(&request.id), &error).await;
                     return;
                 }
-                self.queue.push_back(request);
+                self.queue.push_back(Queued::Request(request));
                 self.start_queued();
             }
             Inbound::Notification(n) if n.method == methods::NOTIFICATION_CANCELLED => {
@@ -213,9 +234,14 @@ impl<H: Handler> LoopState<H> {
                         debug!(target: "switchboard::engine", %id, "request cancelled by peer");
                         token.cancel();
                     } else {
-                        self.queue.retain(|q| q.id != id);
+                        self.queue.retain(|q| q.id() != Some(&id));
                     }
                 }
+            }
+            // Behind a barrier, notifications keep their place in line.
+            Inbound::Notification(n) if self.barrier.is_some() || !self.queue.is_empty() => {
+                self.queue.push_back(Queued::Notification(n));
+                self.start_queued();
             }
             Inbound::Notification(n) => self.handler.notification(n, &self.peer),
             Inbound::Response(response) => match response.id.and_then(|id| self.pending.remove(&id)) {
@@ -272,10 +298,20 @@ impl<H: Handler> LoopState<H> {
         (RequestHandle { id: id.clone(), token: token.clone(), peer: self.peer.clone(), deadline }, token)
     }
 
-    /// Starts queued requests while concurrency slots are free.
+    /// Starts queued requests while concurrency slots are free and no barrier is in flight.
     fn start_queued(&mut self) {
-        while self.inflight.len() < self.limits.max_concurrent_requests {
-            let Some(request) = self.queue.pop_front() else { break };
+        while self.barrier.is_none() && self.inflight.len() < self.limits.max_concurrent_requests {
+            let request = match self.queue.pop_front() {
+                None => break,
+                Some(Queued::Notification(n)) => {
+                    self.handler.notification(n, &self.peer);
+                    continue;
+                }
+                Some(Queued::Request(r)) => r,
+            };
+            if self.handler.is_barrier(&request.method) {
+                self.barrier = Some(request.id.clone());
+            }
             let (handle, token) = self.new_handle(&request.id);
             self.inflight.insert(request.id.clone(), token);
             let handler = self.handler.clone();

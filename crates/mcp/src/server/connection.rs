@@ -251,6 +251,10 @@ impl Handler for ServerConnection {
         self.on_notification(&notification);
     }
 
+    fn is_barrier(&self, method: &str) -> bool {
+        method == methods::INITIALIZE
+    }
+
     fn batch_allowed(&self) -> Result<(), ErrorObject> {
         match self.session.get() {
             Some(s) if s.version.allows_batches() => Ok(()),

@@ -2,6 +2,7 @@
 //! the official schemas (through `switchboard_testkit`).
 
 mod bad_input;
+mod http;
 mod interop;
 mod legacy;
 mod modern;

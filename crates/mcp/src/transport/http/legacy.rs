@@ -251,30 +251,34 @@ pub(crate) fn without_session(body: &[u8]) -> Response {
     )
 }
 
-async fn session_for(state: &HttpState, parts: &Parts) -> Result<Arc<Live>, Response> {
+/// The session a request names; errors answer `request_id` when the body had one.
+async fn session_for(state: &HttpState, parts: &Parts, request_id: Option<&RequestId>) -> Result<Arc<Live>, Response> {
     let id = header(&parts.headers, headers::SESSION_ID).ok().flatten().unwrap_or_default();
     let live = state.sessions.find(state, id).await.ok_or_else(|| {
-        sse::error(
-            StatusCode::NOT_FOUND,
-            None,
-            &ErrorObject::invalid_request(format!("session {id:?} does not exist or has ended; initialize a new one")),
-        )
+        let e = ErrorObject::invalid_request(format!("session {id:?} does not exist or has ended; initialize a new one"));
+        sse::error(StatusCode::NOT_FOUND, request_id, &e)
     })?;
     if let Ok(Some(v)) = header(&parts.headers, headers::PROTOCOL_VERSION) {
         if v != live.session.version.as_str() {
-            let e = ErrorObject::invalid_request(format!(
-                "MCP-Protocol-Version {v:?} does not match this session's {}",
-                live.session.version
-            ));
-            return Err(sse::error(StatusCode::BAD_REQUEST, None, &e));
+            let e = ErrorObject::invalid_request(format!("MCP-Protocol-Version {v:?} does not match this session's {}", live.session.version));
+            return Err(sse::error(StatusCode::BAD_REQUEST, request_id, &e));
         }
     }
     Ok(live)
 }
 
+/// The id of a single request in `body`, for answering errors found before decoding it.
+fn peek_id(body: &[u8]) -> Option<RequestId> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        id: Option<RequestId>,
+    }
+    serde_json::from_slice::<Peek>(body).ok()?.id
+}
+
 /// A POST within a session: a request, a notification, a response, or (2025-03-26) a batch.
 pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Response {
-    let live = match session_for(&state, &parts).await {
+    let live = match session_for(&state, &parts, peek_id(&body).as_ref()).await {
         Ok(live) => live,
         Err(response) => return response,
     };
@@ -513,7 +517,7 @@ async fn batch(state: &HttpState, live: &Arc<Live>, items: Vec<Result<Inbound, D
 
 /// GET: the standalone stream, or a resumption with `Last-Event-ID`.
 pub(crate) async fn get(state: HttpState, parts: Parts) -> Response {
-    let live = match session_for(&state, &parts).await {
+    let live = match session_for(&state, &parts, None).await {
         Ok(live) => live,
         Err(response) => return response,
     };

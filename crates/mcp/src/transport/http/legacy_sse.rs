@@ -95,19 +95,26 @@ impl Drop for SessionGuard {
 
 #[derive(serde::Deserialize)]
 pub(crate) struct SessionQuery {
-    #[serde(rename = "sessionId")]
-    session_id: String,
+    #[serde(rename = "sessionId", default)]
+    session_id: Option<String>,
 }
 
 /// `POST /messages?sessionId=…`.
 pub(crate) async fn message(State(state): State<HttpState>, Query(q): Query<SessionQuery>, body: Bytes) -> Response {
-    let inbox = state.sse_sessions.lock().get(&q.session_id).cloned();
+    let Some(session_id) = q.session_id else {
+        return sse::error(StatusCode::BAD_REQUEST, None, &ErrorObject::invalid_request("missing ?sessionId=: use the endpoint announced on /sse"));
+    };
+    // Malformed JSON is refused here, where the client can see it, not sent down the stream.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+        return sse::error(StatusCode::BAD_REQUEST, None, &ErrorObject::parse_error(e));
+    }
+    let inbox = state.sse_sessions.lock().get(&session_id).cloned();
     match inbox {
         Some(inbox) => match inbox.send(body.to_vec()).await {
             Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),
-            Err(_) => session_missing(&q.session_id),
+            Err(_) => session_missing(&session_id),
         },
-        None => session_missing(&q.session_id),
+        None => session_missing(&session_id),
     }
 }
 

@@ -122,6 +122,11 @@ async fn endpoint(
     let has_session = parts.headers.contains_key(headers::SESSION_ID);
     match method {
         http::Method::POST => {
+            let json = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+            if !json {
+                let e = switchboard_protocol::ErrorObject::invalid_request("POST bodies must be JSON (Content-Type: application/json)");
+                return sse::error(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e);
+            }
             let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
             let bytes = match axum::body::to_bytes(body, limit).await {
                 Ok(b) => b,

@@ -1,0 +1,294 @@
+//! Streamable HTTP, HTTP+SSE and WebSocket against the real binary. Every message received is
+//! checked against the schema of the revision in use (`switchboard_testkit::http`).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use switchboard_protocol::ProtocolVersion;
+use switchboard_testkit::http::{parse_sse, HttpPeer};
+use switchboard_testkit::peer::modern_meta;
+use switchboard_testkit::process::ServerProcess;
+use switchboard_testkit::schema::SchemaValidator;
+
+use crate::switchboard_bin;
+
+fn server(extra: &[&str]) -> ServerProcess {
+    let mut args = vec!["serve", "--demo", "--listen", "127.0.0.1:0", "--log-level", "info"];
+    args.extend_from_slice(extra);
+    ServerProcess::spawn(&switchboard_bin(), &args)
+}
+
+/// Sends a raw HTTP/1.1 request and returns the status code.
+fn raw_status(addr: &str, request: &str) -> u16 {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s.write_all(request.as_bytes()).expect("write");
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modern_requests_answer_json_or_a_request_scoped_stream() {
+    let srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    let r = peer.modern("tools/call", json!({"name": "echo", "arguments": {"message": "hi"}}), json!({})).await;
+    assert_eq!((r.status, r.content_type()), (200, "application/json"), "{r:?}");
+    assert_eq!(r.last().pointer("/result/content/0/text"), Some(&json!("hi")));
+
+    let mut params = json!({"name": "test_tool_with_progress", "arguments": {}});
+    params["_meta"] = modern_meta(json!({}));
+    params["_meta"]["progressToken"] = json!("pt");
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params});
+    let headers = [("mcp-protocol-version", "2026-07-28".to_owned()), ("mcp-method", "tools/call".to_owned()), ("mcp-name", "test_tool_with_progress".to_owned())];
+    let r = peer.post(&body, &headers, ProtocolVersion::LATEST, Some("tools/call")).await;
+    assert!(r.content_type().starts_with("text/event-stream"), "{r:?}");
+    assert_eq!(r.headers.get("x-accel-buffering").map(String::as_str), Some("no"));
+    let progress: Vec<f64> = r.messages.iter().filter(|m| m["method"] == "notifications/progress").filter_map(|m| m["params"]["progress"].as_f64()).collect();
+    assert_eq!(progress, vec![0.0, 50.0, 100.0]);
+    assert_eq!(r.last()["id"], 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modern_header_rules_map_to_the_specified_statuses() {
+    let srv = server(&[]);
+    let peer = HttpPeer::new(srv.mcp_url());
+    let meta = modern_meta(json!({}));
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
+    let v = ProtocolVersion::LATEST;
+    let cases: Vec<(&str, Value, Vec<(&str, String)>, u16, i64)> = vec![
+        ("no protocol header", list.clone(), vec![("mcp-method", "tools/list".into())], 400, -32020),
+        ("method mismatch", list.clone(), vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "prompts/list".into())], 400, -32020),
+        ("method case", list.clone(), vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "TOOLS/LIST".into())], 400, -32020),
+        (
+            "name mismatch",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": meta, "name": "echo", "arguments": {"message": "x"}}}),
+            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "tools/call".into()), ("mcp-name", "add".into())],
+            400,
+            -32020,
+        ),
+        (
+            "unknown method",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "nope/nothing", "params": {"_meta": meta}}),
+            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "nope/nothing".into())],
+            404,
+            -32601,
+        ),
+        (
+            "unsupported version",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "v9", "io.modelcontextprotocol/clientCapabilities": {}}}}),
+            vec![("mcp-protocol-version", "v9".into()), ("mcp-method", "tools/list".into())],
+            400,
+            -32022,
+        ),
+        (
+            "missing capabilities",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}}),
+            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "tools/list".into())],
+            400,
+            -32602,
+        ),
+        (
+            "undeclared capability",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": meta, "name": "test_missing_capability", "arguments": {}}}),
+            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "tools/call".into()), ("mcp-name", "test_missing_capability".into())],
+            400,
+            -32021,
+        ),
+    ];
+    for (name, body, headers, status, code) in cases {
+        let r = peer.post(&body, &headers, v, Some(body["method"].as_str().unwrap_or_default())).await;
+        assert_eq!(r.status, status, "{name}: {:?}", r.messages);
+        assert_eq!(r.last().pointer("/error/code"), Some(&json!(code)), "{name}");
+        assert_eq!(r.last()["id"], 1, "{name}: the request id is echoed");
+    }
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}});
+    assert_eq!(peer.post(&note, &[("mcp-protocol-version", "2026-07-28".into())], v, None).await.status, 202);
+    assert_eq!(raw_status(&srv.addr, &format!("GET /mcp HTTP/1.1\r\nHost: {}\r\n\r\n", srv.addr)), 405);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_sessions_live_and_end() {
+    let srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    let init = peer.initialize(ProtocolVersion::V2025_06_18, json!({})).await;
+    let sid = peer.session.clone().expect("a session id");
+    assert!(sid.len() >= 32 && sid.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{sid}");
+    assert_eq!(init.last().pointer("/result/protocolVersion"), Some(&json!("2025-06-18")));
+    let r = peer.legacy("tools/call", json!({"name": "add", "arguments": {"a": 1, "b": 2}})).await;
+    assert_eq!(r.last().pointer("/result/structuredContent/sum"), Some(&json!(3.0)), "{r:?}");
+    assert_eq!(peer.delete().await, 200);
+    let r = peer.legacy("tools/list", json!({})).await;
+    assert_eq!(r.status, 404, "an ended session is gone");
+    let mut stranger = HttpPeer::new(srv.mcp_url());
+    let r = stranger.legacy("tools/list", json!({})).await;
+    assert_eq!(r.status, 400, "no session, no initialize");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_server_requests_travel_on_the_request_stream() {
+    let srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    peer.initialize(ProtocolVersion::V2025_11_25, json!({"sampling": {}})).await;
+    let mut stream = peer.legacy_stream("tools/call", json!({"name": "test_sampling", "arguments": {"prompt": "Capital of France?"}})).await;
+    let priming = stream.next(Duration::from_secs(5)).await.expect("priming event");
+    assert!(priming.data.is_empty() && priming.id.is_some(), "{priming:?}");
+    let ask = stream.next(Duration::from_secs(5)).await.expect("sampling request");
+    let ask: Value = serde_json::from_str(&ask.data).expect("json");
+    assert_eq!(ask["method"], "sampling/createMessage");
+    let answer = json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"role": "assistant", "content": {"type": "text", "text": "Paris"}, "model": "m"}});
+    assert_eq!(peer.legacy_raw(&answer).await.status, 202);
+    let done = stream.next(Duration::from_secs(5)).await.expect("result");
+    let done: Value = serde_json::from_str(&done.data).expect("json");
+    assert_eq!(done.pointer("/result/content/0/text"), Some(&json!("LLM response: Paris")), "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_stream_resumes_with_exactly_the_missed_events() {
+    let srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    peer.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
+    let mut stream = peer.legacy_stream("tools/call", json!({"name": "slow", "arguments": {"ms": 1500, "steps": 6}, "_meta": {"progressToken": 9}})).await;
+    let mut seen = Vec::new();
+    let mut last_id = None;
+    while seen.len() < 2 {
+        let e = stream.next(Duration::from_secs(5)).await.expect("event before the drop");
+        last_id = e.id.clone();
+        if !e.data.is_empty() {
+            seen.push(serde_json::from_str::<Value>(&e.data).expect("json"));
+        }
+    }
+    drop(stream);
+    let last_id = last_id.expect("events carry ids");
+    let mut resumed = peer.get(Some(&last_id), Some("tools/call")).await;
+    assert_eq!(resumed.status, 200);
+    let mut rest = Vec::new();
+    while let Some(e) = resumed.next(Duration::from_secs(5)).await {
+        rest.push(serde_json::from_str::<Value>(&e.data).expect("json"));
+    }
+    let progress: Vec<f64> = seen.iter().chain(&rest).filter_map(|m| m.pointer("/params/progress").and_then(Value::as_f64)).collect();
+    assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "every event once, in order");
+    let result = rest.last().expect("the result after resuming");
+    assert_eq!(result.pointer("/result/content/0/text"), Some(&json!("worked 1500 ms")), "{result}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_rebinding_and_size_limits_are_enforced() {
+    let srv = server(&["--max-message-bytes", "65536"]);
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": modern_meta(json!({}))}}).to_string();
+    let request = |host: &str, origin: Option<&str>, body: &str| {
+        let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    assert_eq!(raw_status(&srv.addr, &request(&srv.addr, None, &body)), 200);
+    assert_eq!(raw_status(&srv.addr, &request(&format!("localhost:{}", srv.addr.rsplit(':').next().unwrap_or("")), Some("http://localhost"), &body)), 200);
+    assert_eq!(raw_status(&srv.addr, &request("evil.example.com", None, &body)), 403, "foreign Host");
+    assert_eq!(raw_status(&srv.addr, &request(&srv.addr, Some("http://evil.example.com"), &body)), 403, "foreign Origin");
+    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(100_000));
+    assert_eq!(raw_status(&srv.addr, &request(&srv.addr, None, &big)), 413, "oversized body");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_dropped_while_clients_are_served() {
+    let srv = server(&["--header-read-timeout", "2"]);
+    let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(&srv.addr).expect("idle connection")).collect();
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    let r = peer.modern("tools/call", json!({"name": "echo", "arguments": {"message": "busy?"}}), json!({})).await;
+    assert_eq!(r.last().pointer("/result/content/0/text"), Some(&json!("busy?")), "served beside 1000 idle connections");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let closed = idle
+        .into_iter()
+        .filter(|s| {
+            let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+            let mut b = [0u8; 1];
+            matches!((&*s).read(&mut b), Ok(0) | Err(_)) && (&*s).read(&mut b).map_or(true, |n| n == 0)
+        })
+        .count();
+    assert_eq!(closed, 1000, "every idle connection was closed by the header timeout");
+    let r = peer.modern("tools/list", json!({}), json!({})).await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_carries_both_eras() {
+    let srv = server(&[]);
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws", srv.addr)).expect("request");
+    request.headers_mut().insert("sec-websocket-protocol", "mcp".parse().expect("header"));
+    let (mut ws, response) = tokio_tungstenite::connect_async(request).await.expect("websocket");
+    assert_eq!(response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()), Some("mcp"));
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": modern_meta(json!({})), "name": "echo", "arguments": {"message": "over ws"}}});
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(call.to_string().into())).await.expect("send");
+    let reply = loop {
+        match ws.next().await.expect("a frame").expect("ok") {
+            tokio_tungstenite::tungstenite::Message::Text(t) => break serde_json::from_str::<Value>(&t).expect("json"),
+            _ => continue,
+        }
+    };
+    SchemaValidator::global().check_message(ProtocolVersion::LATEST, &reply, Some("tools/call")).expect("schema-valid");
+    assert_eq!(reply.pointer("/result/content/0/text"), Some(&json!("over ws")));
+    let init = json!({"jsonrpc": "2.0", "id": 2, "method": "initialize", "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(init.to_string().into())).await.expect("send");
+    let reply = loop {
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = ws.next().await.expect("a frame").expect("ok") {
+            break serde_json::from_str::<Value>(&t).expect("json");
+        }
+    };
+    SchemaValidator::global().check_message(ProtocolVersion::V2025_03_26, &reply, Some("initialize")).expect("schema-valid");
+    assert_eq!(reply.pointer("/result/protocolVersion"), Some(&json!("2025-03-26")));
+    ws.close(None).await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_2024_11_05_sse_transport_still_works() {
+    let srv = server(&[]);
+    let client = reqwest::Client::new();
+    let mut sse = client.get(format!("{}/sse", srv.base)).header("accept", "text/event-stream").send().await.expect("GET /sse");
+    let mut buf = String::new();
+    let endpoint = loop {
+        let chunk = sse.chunk().await.expect("chunk").expect("stream open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(line) = buf.lines().find(|l| l.starts_with("data: /messages")) {
+            break line.trim_start_matches("data: ").to_owned();
+        }
+    };
+    let post = |body: Value| client.post(format!("{}{endpoint}", srv.base)).header("content-type", "application/json").body(body.to_string()).send();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}});
+    assert_eq!(post(init).await.expect("POST").status(), 202);
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "legacy sse"}}});
+    assert_eq!(post(call).await.expect("POST").status(), 202);
+    buf.clear();
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await.expect("in time").expect("chunk").expect("open");
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        answers = parse_sse(&buf).into_iter().filter(|e| e.data.starts_with('{')).map(|e| serde_json::from_str::<Value>(&e.data).expect("json")).collect();
+    }
+    let v = ProtocolVersion::V2024_11_05;
+    SchemaValidator::global().check_message(v, &answers[0], Some("initialize")).expect("schema-valid");
+    SchemaValidator::global().check_message(v, &answers[1], Some("tools/call")).expect("schema-valid");
+    assert_eq!(answers[1].pointer("/result/content/0/text"), Some(&json!("legacy sse")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_in_flight_calls() {
+    let mut srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    let call = tokio::spawn(async move { peer.modern("tools/call", json!({"name": "slow", "arguments": {"ms": 1500}}), json!({})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = tokio::task::spawn_blocking(move || {
+        let s = srv.terminate(Duration::from_secs(10));
+        (s, srv)
+    })
+    .await
+    .expect("join");
+    let reply = call.await.expect("join");
+    assert_eq!(reply.last().pointer("/result/content/0/text"), Some(&json!("worked 1500 ms")), "{reply:?}");
+    assert!(status.0.is_some_and(|s| s.success()), "clean exit: {:?}", status.0);
+}
