@@ -59,7 +59,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
-    /// Append every frame received and sent to FILE as JSON Lines (for debugging).
+    /// Record every message received and sent to FILE as JSON Lines (for debugging). With both
+    /// --stdio and --listen, only stdio is recorded.
     #[arg(long, value_name = "FILE")]
     pub wire_log: Option<PathBuf>,
 

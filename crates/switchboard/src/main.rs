@@ -43,11 +43,11 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = serve::demo_server("switchboard-demo", args.limits.to_limits())?;
     serve::stop_on_signal(&server);
     match (&args.listen, args.stdio) {
-        (Some(addr), false) => serve::serve_http(&server, addr, &args.http).await,
+        (Some(addr), false) => serve::serve_http(&server, addr, &args.http, args.wire_log.as_deref()).await,
         (None, _) => serve::serve_stdio(&server, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let http = serve::serve_http(&server, addr, &args.http);
+            let http = serve::serve_http(&server, addr, &args.http, None);
             let stdio = async {
                 let result = serve::serve_stdio(&server, args.wire_log.as_deref()).await;
                 server.shutdown();

@@ -36,8 +36,14 @@ pub fn stop_on_signal(server: &Server) {
     });
 }
 
-/// Serves HTTP on `addr` until the server shuts down.
-pub async fn serve_http(server: &Server, addr: &str, args: &crate::cli::HttpArgs) -> anyhow::Result<()> {
+/// Serves HTTP on `addr` until the server shuts down; with `wire_log`, every message in and
+/// out is recorded there.
+pub async fn serve_http(
+    server: &Server,
+    addr: &str,
+    args: &crate::cli::HttpArgs,
+    wire_log: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
     let mut config = HttpConfig::default();
@@ -45,6 +51,10 @@ pub async fn serve_http(server: &Server, addr: &str, args: &crate::cli::HttpArgs
     config.allowed_hosts = args.allow_hosts.clone();
     config.allowed_origins = args.allow_origins.clone();
     config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
+    if let Some(path) = wire_log {
+        config.wire_log =
+            Some(WireLog::create(path).with_context(|| format!("creating the wire log {}", path.display()))?);
+    }
     let listener_config = ListenerConfig::default()
         .with_header_read_timeout(Duration::from_secs(args.header_read_timeout))
         .with_max_connections(args.max_connections)

@@ -72,7 +72,13 @@ impl HttpPeer {
 
     /// POSTs `body` with `headers` and collects the answer, validating every message against
     /// `version` (`answered` is the method of the request, for result checks).
-    pub async fn post(&self, body: &Value, headers: &[(&str, String)], version: ProtocolVersion, answered: Option<&str>) -> Reply {
+    pub async fn post(
+        &self,
+        body: &Value,
+        headers: &[(&str, String)],
+        version: ProtocolVersion,
+        answered: Option<&str>,
+    ) -> Reply {
         let mut request = self
             .client
             .post(&self.url)
@@ -109,7 +115,9 @@ impl HttpPeer {
             "protocolVersion": version.as_str(), "capabilities": capabilities, "clientInfo": {"name": "switchboard-tests", "version": "0"}}});
         let reply = self.post(&body, &[], version, Some("initialize")).await;
         self.session = reply.headers.get("mcp-session-id").cloned();
-        if let Some(v) = reply.last().pointer("/result/protocolVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()) {
+        if let Some(v) =
+            reply.last().pointer("/result/protocolVersion").and_then(Value::as_str).and_then(|s| s.parse().ok())
+        {
             self.version = v;
         }
         let _ = self.legacy_notify("notifications/initialized", json!({})).await;
@@ -183,7 +191,12 @@ impl HttpPeer {
     }
 }
 
-async fn collect(response: reqwest::Response, version: ProtocolVersion, answered: Option<&str>, _: Option<()>) -> Reply {
+async fn collect(
+    response: reqwest::Response,
+    version: ProtocolVersion,
+    answered: Option<&str>,
+    _: Option<()>,
+) -> Reply {
     let status = response.status().as_u16();
     let headers: HashMap<String, String> =
         response.headers().iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())).collect();
@@ -211,7 +224,11 @@ fn parse_json(text: &str) -> Value {
 /// Validates one message: results against `answered`, everything else by its method.
 fn check(version: ProtocolVersion, msg: &Value, answered: Option<&str>) {
     let answered = if msg.get("method").is_some() { None } else { answered };
-    let v = if msg.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId").is_some() { ProtocolVersion::LATEST } else { version };
+    let v = if msg.pointer("/params/_meta/io.modelcontextprotocol~1subscriptionId").is_some() {
+        ProtocolVersion::LATEST
+    } else {
+        version
+    };
     if let Err(e) = SchemaValidator::global().check_message(v, msg, answered) {
         panic!("server sent a message that violates the {v} schema:\n  {msg}\n  {e}");
     }
@@ -262,7 +279,8 @@ impl std::fmt::Debug for SseReader {
 impl SseReader {
     fn new(response: reqwest::Response, version: ProtocolVersion, answered: Option<String>) -> Self {
         let status = response.status().as_u16();
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let content_type =
+            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         Self { status, content_type, body: Box::pin(response.bytes_stream()), buf: String::new(), version, answered }
     }
 

@@ -42,7 +42,9 @@ impl ServerProcess {
                 eprintln!("[server] {line}");
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("{} did not report a listening address", program.display()));
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("{} did not report a listening address", program.display()));
         Self { child, base: format!("http://{addr}"), addr }
     }
 

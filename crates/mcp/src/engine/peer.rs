@@ -59,11 +59,14 @@ pub(super) enum RequestRoute {
     None,
 }
 
+/// Where the answer to one request to the peer is delivered.
+type Reply = oneshot::Sender<Result<Box<RawValue>, ErrorObject>>;
+
 /// Requests sent to a peer whose answers arrive out of band (e.g. as later HTTP POSTs).
 #[derive(Debug, Default)]
 pub struct PendingTable {
     next_id: AtomicI64,
-    waiting: Mutex<HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>>,
+    waiting: Mutex<HashMap<RequestId, Reply>>,
 }
 
 impl PendingTable {
@@ -92,9 +95,7 @@ impl PendingTable {
         }
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RequestId, Reply>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -22,7 +22,8 @@ impl WireLog {
         Ok(Self { file: Arc::new(Mutex::new(File::create(path)?)) })
     }
 
-    fn record(&self, dir: &str, frame: &[u8]) {
+    /// Appends one frame; `dir` is `in` or `out`.
+    pub fn record(&self, dir: &str, frame: &[u8]) {
         let line = match std::str::from_utf8(frame).ok().and_then(|s| serde_json::from_str::<&RawValue>(s).ok()) {
             Some(raw) => format!("{{\"dir\":\"{dir}\",\"msg\":{}}}\n", raw.get()),
             None => format!(

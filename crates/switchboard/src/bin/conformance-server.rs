@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         if args.stdio {
             serve::serve_stdio(&server, args.wire_log.as_deref()).await
         } else {
-            serve::serve_http(&server, &args.listen, &args.http).await
+            serve::serve_http(&server, &args.listen, &args.http, args.wire_log.as_deref()).await
         }
     });
     match result {

@@ -44,11 +44,20 @@ async fn modern_requests_answer_json_or_a_request_scoped_stream() {
     params["_meta"] = modern_meta(json!({}));
     params["_meta"]["progressToken"] = json!("pt");
     let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params});
-    let headers = [("mcp-protocol-version", "2026-07-28".to_owned()), ("mcp-method", "tools/call".to_owned()), ("mcp-name", "test_tool_with_progress".to_owned())];
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28".to_owned()),
+        ("mcp-method", "tools/call".to_owned()),
+        ("mcp-name", "test_tool_with_progress".to_owned()),
+    ];
     let r = peer.post(&body, &headers, ProtocolVersion::LATEST, Some("tools/call")).await;
     assert!(r.content_type().starts_with("text/event-stream"), "{r:?}");
     assert_eq!(r.headers.get("x-accel-buffering").map(String::as_str), Some("no"));
-    let progress: Vec<f64> = r.messages.iter().filter(|m| m["method"] == "notifications/progress").filter_map(|m| m["params"]["progress"].as_f64()).collect();
+    let progress: Vec<f64> = r
+        .messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .filter_map(|m| m["params"]["progress"].as_f64())
+        .collect();
     assert_eq!(progress, vec![0.0, 50.0, 100.0]);
     assert_eq!(r.last()["id"], 7);
 }
@@ -60,14 +69,32 @@ async fn modern_header_rules_map_to_the_specified_statuses() {
     let meta = modern_meta(json!({}));
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}});
     let v = ProtocolVersion::LATEST;
-    let cases: Vec<(&str, Value, Vec<(&str, String)>, u16, i64)> = vec![
+    // name, body, headers, expected HTTP status, expected JSON-RPC code
+    type Case = (&'static str, Value, Vec<(&'static str, String)>, u16, i64);
+    let cases: Vec<Case> = vec![
         ("no protocol header", list.clone(), vec![("mcp-method", "tools/list".into())], 400, -32020),
-        ("method mismatch", list.clone(), vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "prompts/list".into())], 400, -32020),
-        ("method case", list.clone(), vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "TOOLS/LIST".into())], 400, -32020),
+        (
+            "method mismatch",
+            list.clone(),
+            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "prompts/list".into())],
+            400,
+            -32020,
+        ),
+        (
+            "method case",
+            list.clone(),
+            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "TOOLS/LIST".into())],
+            400,
+            -32020,
+        ),
         (
             "name mismatch",
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": meta, "name": "echo", "arguments": {"message": "x"}}}),
-            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "tools/call".into()), ("mcp-name", "add".into())],
+            vec![
+                ("mcp-protocol-version", "2026-07-28".into()),
+                ("mcp-method", "tools/call".into()),
+                ("mcp-name", "add".into()),
+            ],
             400,
             -32020,
         ),
@@ -95,7 +122,11 @@ async fn modern_header_rules_map_to_the_specified_statuses() {
         (
             "undeclared capability",
             json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"_meta": meta, "name": "test_missing_capability", "arguments": {}}}),
-            vec![("mcp-protocol-version", "2026-07-28".into()), ("mcp-method", "tools/call".into()), ("mcp-name", "test_missing_capability".into())],
+            vec![
+                ("mcp-protocol-version", "2026-07-28".into()),
+                ("mcp-method", "tools/call".into()),
+                ("mcp-name", "test_missing_capability".into()),
+            ],
             400,
             -32021,
         ),
@@ -134,7 +165,9 @@ async fn legacy_server_requests_travel_on_the_request_stream() {
     let srv = server(&[]);
     let mut peer = HttpPeer::new(srv.mcp_url());
     peer.initialize(ProtocolVersion::V2025_11_25, json!({"sampling": {}})).await;
-    let mut stream = peer.legacy_stream("tools/call", json!({"name": "test_sampling", "arguments": {"prompt": "Capital of France?"}})).await;
+    let mut stream = peer
+        .legacy_stream("tools/call", json!({"name": "test_sampling", "arguments": {"prompt": "Capital of France?"}}))
+        .await;
     let priming = stream.next(Duration::from_secs(5)).await.expect("priming event");
     assert!(priming.data.is_empty() && priming.id.is_some(), "{priming:?}");
     let ask = stream.next(Duration::from_secs(5)).await.expect("sampling request");
@@ -152,7 +185,12 @@ async fn a_dropped_stream_resumes_with_exactly_the_missed_events() {
     let srv = server(&[]);
     let mut peer = HttpPeer::new(srv.mcp_url());
     peer.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
-    let mut stream = peer.legacy_stream("tools/call", json!({"name": "slow", "arguments": {"ms": 1500, "steps": 6}, "_meta": {"progressToken": 9}})).await;
+    let mut stream = peer
+        .legacy_stream(
+            "tools/call",
+            json!({"name": "slow", "arguments": {"ms": 1500, "steps": 6}, "_meta": {"progressToken": 9}}),
+        )
+        .await;
     let mut seen = Vec::new();
     let mut last_id = None;
     while seen.len() < 2 {
@@ -170,7 +208,8 @@ async fn a_dropped_stream_resumes_with_exactly_the_missed_events() {
     while let Some(e) = resumed.next(Duration::from_secs(5)).await {
         rest.push(serde_json::from_str::<Value>(&e.data).expect("json"));
     }
-    let progress: Vec<f64> = seen.iter().chain(&rest).filter_map(|m| m.pointer("/params/progress").and_then(Value::as_f64)).collect();
+    let progress: Vec<f64> =
+        seen.iter().chain(&rest).filter_map(|m| m.pointer("/params/progress").and_then(Value::as_f64)).collect();
     assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "every event once, in order");
     let result = rest.last().expect("the result after resuming");
     assert_eq!(result.pointer("/result/content/0/text"), Some(&json!("worked 1500 ms")), "{result}");
@@ -179,7 +218,8 @@ async fn a_dropped_stream_resumes_with_exactly_the_missed_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_rebinding_and_size_limits_are_enforced() {
     let srv = server(&["--max-message-bytes", "65536"]);
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": modern_meta(json!({}))}}).to_string();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": modern_meta(json!({}))}})
+        .to_string();
     let request = |host: &str, origin: Option<&str>, body: &str| {
         let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
         format!(
@@ -188,10 +228,25 @@ async fn dns_rebinding_and_size_limits_are_enforced() {
         )
     };
     assert_eq!(raw_status(&srv.addr, &request(&srv.addr, None, &body)), 200);
-    assert_eq!(raw_status(&srv.addr, &request(&format!("localhost:{}", srv.addr.rsplit(':').next().unwrap_or("")), Some("http://localhost"), &body)), 200);
+    assert_eq!(
+        raw_status(
+            &srv.addr,
+            &request(
+                &format!("localhost:{}", srv.addr.rsplit(':').next().unwrap_or("")),
+                Some("http://localhost"),
+                &body
+            )
+        ),
+        200
+    );
     assert_eq!(raw_status(&srv.addr, &request("evil.example.com", None, &body)), 403, "foreign Host");
-    assert_eq!(raw_status(&srv.addr, &request(&srv.addr, Some("http://evil.example.com"), &body)), 403, "foreign Origin");
-    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(100_000));
+    assert_eq!(
+        raw_status(&srv.addr, &request(&srv.addr, Some("http://evil.example.com"), &body)),
+        403,
+        "foreign Origin"
+    );
+    let big =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{{"pad":"{}"}}}}"#, "x".repeat(100_000));
     assert_eq!(raw_status(&srv.addr, &request(&srv.addr, None, &big)), 413, "oversized body");
 }
 
@@ -201,7 +256,11 @@ async fn idle_connections_are_dropped_while_clients_are_served() {
     let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(&srv.addr).expect("idle connection")).collect();
     let mut peer = HttpPeer::new(srv.mcp_url());
     let r = peer.modern("tools/call", json!({"name": "echo", "arguments": {"message": "busy?"}}), json!({})).await;
-    assert_eq!(r.last().pointer("/result/content/0/text"), Some(&json!("busy?")), "served beside 1000 idle connections");
+    assert_eq!(
+        r.last().pointer("/result/content/0/text"),
+        Some(&json!("busy?")),
+        "served beside 1000 idle connections"
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     let closed = idle
         .into_iter()
@@ -219,7 +278,9 @@ async fn idle_connections_are_dropped_while_clients_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_carries_both_eras() {
     let srv = server(&[]);
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws", srv.addr)).expect("request");
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws", srv.addr))
+            .expect("request");
     request.headers_mut().insert("sec-websocket-protocol", "mcp".parse().expect("header"));
     let (mut ws, response) = tokio_tungstenite::connect_async(request).await.expect("websocket");
     assert_eq!(response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()), Some("mcp"));
@@ -240,7 +301,9 @@ async fn websocket_carries_both_eras() {
             break serde_json::from_str::<Value>(&t).expect("json");
         }
     };
-    SchemaValidator::global().check_message(ProtocolVersion::V2025_03_26, &reply, Some("initialize")).expect("schema-valid");
+    SchemaValidator::global()
+        .check_message(ProtocolVersion::V2025_03_26, &reply, Some("initialize"))
+        .expect("schema-valid");
     assert_eq!(reply.pointer("/result/protocolVersion"), Some(&json!("2025-03-26")));
     ws.close(None).await.expect("close");
 }
@@ -249,7 +312,8 @@ async fn websocket_carries_both_eras() {
 async fn the_2024_11_05_sse_transport_still_works() {
     let srv = server(&[]);
     let client = reqwest::Client::new();
-    let mut sse = client.get(format!("{}/sse", srv.base)).header("accept", "text/event-stream").send().await.expect("GET /sse");
+    let mut sse =
+        client.get(format!("{}/sse", srv.base)).header("accept", "text/event-stream").send().await.expect("GET /sse");
     let mut buf = String::new();
     let endpoint = loop {
         let chunk = sse.chunk().await.expect("chunk").expect("stream open");
@@ -258,7 +322,13 @@ async fn the_2024_11_05_sse_transport_still_works() {
             break line.trim_start_matches("data: ").to_owned();
         }
     };
-    let post = |body: Value| client.post(format!("{}{endpoint}", srv.base)).header("content-type", "application/json").body(body.to_string()).send();
+    let post = |body: Value| {
+        client
+            .post(format!("{}{endpoint}", srv.base))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "old", "version": "1"}}});
     assert_eq!(post(init).await.expect("POST").status(), 202);
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "legacy sse"}}});
@@ -266,9 +336,17 @@ async fn the_2024_11_05_sse_transport_still_works() {
     buf.clear();
     let mut answers = Vec::new();
     while answers.len() < 2 {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await.expect("in time").expect("chunk").expect("open");
+        let chunk = tokio::time::timeout(Duration::from_secs(5), sse.chunk())
+            .await
+            .expect("in time")
+            .expect("chunk")
+            .expect("open");
         buf.push_str(&String::from_utf8_lossy(&chunk));
-        answers = parse_sse(&buf).into_iter().filter(|e| e.data.starts_with('{')).map(|e| serde_json::from_str::<Value>(&e.data).expect("json")).collect();
+        answers = parse_sse(&buf)
+            .into_iter()
+            .filter(|e| e.data.starts_with('{'))
+            .map(|e| serde_json::from_str::<Value>(&e.data).expect("json"))
+            .collect();
     }
     let v = ProtocolVersion::V2024_11_05;
     SchemaValidator::global().check_message(v, &answers[0], Some("initialize")).expect("schema-valid");
@@ -280,7 +358,9 @@ async fn the_2024_11_05_sse_transport_still_works() {
 async fn shutdown_finishes_in_flight_calls() {
     let mut srv = server(&[]);
     let mut peer = HttpPeer::new(srv.mcp_url());
-    let call = tokio::spawn(async move { peer.modern("tools/call", json!({"name": "slow", "arguments": {"ms": 1500}}), json!({})).await });
+    let call = tokio::spawn(async move {
+        peer.modern("tools/call", json!({"name": "slow", "arguments": {"ms": 1500}}), json!({})).await
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = tokio::task::spawn_blocking(move || {
         let s = srv.terminate(Duration::from_secs(10));

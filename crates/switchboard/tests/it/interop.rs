@@ -14,7 +14,7 @@ use switchboard_testkit::{repo_root, wire_log};
 
 use crate::switchboard_bin;
 
-fn peers() -> PathBuf {
+pub(crate) fn peers() -> PathBuf {
     let dir = std::env::var_os("SWITCHBOARD_PEERS").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".peers"));
     assert!(
         dir.is_dir(),
@@ -24,7 +24,7 @@ fn peers() -> PathBuf {
     dir
 }
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "switchboard-it-{}-{}",
@@ -40,7 +40,7 @@ fn server_cmdline(log: &Path) -> String {
     format!("{} serve --stdio --demo --log-level warn --wire-log {}", switchboard_bin().display(), log.display())
 }
 
-fn run(mut cmd: Command, what: &str) -> Value {
+pub(crate) fn run(mut cmd: Command, what: &str) -> Value {
     let out = cmd.output().unwrap_or_else(|e| panic!("starting {what}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -53,7 +53,7 @@ fn run(mut cmd: Command, what: &str) -> Value {
     serde_json::from_str(line).unwrap_or_else(|e| panic!("{what} printed bad JSON {line}: {e}"))
 }
 
-fn assert_clean_log(log: &Path, must_see: &str) {
+pub(crate) fn assert_clean_log(log: &Path, must_see: &str) {
     let report = wire_log::check(log);
     assert!(report.checked > 0, "nothing was recorded in {}", log.display());
     assert!(report.violations.is_empty(), "schema violations in {}:\n{}", log.display(), report.violations.join("\n"));

@@ -2,8 +2,10 @@
 //! the official schemas (through `switchboard_testkit`).
 
 mod bad_input;
+mod conformance;
 mod http;
 mod interop;
+mod interop_http;
 mod legacy;
 mod modern;
 mod readme;

@@ -255,12 +255,16 @@ pub(crate) fn without_session(body: &[u8]) -> Response {
 async fn session_for(state: &HttpState, parts: &Parts, request_id: Option<&RequestId>) -> Result<Arc<Live>, Response> {
     let id = header(&parts.headers, headers::SESSION_ID).ok().flatten().unwrap_or_default();
     let live = state.sessions.find(state, id).await.ok_or_else(|| {
-        let e = ErrorObject::invalid_request(format!("session {id:?} does not exist or has ended; initialize a new one"));
+        let e =
+            ErrorObject::invalid_request(format!("session {id:?} does not exist or has ended; initialize a new one"));
         sse::error(StatusCode::NOT_FOUND, request_id, &e)
     })?;
     if let Ok(Some(v)) = header(&parts.headers, headers::PROTOCOL_VERSION) {
         if v != live.session.version.as_str() {
-            let e = ErrorObject::invalid_request(format!("MCP-Protocol-Version {v:?} does not match this session's {}", live.session.version));
+            let e = ErrorObject::invalid_request(format!(
+                "MCP-Protocol-Version {v:?} does not match this session's {}",
+                live.session.version
+            ));
             return Err(sse::error(StatusCode::BAD_REQUEST, request_id, &e));
         }
     }
@@ -291,7 +295,7 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
             let sse_ok = sse::accepts_sse(&parts.headers);
             match start(&state, &live, request) {
                 Ok(stream) => respond(state.clone(), live.clone(), stream, sse_ok).await,
-                Err(response) => response,
+                Err(response) => *response,
             }
         }
         Decoded::Single(other) => {
@@ -332,14 +336,18 @@ fn deliver(live: &Live, message: Inbound) {
 }
 
 /// Starts a request on a new stream.
-fn start(state: &HttpState, live: &Arc<Live>, request: RawRequest) -> Result<(String, Arc<StreamState>), Response> {
+fn start(
+    state: &HttpState,
+    live: &Arc<Live>,
+    request: RawRequest,
+) -> Result<(String, Arc<StreamState>), Box<Response>> {
     let token = CancellationToken::new();
     {
         let mut inflight = live.inflight.lock().unwrap_or_else(|p| p.into_inner());
         if inflight.contains_key(&request.id) {
             let e =
                 ErrorObject::invalid_request(format!("request id {} is already in flight in this session", request.id));
-            return Err(sse::error(StatusCode::BAD_REQUEST, Some(&request.id), &e));
+            return Err(Box::new(sse::error(StatusCode::BAD_REQUEST, Some(&request.id), &e)));
         }
         inflight.insert(request.id.clone(), token.clone());
     }
@@ -399,7 +407,7 @@ async fn respond(
         notified.as_mut().enable();
         let events = store.events_after(&live.id, &name, 0).await.unwrap_or_default();
         let finished = stream.finished.load(Ordering::Acquire);
-        if finished && events.len() == 1 || finished && !sse_ok {
+        if finished && (events.len() == 1 || !sse_ok) {
             let last = events.last().map(|(_, b)| b.to_vec()).unwrap_or_default();
             return with_session(sse::json(StatusCode::OK, last), &live.id);
         }
@@ -479,10 +487,11 @@ async fn batch(state: &HttpState, live: &Arc<Live>, items: Vec<Result<Inbound, D
     let mut started = Vec::new();
     for item in items {
         match item {
-            Ok(Inbound::Request(r)) => match start(state, live, r) {
-                Ok(s) => started.push(s),
-                Err(_) => {}
-            },
+            Ok(Inbound::Request(r)) => {
+                if let Ok(s) = start(state, live, r) {
+                    started.push(s);
+                }
+            }
             Ok(other) => deliver(live, other),
             Err(DecodeError { id, error }) => {
                 let mut f = Vec::new();

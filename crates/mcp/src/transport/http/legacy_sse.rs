@@ -102,7 +102,11 @@ pub(crate) struct SessionQuery {
 /// `POST /messages?sessionId=…`.
 pub(crate) async fn message(State(state): State<HttpState>, Query(q): Query<SessionQuery>, body: Bytes) -> Response {
     let Some(session_id) = q.session_id else {
-        return sse::error(StatusCode::BAD_REQUEST, None, &ErrorObject::invalid_request("missing ?sessionId=: use the endpoint announced on /sse"));
+        return sse::error(
+            StatusCode::BAD_REQUEST,
+            None,
+            &ErrorObject::invalid_request("missing ?sessionId=: use the endpoint announced on /sse"),
+        );
     };
     // Malformed JSON is refused here, where the client can see it, not sent down the stream.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {

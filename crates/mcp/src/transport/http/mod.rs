@@ -21,6 +21,7 @@ mod listener;
 mod modern;
 mod session;
 mod sse;
+mod tap;
 mod websocket;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct HttpConfig {
     pub legacy_sse: bool,
     /// Serve WebSocket at `/ws`. Default on.
     pub websocket: bool,
+    /// Record every message in and out (debugging, and tests that validate peers' traffic).
+    pub wire_log: Option<crate::transport::tap::WireLog>,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +78,7 @@ impl Default for HttpConfig {
             sse_retry: Duration::from_secs(1),
             legacy_sse: true,
             websocket: true,
+            wire_log: None,
         }
     }
 }
@@ -107,6 +111,9 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
     if config.websocket {
         app = app.route("/ws", get(websocket::upgrade));
     }
+    if let Some(log) = config.wire_log.clone() {
+        app = app.layer(axum::middleware::from_fn_with_state(log, tap::record));
+    }
     app.layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
@@ -122,9 +129,15 @@ async fn endpoint(
     let has_session = parts.headers.contains_key(headers::SESSION_ID);
     match method {
         http::Method::POST => {
-            let json = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+            let json = parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
             if !json {
-                let e = switchboard_protocol::ErrorObject::invalid_request("POST bodies must be JSON (Content-Type: application/json)");
+                let e = switchboard_protocol::ErrorObject::invalid_request(
+                    "POST bodies must be JSON (Content-Type: application/json)",
+                );
                 return sse::error(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e);
             }
             let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
