@@ -21,6 +21,7 @@
 //! | [`client`] | server-to-client requests: sampling, elicitation, roots |
 //! | [`mrtr`] | multi round-trip requests (`InputRequiredResult`) |
 //! | [`subscriptions`] | `subscriptions/listen` and its acknowledgement |
+//! | [`tasks`] | legacy SEP-1686 tasks and the modern tasks extension |
 //! | [`notifications`] | progress, cancellation, list-changed and update notifications |
 //! | [`result`] | the fields every result shares and the [`Shape`] trait |
 
@@ -39,6 +40,7 @@ pub mod prompts;
 pub mod resources;
 pub mod result;
 pub mod subscriptions;
+pub mod tasks;
 pub mod tools;
 pub mod version;
 

@@ -57,3 +57,13 @@ pub const NOTIFICATION_RESOURCES_UPDATED: &str = "notifications/resources/update
 pub const NOTIFICATION_SUBSCRIPTIONS_ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";
 /// Legacy notification: the client's roots changed.
 pub const NOTIFICATION_ROOTS_LIST_CHANGED: &str = "notifications/roots/list_changed";
+/// Tasks: a task's state.
+pub const TASKS_GET: &str = "tasks/get";
+/// Legacy tasks: wait for a task's result.
+pub const TASKS_RESULT: &str = "tasks/result";
+/// Legacy tasks: list tasks.
+pub const TASKS_LIST: &str = "tasks/list";
+/// Tasks: cancel a task.
+pub const TASKS_CANCEL: &str = "tasks/cancel";
+/// Modern tasks: answer a task's input requests.
+pub const TASKS_UPDATE: &str = "tasks/update";

@@ -152,7 +152,7 @@ pub struct CallToolParams {
     pub request_state: Option<String>,
     /// Legacy tasks: run as a task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<JsonObject>,
+    pub task: Option<crate::tasks::TaskMetadata>,
     /// Request metadata.
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<RequestMeta>,

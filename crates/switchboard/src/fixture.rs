@@ -18,7 +18,9 @@ use switchboard_mcp::protocol::prompts::{GetPromptResult, Prompt, PromptArgument
 use switchboard_mcp::protocol::resources::{Resource, ResourceTemplate};
 use switchboard_mcp::protocol::tools::{CallToolResult, Tool};
 use switchboard_mcp::protocol::JsonObject;
-use switchboard_mcp::server::{HandlerError, Json, NoArgs, Notifier, RequestContext, Router, RouterError, ToolInfo};
+use switchboard_mcp::server::{
+    HandlerError, Json, NoArgs, Notifier, RequestContext, Router, RouterError, TaskSupport, ToolInfo,
+};
 
 /// A 1x1 transparent PNG.
 pub const PNG_1X1: &str =
@@ -59,6 +61,27 @@ struct SlowArgs {
 struct PromptArg {
     /// What to ask the model.
     prompt: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct NameArg {
+    /// Who to greet.
+    name: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct ComputeArgs {
+    /// How long the computation takes.
+    seconds: f64,
+    /// A label for the result.
+    #[serde(default)]
+    label: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct FileArg {
+    /// The file to delete.
+    filename: String,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -338,6 +361,82 @@ pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
                 format!("update of {} announced", a.uri)
             }
         })
+        .typed_tool(ToolInfo::new("greet", "Greets someone, synchronously."), |a: NameArg, _| async move { format!("Hello, {}!", a.name) })
+        .typed_tool(
+            ToolInfo::new("slow_compute", "Computes for a while; runs as a task when the client follows tasks.").task_support(TaskSupport::Optional),
+            |a: ComputeArgs, ctx: RequestContext| async move {
+                ctx.run_as_task(move |ctx| async move {
+                    let label = a.label.unwrap_or_else(|| "result".into());
+                    let wait = Duration::from_secs_f64(a.seconds.clamp(0.0, 600.0));
+                    tokio::select! {
+                        _ = ctx.cancellation().cancelled() => Err(HandlerError::msg("cancelled")),
+                        _ = tokio::time::sleep(wait) => Ok(CallToolResult::text(format!("computed {label} in {} s", a.seconds))),
+                    }
+                })
+                .await
+            },
+        )
+        .typed_tool(
+            ToolInfo::new("failing_job", "A job that ends in a tool error; it runs only as a task.").task_support(TaskSupport::Required),
+            |_: NoArgs, ctx: RequestContext| async move {
+                ctx.run_as_task(|_| async move {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    Err(HandlerError::msg("the job failed: the input was rejected"))
+                })
+                .await
+            },
+        )
+        .typed_tool(
+            ToolInfo::new("protocol_error_job", "A job that ends in a protocol error.").task_support(TaskSupport::Optional),
+            |_: NoArgs, ctx: RequestContext| async move {
+                ctx.run_as_task(|_| async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Err(HandlerError::rpc(switchboard_mcp::protocol::ErrorObject::internal("the job's backend refused the request")))
+                })
+                .await
+            },
+        )
+        .typed_tool(
+            ToolInfo::new("confirm_delete", "Deletes a file after the user confirms.").task_support(TaskSupport::Optional),
+            |a: FileArg, ctx: RequestContext| async move {
+                ctx.run_as_task(move |ctx| async move {
+                    let schema = json!({"type": "object", "properties": {"confirm": {"type": "boolean"}}, "required": ["confirm"]});
+                    let r = ctx.elicit("confirm", ElicitParams::form(format!("Delete {}?", a.filename), as_object(schema))).await?;
+                    let yes = r.action == ElicitAction::Accept && r.content.as_ref().and_then(|c| c.get("confirm")).and_then(|v| v.as_bool()) == Some(true);
+                    Ok(CallToolResult::text(if yes { format!("deleted {}", a.filename) } else { format!("kept {}", a.filename) }))
+                })
+                .await
+            },
+        )
+        .typed_tool(
+            ToolInfo::new("multi_input", "Asks two questions at once while running as a task.").task_support(TaskSupport::Optional),
+            |_: NoArgs, ctx: RequestContext| async move {
+                ctx.run_as_task(|ctx| async move {
+                    let mut requests = InputRequests::new();
+                    requests.insert("first".into(), InputRequest::elicit(&elicit_name()));
+                    requests.insert("second".into(), InputRequest::elicit(&elicit_name()));
+                    let answers = ctx.request_input(requests).await?;
+                    Ok(CallToolResult::text(format!("received {} answers", answers.len())))
+                })
+                .await
+            },
+        )
+        .typed_tool(
+            ToolInfo::new("test_tool_with_task", "Asks for a name, then greets as a task.").task_support(TaskSupport::Required),
+            |_: NoArgs, ctx: RequestContext| async move {
+                let r = ctx.elicit("user_name", elicit_name()).await?;
+                let name = elicited_name(&r)?;
+                ctx.run_as_task(move |_| async move {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok(CallToolResult::text(format!("Hello, {name}! The task is complete.")))
+                })
+                .await
+            },
+        )
+        .tool(custom_header_tool(), |args, _| async move {
+            let region = args.as_object().get("region").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+            Ok(CallToolResult::text(format!("region: {region}")))
+        })
         .tool(json_schema_tool(), |args, _| async move { Ok(CallToolResult::text(format!("received {}", serde_json::Value::Object(args.into_object())))) })
         .text_resource(described(Resource::new("test://static-text", "static-text"), "A static text resource", "text/plain"), "This is the content of the static text resource.")
         .resource(described(Resource::new("test://static-binary", "static-binary"), "A static binary resource", "image/png"), |uri, _| async move {
@@ -425,6 +524,16 @@ fn prompt(name: &str, description: &str, args: &[(&str, &str)]) -> Prompt {
     }
 }
 
+/// A tool with an argument mirrored into the `Mcp-Param-Region` header on Streamable HTTP.
+fn custom_header_tool() -> Tool {
+    let schema = json!({
+        "type": "object",
+        "properties": {"region": {"type": "string", "description": "Where to run.", "x-mcp-header": "Region"}},
+        "required": ["region"]
+    });
+    Tool::new("test_custom_header", "Echoes an argument that travels in a header too.", as_object(schema))
+}
+
 /// A tool whose schema uses JSON Schema 2020-12 features, passed through verbatim.
 fn json_schema_tool() -> Tool {
     let schema = json!({
@@ -435,11 +544,15 @@ fn json_schema_tool() -> Tool {
             "name": {"type": "string"},
             "address": {"$ref": "#/$defs/address"},
             "contact": {"oneOf": [{"type": "string", "format": "email"}, {"type": "string", "pattern": "^\\+?[0-9 ]+$"}]},
+            "email": {"type": "string", "format": "email"},
+            "phone": {"type": "string"},
             "kind": {"type": "string", "enum": ["person", "org"]},
             "orgId": {"type": "string"}
         },
-        "if": {"properties": {"kind": {"const": "org"}}},
+        "allOf": [{"required": ["name"]}, {"anyOf": [{"required": ["email"]}, {"required": ["phone"]}, {"required": ["contact"]}]}],
+        "if": {"properties": {"kind": {"const": "org"}}, "required": ["kind"]},
         "then": {"required": ["orgId"]},
+        "else": {"not": {"required": ["orgId"]}},
         "additionalProperties": false
     });
     Tool::new(

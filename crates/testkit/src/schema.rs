@@ -138,6 +138,11 @@ impl SchemaValidator {
             let method = answered.ok_or_else(|| format!("a response to an unknown request: {msg}"))?;
             let def = if result.get("resultType") == Some(&json!("input_required")) {
                 "InputRequiredResult".to_owned()
+            } else if result.get("resultType") == Some(&json!("task")) {
+                // The tasks extension is not in the base schema: check what the base defines.
+                "Result".to_owned()
+            } else if result.get("task").is_some_and(Value::is_object) && self.has(v, "CreateTaskResult") {
+                "CreateTaskResult".to_owned()
             } else {
                 self.result_def(v, method)
             };

@@ -205,6 +205,14 @@ impl RequestHandle {
         }
     }
 
+    /// A handle for work that outlives the request (a task): same id and peer, its own
+    /// cancellation token, and no deadline.
+    pub fn fork(&self, token: CancellationToken) -> Self {
+        let deadline = Arc::new(Deadline::new(self.deadline.idle(), self.deadline.hard()));
+        deadline.disable();
+        Self { id: self.id.clone(), token, peer: self.peer.clone(), deadline }
+    }
+
     /// The request's id.
     pub fn id(&self) -> &RequestId {
         &self.id

@@ -16,8 +16,11 @@ use switchboard_protocol::{jsonrpc, methods, Era, ErrorObject, ProtocolVersion};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::error::{HandlerError, InputNeeded};
+use super::error::{ErrorKind, HandlerError, InputNeeded};
+use super::tasks::{self, LiveTask, TaskRecord, TaskRuntime, TaskStore};
 use crate::engine::{PeerError, RequestHandle};
+use switchboard_protocol::tasks::TaskStatus;
+use switchboard_protocol::tools::CallToolResult;
 
 /// The context of one request, handed to every handler. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,6 +40,35 @@ struct Inner {
     state: Option<serde_json::Value>,
     mrtr_allowed: bool,
     last_progress: Mutex<Option<f64>>,
+    tasks: Option<TaskEnv>,
+}
+
+/// What a request knows about tasks.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskEnv {
+    pub(crate) store: Arc<dyn TaskStore>,
+    pub(crate) runtime: Arc<TaskRuntime>,
+    /// Whether (and how) the client can follow a task for this request.
+    pub(crate) mode: TaskMode,
+    /// The tool only runs as a task.
+    pub(crate) required: bool,
+    /// Who may see the task.
+    pub(crate) owner: String,
+    /// Set inside a running task.
+    pub(crate) current: Option<(String, Arc<LiveTask>)>,
+    /// The tool, for error messages.
+    pub(crate) tool: String,
+}
+
+/// How a request's client follows tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TaskMode {
+    /// It cannot.
+    None,
+    /// The modern extension was declared on this request.
+    Modern,
+    /// A legacy task-augmented request, with its requested ttl.
+    Legacy(Option<u64>),
 }
 
 /// Everything the dispatcher learned about a request, used to build its context.
@@ -50,6 +82,7 @@ pub(crate) struct ContextParts {
     pub(crate) answers: InputResponses,
     pub(crate) state: Option<serde_json::Value>,
     pub(crate) mrtr_allowed: bool,
+    pub(crate) tasks: Option<TaskEnv>,
 }
 
 impl RequestContext {
@@ -66,6 +99,7 @@ impl RequestContext {
                 state: parts.state,
                 mrtr_allowed: parts.mrtr_allowed,
                 last_progress: Mutex::new(None),
+                tasks: parts.tasks,
             }),
         }
     }
@@ -171,6 +205,11 @@ impl RequestContext {
         for request in requests.values() {
             self.check_capability(request)?;
         }
+        if let Some((env, (id, live))) = self.inner.tasks.as_ref().and_then(|env| Some((env, env.current.as_ref()?))) {
+            if self.inner.version.is_modern() {
+                return self.task_input(env.clone(), id, live, requests).await;
+            }
+        }
         if self.inner.version.is_modern() {
             if !self.inner.mrtr_allowed {
                 return Err(HandlerError::rpc(ErrorObject::internal(
@@ -205,6 +244,142 @@ impl RequestContext {
             answers.insert(key, parsed);
         }
         Ok(answers)
+    }
+
+    /// Inside a modern task: park it as `input_required` until `tasks/update` answers every key.
+    async fn task_input(
+        &self,
+        env: TaskEnv,
+        id: &str,
+        live: &LiveTask,
+        requests: InputRequests,
+    ) -> Result<InputResponses, HandlerError> {
+        loop {
+            let notified = live.input.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let answers = live.answers.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let outstanding: InputRequests = requests
+                .iter()
+                .filter(|(k, _)| !answers.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let Some(mut record) = env.store.get(id) else { return Err(HandlerError::msg("the task expired")) };
+            if outstanding.is_empty() {
+                if record.status == TaskStatus::InputRequired {
+                    record.status = TaskStatus::Working;
+                    record.input_requests = None;
+                    record.updated_ms = tasks::now_ms();
+                    env.store.put(record);
+                }
+                return Ok(requests.keys().filter_map(|k| Some((k.clone(), answers.get(k)?.clone()))).collect());
+            }
+            if record.status != TaskStatus::InputRequired || record.input_requests.as_ref() != Some(&outstanding) {
+                record.status = TaskStatus::InputRequired;
+                record.input_requests = Some(outstanding);
+                record.updated_ms = tasks::now_ms();
+                env.store.put(record);
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = live.cancel.cancelled() => return Err(HandlerError::msg("cancelled")),
+            }
+        }
+    }
+
+    /// Runs `work` as a task when the client can follow one (the modern tasks extension was
+    /// declared on this request, or a legacy request asked for a task), answering the request
+    /// at once with the task; otherwise runs it inline — or, for a tool registered with
+    /// [`TaskSupport::Required`](super::TaskSupport), refuses. Input requested inside the task
+    /// parks it as `input_required` until the client answers (`tasks/update`).
+    pub async fn run_as_task<F, Fut>(&self, work: F) -> Result<CallToolResult, HandlerError>
+    where
+        F: FnOnce(RequestContext) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<CallToolResult, HandlerError>> + Send + 'static,
+    {
+        let Some(env) = self.inner.tasks.clone() else { return work(self.clone()).await };
+        if env.current.is_some() {
+            return work(self.clone()).await;
+        }
+        let ttl = match env.mode {
+            TaskMode::None if env.required => {
+                return Err(if self.inner.version.is_modern() {
+                    HandlerError::rpc(ErrorObject::missing_client_capability(
+                        "extensions.io.modelcontextprotocol/tasks",
+                        serde_json::json!({"extensions": {switchboard_protocol::tasks::EXTENSION: {}}}),
+                    ))
+                } else {
+                    HandlerError::rpc(ErrorObject::method_not_found(&format!(
+                        "{} runs only as a task: send params.task",
+                        env.tool
+                    )))
+                });
+            }
+            TaskMode::None => return work(self.clone()).await,
+            TaskMode::Modern => tasks::DEFAULT_TTL.as_millis() as u64,
+            TaskMode::Legacy(ttl) => ttl.unwrap_or(tasks::DEFAULT_TTL.as_millis() as u64),
+        };
+        let id = tasks::new_task_id();
+        let now = tasks::now_ms();
+        let record = TaskRecord {
+            id: id.clone(),
+            owner: env.owner.clone(),
+            status: TaskStatus::Working,
+            status_message: Some("The operation is in progress.".into()),
+            created_ms: now,
+            updated_ms: now,
+            ttl_ms: ttl,
+            result: None,
+            error: None,
+            input_requests: None,
+        };
+        env.store.put(record.clone());
+        let live = env.runtime.start(&id);
+        let mut task_env = env.clone();
+        task_env.current = Some((id.clone(), live.clone()));
+        let task_ctx = Self {
+            inner: Arc::new(Inner {
+                handle: self.inner.handle.fork(live.cancel.clone()),
+                version: self.inner.version,
+                capabilities: self.inner.capabilities.clone(),
+                client_info: self.inner.client_info.clone(),
+                progress_token: None,
+                log_level: None,
+                answers: InputResponses::new(),
+                state: None,
+                mrtr_allowed: false,
+                last_progress: Mutex::new(None),
+                tasks: Some(task_env),
+            }),
+        };
+        let version = self.inner.version;
+        tokio::spawn(async move {
+            let outcome = tokio::select! {
+                r = work(task_ctx) => Some(r),
+                _ = live.cancel.cancelled() => None,
+            };
+            let Some(mut record) = env.store.get(&id) else { return };
+            if record.status != TaskStatus::Cancelled {
+                let (status, result, error) = match outcome {
+                    None => (TaskStatus::Cancelled, None, None),
+                    Some(Ok(r)) => (TaskStatus::Completed, Some(encode_result(r, version)), None),
+                    Some(Err(HandlerError { kind: ErrorKind::Tool(m) })) => {
+                        (TaskStatus::Completed, Some(encode_result(CallToolResult::error(m), version)), None)
+                    }
+                    Some(Err(HandlerError { kind: ErrorKind::Rpc(e) })) => (TaskStatus::Failed, None, Some(e)),
+                    Some(Err(other)) => (TaskStatus::Failed, None, Some(ErrorObject::internal(other.message()))),
+                };
+                record.status = status;
+                record.status_message = None;
+                record.result = result;
+                record.error = error;
+                record.input_requests = None;
+                record.updated_ms = tasks::now_ms();
+                env.store.put(record);
+            }
+            env.runtime.finish(&id);
+        });
+        Err(HandlerError { kind: ErrorKind::TaskCreated(Box::new(record)) })
     }
 
     /// Elicits a form from the user (one input round keyed `key`).
@@ -270,4 +445,15 @@ impl RequestContext {
             )))
         }
     }
+}
+
+/// A tool result as a task returns it: shaped for the revision, `resultType` set in the modern era.
+fn encode_result(mut r: CallToolResult, version: ProtocolVersion) -> serde_json::Value {
+    use switchboard_protocol::result::ResultFields;
+    use switchboard_protocol::Shape;
+    r.shape(version);
+    if version.is_modern() {
+        r.result_type_mut().get_or_insert(switchboard_protocol::ResultType::Complete);
+    }
+    serde_json::to_value(&r).unwrap_or_default()
 }

@@ -29,7 +29,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::debug;
 
 use super::connection::{error_frame, Mode, ServerConnection, Session};
-use super::context::{ContextParts, RequestContext};
+use super::context::{ContextParts, RequestContext, TaskEnv, TaskMode};
 use super::cursor;
 use super::error::{ErrorKind, HandlerError};
 use super::handler::ToolCall;
@@ -48,6 +48,22 @@ fn parse<P: DeserializeOwned>(method: &str, params: Option<&RawValue>) -> Result
         let path = if path == "." { "params".to_owned() } else { format!("params.{path}") };
         ErrorObject::invalid_params(format!("invalid params for {method}: at `{path}`: {}", e.inner()))
     })
+}
+
+/// What a handler's context carries beyond the request's era and metadata.
+#[derive(Default)]
+struct Extras {
+    answers: InputResponses,
+    state: Option<Value>,
+    mrtr_allowed: bool,
+    tasks: Option<TaskEnv>,
+}
+
+impl Extras {
+    /// For methods that may ask for input (tools/call, prompts/get, resources/read).
+    fn mrtr(answers: InputResponses, state: Option<Value>, tasks: Option<TaskEnv>) -> Self {
+        Self { answers, state, mrtr_allowed: true, tasks }
+    }
 }
 
 /// The principal a request acts for; transports with authentication will supply it.
@@ -143,7 +159,7 @@ impl ServerConnection {
                 let p: CompleteParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.completions.is_some())?;
                 let context = p.context.and_then(|c| c.arguments).unwrap_or_default();
-                let ctx = self.context(handle, &mode, p.meta.as_ref(), InputResponses::new(), None, false);
+                let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::default());
                 let mut completion = self
                     .server
                     .handler
@@ -181,6 +197,11 @@ impl ServerConnection {
                 Ok(self.encode(&id, EmptyResult::default(), session.version, None))
             }
             methods::SUBSCRIPTIONS_LISTEN => self.listen(&id, params, handle).await,
+            methods::TASKS_GET
+            | methods::TASKS_UPDATE
+            | methods::TASKS_CANCEL
+            | methods::TASKS_RESULT
+            | methods::TASKS_LIST => self.task_method(&id, m, params).await,
             other => Err(ErrorObject::method_not_found(other)),
         }
     }
@@ -232,7 +253,8 @@ impl ServerConnection {
                 return Ok(self.encode(id, result, mode.version(), None));
             }
         };
-        let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
+        let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref())?;
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
         let outcome = self.server.handler.call_tool(ToolCall { name: p.name.clone(), args }, ctx).await;
         match outcome {
             Ok(result) => {
@@ -260,7 +282,7 @@ impl ServerConnection {
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
         let digest = StateSealer::digest(&[&Value::String(p.uri.clone())]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
-        let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
         match self.server.handler.read_resource(p.uri.clone(), ctx).await {
             Ok(Some(contents)) if !contents.is_empty() => {
                 let result = ReadResourceResult { contents, ..Default::default() };
@@ -294,7 +316,7 @@ impl ServerConnection {
             &serde_json::to_value(&arguments).unwrap_or_default(),
         ]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
-        let ctx = self.context(handle, &mode, p.meta.as_ref(), answers.clone(), state, true);
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
         match self.server.handler.get_prompt(p.name.clone(), arguments, ctx).await {
             Ok(Some(result)) => Ok(self.encode(id, result, mode.version(), None)),
             Ok(None) => Err(ErrorObject::invalid_params(format!("unknown prompt: {}", p.name))),
@@ -414,6 +436,7 @@ impl ServerConnection {
         mut answers: InputResponses,
     ) -> Outcome {
         match e.kind {
+            ErrorKind::TaskCreated(record) => Ok(self.encode_task(id, &record, mode, true)),
             ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
                 // Carry earlier answers forward so a handler that re-runs finds them all.
                 answers.retain(|k, _| !needed.requests.contains_key(k));
@@ -458,10 +481,9 @@ impl ServerConnection {
         handle: RequestHandle,
         mode: &Mode,
         meta: Option<&RequestMeta>,
-        answers: InputResponses,
-        state: Option<Value>,
-        mrtr_allowed: bool,
+        extras: Extras,
     ) -> RequestContext {
+        let Extras { answers, state, mrtr_allowed, tasks } = extras;
         let progress_token = meta.and_then(|m| m.progress_token.clone());
         let parts = match mode {
             Mode::Modern { caps, client_info, log_level } => ContextParts {
@@ -473,6 +495,7 @@ impl ServerConnection {
                 answers,
                 state,
                 mrtr_allowed,
+                tasks,
             },
             Mode::Legacy(s) => ContextParts {
                 version: s.version,
@@ -483,6 +506,7 @@ impl ServerConnection {
                 answers,
                 state,
                 mrtr_allowed,
+                tasks,
             },
         };
         RequestContext::new(handle, parts)
@@ -585,6 +609,220 @@ fn into_rpc(e: HandlerError, method: &str) -> ErrorObject {
         ErrorKind::Tool(message) => ErrorObject::internal(format!("{method} failed: {message}")),
         ErrorKind::InputRequired(_) => {
             ErrorObject::internal(format!("{method} asked for input outside a modern request"))
+        }
+        ErrorKind::TaskCreated(_) => ErrorObject::internal(format!("{method} cannot run as a task")),
+    }
+}
+
+/// A tool's declared task support (`execution.taskSupport`): `forbidden` unless it says otherwise.
+fn task_support(tool: &switchboard_protocol::tools::Tool) -> &str {
+    tool.execution.as_ref().and_then(|e| e.get("taskSupport")).and_then(Value::as_str).unwrap_or("forbidden")
+}
+
+/// Whether a modern request declared the tasks extension.
+fn declares_tasks(mode: &Mode) -> bool {
+    match mode {
+        Mode::Modern { caps, .. } => {
+            caps.extensions.as_ref().is_some_and(|e| e.contains_key(switchboard_protocol::tasks::EXTENSION))
+        }
+        Mode::Legacy(_) => false,
+    }
+}
+
+fn owner_of(mode: &Mode) -> String {
+    match mode {
+        Mode::Modern { .. } => String::new(),
+        Mode::Legacy(s) => format!("{:p}", Arc::as_ptr(s)),
+    }
+}
+
+impl ServerConnection {
+    /// The task environment of a `tools/call`.
+    fn task_env(
+        &self,
+        mode: &Mode,
+        tool: &switchboard_protocol::tools::Tool,
+        task: Option<&switchboard_protocol::tasks::TaskMetadata>,
+    ) -> Result<TaskEnv, ErrorObject> {
+        let support = task_support(tool);
+        let task_mode = match mode {
+            Mode::Modern { .. } if declares_tasks(mode) && support != "forbidden" => TaskMode::Modern,
+            Mode::Modern { .. } => TaskMode::None,
+            Mode::Legacy(s)
+                if s.version >= ProtocolVersion::V2025_11_25 && self.server.capabilities.tasks.is_some() =>
+            {
+                match (task, support) {
+                    (Some(_), "forbidden") => {
+                        return Err(ErrorObject::method_not_found(&format!(
+                            "tool {} does not run as a task; call it without params.task",
+                            tool.name
+                        )))
+                    }
+                    (None, "required") => {
+                        return Err(ErrorObject::method_not_found(&format!(
+                            "tool {} runs only as a task; send params.task",
+                            tool.name
+                        )))
+                    }
+                    (Some(t), _) => TaskMode::Legacy(t.ttl),
+                    (None, _) => TaskMode::None,
+                }
+            }
+            Mode::Legacy(_) => TaskMode::None,
+        };
+        Ok(TaskEnv {
+            store: self.server.tasks.clone(),
+            runtime: self.server.task_runtime.clone(),
+            mode: task_mode,
+            required: support == "required",
+            owner: owner_of(mode),
+            current: None,
+            tool: tool.name.clone(),
+        })
+    }
+
+    /// A task as a result: created (`resultType: task` / legacy `{task}`) or polled.
+    fn encode_task(&self, id: &RequestId, record: &super::tasks::TaskRecord, mode: &Mode, created: bool) -> Frame {
+        match mode {
+            Mode::Modern { .. } => {
+                let mut task = record.to_modern(created);
+                task.meta = Some(switchboard_protocol::meta::ResultMeta {
+                    server_info: Some(self.server.info.clone()),
+                    other: JsonObject::new(),
+                });
+                encode_value(id, &task)
+            }
+            Mode::Legacy(_) if created => encode_value(
+                id,
+                &switchboard_protocol::tasks::CreateTaskResult { task: record.to_legacy(), meta: None },
+            ),
+            Mode::Legacy(_) => {
+                encode_value(id, &switchboard_protocol::tasks::TaskResult { task: record.to_legacy(), meta: None })
+            }
+        }
+    }
+
+    /// `tasks/get`, `tasks/update`, `tasks/cancel` (modern extension) and `tasks/get`,
+    /// `tasks/result`, `tasks/list`, `tasks/cancel` (legacy 2025-11-25).
+    async fn task_method(&self, id: &RequestId, m: &str, params: Option<&RawValue>) -> Outcome {
+        use switchboard_protocol::tasks::{ListTasksResult, TaskIdParams, TaskStatus, TaskUpdateParams};
+        let peek: RequestParams = parse(m, params)?;
+        let mode = self.mode(peek.meta.as_ref(), m)?;
+        let store = self.server.tasks.clone();
+        let unknown =
+            |task: &str| ErrorObject::invalid_params(format!("unknown task {task:?} (expired, or never created)"));
+        match &mode {
+            Mode::Modern { .. } => {
+                if matches!(m, methods::TASKS_RESULT | methods::TASKS_LIST) {
+                    return Err(ErrorObject::method_not_found(m));
+                }
+                if !declares_tasks(&mode) {
+                    return Err(ErrorObject::missing_client_capability(
+                        "extensions.io.modelcontextprotocol/tasks",
+                        serde_json::json!({"extensions": {switchboard_protocol::tasks::EXTENSION: {}}}),
+                    ));
+                }
+                if m == methods::TASKS_UPDATE {
+                    let p: TaskUpdateParams = parse(m, params)?;
+                    store.get(&p.task_id).ok_or_else(|| unknown(&p.task_id))?;
+                    if let Some(live) = self.server.task_runtime.get(&p.task_id) {
+                        let answers = p
+                            .input_responses
+                            .into_iter()
+                            .filter_map(|(k, v)| Some((k, serde_json::from_value(v).ok()?)));
+                        live.answers.lock().unwrap_or_else(|e| e.into_inner()).extend(answers);
+                        live.input.notify_waiters();
+                    }
+                    return Ok(self.encode(id, EmptyResult::default(), mode.version(), None));
+                }
+                let p: TaskIdParams = parse(m, params)?;
+                let mut record = store.get(&p.task_id).ok_or_else(|| unknown(&p.task_id))?;
+                if m == methods::TASKS_CANCEL {
+                    self.cancel_task(&mut record);
+                    return Ok(self.encode(id, EmptyResult::default(), mode.version(), None));
+                }
+                Ok(self.encode_task(id, &record, &mode, false))
+            }
+            Mode::Legacy(s) => {
+                if s.version < ProtocolVersion::V2025_11_25 || self.server.capabilities.tasks.is_none() {
+                    return Err(ErrorObject::method_not_found(m));
+                }
+                if m == methods::TASKS_UPDATE {
+                    return Err(ErrorObject::method_not_found(m));
+                }
+                let owner = owner_of(&mode);
+                if m == methods::TASKS_LIST {
+                    let p: PaginatedRequestParams = parse(m, params)?;
+                    let all: Vec<_> = store.list(&owner).iter().map(|r| r.to_legacy()).collect();
+                    let (tasks, next_cursor) = cursor::page("tasks", &all, p.cursor.as_deref(), self.server.page_size)?;
+                    return Ok(encode_value(id, &ListTasksResult { tasks, next_cursor }));
+                }
+                let p: TaskIdParams = parse(m, params)?;
+                let mut record =
+                    store.get(&p.task_id).filter(|r| r.owner == owner).ok_or_else(|| unknown(&p.task_id))?;
+                match m {
+                    methods::TASKS_CANCEL => {
+                        if record.status.is_terminal() {
+                            return Err(ErrorObject::invalid_params(format!(
+                                "task {} already ended ({:?})",
+                                record.id, record.status
+                            )));
+                        }
+                        self.cancel_task(&mut record);
+                        Ok(self.encode_task(id, &record, &mode, false))
+                    }
+                    methods::TASKS_RESULT => {
+                        // Block until the task ends, then answer as the original request would have.
+                        while !record.status.is_terminal() {
+                            if let Some(live) = self.server.task_runtime.get(&record.id) {
+                                let done = live.done.notified();
+                                tokio::pin!(done);
+                                done.as_mut().enable();
+                                if store.get(&record.id).is_some_and(|r| !r.status.is_terminal()) {
+                                    tokio::select! {
+                                        _ = done => {}
+                                        _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+                                    }
+                                }
+                            } else {
+                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            }
+                            record = store.get(&record.id).ok_or_else(|| unknown(&p.task_id))?;
+                        }
+                        match record.status {
+                            TaskStatus::Completed => {
+                                let mut result =
+                                    record.result.clone().unwrap_or_else(|| serde_json::json!({"content": []}));
+                                if let Value::Object(o) = &mut result {
+                                    let meta = o.entry("_meta").or_insert_with(|| serde_json::json!({}));
+                                    meta[switchboard_protocol::tasks::RELATED_TASK] =
+                                        serde_json::json!({"taskId": record.id});
+                                }
+                                Ok(encode_value(id, &result))
+                            }
+                            TaskStatus::Failed => {
+                                Err(record.error.clone().unwrap_or_else(|| ErrorObject::internal("the task failed")))
+                            }
+                            _ => Err(ErrorObject::invalid_params(format!("task {} was cancelled", record.id))),
+                        }
+                    }
+                    _ => Ok(self.encode_task(id, &record, &mode, false)),
+                }
+            }
+        }
+    }
+
+    fn cancel_task(&self, record: &mut super::tasks::TaskRecord) {
+        if record.status.is_terminal() {
+            return;
+        }
+        record.status = switchboard_protocol::tasks::TaskStatus::Cancelled;
+        record.status_message = Some("Cancelled at the client's request.".into());
+        record.input_requests = None;
+        record.updated_ms = super::tasks::now_ms();
+        self.server.tasks.put(record.clone());
+        if let Some(live) = self.server.task_runtime.get(&record.id) {
+            live.cancel.cancel();
         }
     }
 }

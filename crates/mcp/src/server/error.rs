@@ -20,6 +20,8 @@ pub(crate) enum ErrorKind {
     Tool(String),
     Rpc(ErrorObject),
     InputRequired(InputNeeded),
+    /// The work continues as a task; the request answers with the task.
+    TaskCreated(Box<super::tasks::TaskRecord>),
 }
 
 /// Modern-era input requests that must reach the client before the request can finish.
@@ -54,6 +56,7 @@ impl HandlerError {
             ErrorKind::Tool(m) => m.clone(),
             ErrorKind::Rpc(e) => e.message.clone(),
             ErrorKind::InputRequired(_) => "input required".to_owned(),
+            ErrorKind::TaskCreated(t) => format!("continues as task {}", t.id),
         }
     }
 }

@@ -18,6 +18,7 @@ mod handler;
 mod notify;
 mod router;
 mod seal;
+mod tasks;
 mod typed;
 pub mod uri_template;
 mod xmcp;
@@ -40,8 +41,9 @@ pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
 pub use handler::{BoxFuture, ServerHandler, ToolCall};
 pub use notify::{Change, Notifier};
-pub use router::{Router, RouterError, RouterHandler, ToolInfo};
+pub use router::{Router, RouterError, RouterHandler, TaskSupport, ToolInfo};
 pub use seal::StateSealer;
+pub use tasks::{InMemoryTaskStore, TaskRecord, TaskStore};
 pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
 pub use xmcp::HeaderParam;
 
@@ -84,6 +86,13 @@ pub struct ServerBuilder {
     page_size: usize,
     cache: CacheHints,
     notifier: Notifier,
+    tasks: Arc<dyn TaskStore>,
+}
+
+impl std::fmt::Debug for dyn TaskStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TaskStore")
+    }
 }
 
 impl std::fmt::Debug for dyn ServerHandler {
@@ -147,6 +156,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Keeps task records in `store` (default: in memory).
+    pub fn task_store(mut self, store: impl TaskStore) -> Self {
+        self.tasks = Arc::new(store);
+        self
+    }
+
     /// Sets the caching hints.
     pub fn cache_hints(mut self, hints: CacheHints) -> Self {
         self.cache = hints;
@@ -171,6 +186,8 @@ impl ServerBuilder {
                 cache: self.cache,
                 notifier: self.notifier,
                 shutdown: CancellationToken::new(),
+                tasks: self.tasks,
+                task_runtime: Arc::default(),
             }),
         }
     }
@@ -180,7 +197,29 @@ fn derive_capabilities(handler: &dyn ServerHandler) -> ServerCapabilities {
     let has_tools = !handler.tools().is_empty();
     let has_resources = !handler.resources().is_empty() || !handler.resource_templates().is_empty();
     let has_prompts = !handler.prompts().is_empty();
+    let has_tasks = handler.tools().entries().iter().any(|e| {
+        e.tool()
+            .execution
+            .as_ref()
+            .and_then(|x| x.get("taskSupport"))
+            .and_then(|v| v.as_str())
+            .is_some_and(|v| v != "forbidden")
+    });
+    let tasks = has_tasks.then(|| {
+        let mut t = switchboard_protocol::JsonObject::new();
+        t.insert("list".into(), serde_json::json!({}));
+        t.insert("cancel".into(), serde_json::json!({}));
+        t.insert("requests".into(), serde_json::json!({"tools": {"call": {}}}));
+        t
+    });
+    let extensions = has_tasks.then(|| {
+        let mut e = serde_json::Map::new();
+        e.insert(switchboard_protocol::tasks::EXTENSION.into(), serde_json::json!({}));
+        e
+    });
     ServerCapabilities {
+        tasks,
+        extensions,
         tools: has_tools.then_some(ListChangedCapability { list_changed: Some(true) }),
         resources: has_resources.then_some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
         prompts: has_prompts.then_some(ListChangedCapability { list_changed: Some(true) }),
@@ -208,6 +247,8 @@ pub(crate) struct ServerInner {
     pub(crate) cache: CacheHints,
     pub(crate) notifier: Notifier,
     pub(crate) shutdown: CancellationToken,
+    pub(crate) tasks: Arc<dyn TaskStore>,
+    pub(crate) task_runtime: Arc<tasks::TaskRuntime>,
 }
 
 impl Server {
@@ -223,6 +264,7 @@ impl Server {
             page_size: 100,
             cache: CacheHints::default(),
             notifier: Notifier::default(),
+            tasks: Arc::new(InMemoryTaskStore::default()),
         }
     }
 

@@ -44,6 +44,15 @@ type CompleteFn = Arc<
     dyn Fn(String, BTreeMap<String, String>) -> BoxFuture<'static, Result<Vec<String>, HandlerError>> + Send + Sync,
 >;
 
+/// Whether a tool runs as a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSupport {
+    /// As a task when the client can follow one, inline otherwise.
+    Optional,
+    /// Only as a task; clients that cannot follow one are refused.
+    Required,
+}
+
 /// What a typed tool is called and how it presents itself; schemas come from its types.
 #[derive(Debug, Clone)]
 pub struct ToolInfo {
@@ -89,6 +98,19 @@ impl ToolInfo {
     /// Marks whether the tool reaches the open world.
     pub fn open_world(mut self, open: bool) -> Self {
         self.annotations().open_world_hint = Some(open);
+        self
+    }
+
+    /// Says whether the tool may run as a task (`optional`) or only as one (`required`);
+    /// the handler opts in with [`RequestContext::run_as_task`].
+    pub fn task_support(mut self, support: TaskSupport) -> Self {
+        let value = match support {
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        };
+        let mut execution = JsonObject::new();
+        execution.insert("taskSupport".into(), value.into());
+        self.tool.execution = Some(execution);
         self
     }
 

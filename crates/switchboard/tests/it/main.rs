@@ -9,6 +9,7 @@ mod interop_http;
 mod legacy;
 mod modern;
 mod readme;
+mod tasks;
 
 use std::path::PathBuf;
 
