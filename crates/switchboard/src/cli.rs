@@ -32,9 +32,16 @@ pub struct Args {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Work with config files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Serve MCP over stdio, and/or over HTTP (Streamable HTTP at /mcp in both eras, HTTP+SSE at
     /// /sse, WebSocket at /ws).
     Serve(ServeArgs),
+
+    /// Load an MCP server (Streamable HTTP, WebSocket or stdio; modern or legacy era) and report
+    /// throughput, latency percentiles, failures by kind and the server's RSS/CPU.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// `switchboard serve`.
@@ -52,6 +59,14 @@ pub struct ServeArgs {
     /// HTTP serving options.
     #[command(flatten)]
     pub http: HttpArgs,
+
+    /// Serve the tools, resources and prompts of this YAML config (e.g. examples/shop/shop.yaml).
+    #[arg(long, value_name = "FILE", conflicts_with = "demo")]
+    pub config: Option<PathBuf>,
+
+    /// Where embedded (SQLite) databases live; overrides the config's server.data_dir.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 
     /// Serve the built-in demonstration toolset (echo, add, content samples, progress, logging,
     /// sampling, elicitation, resources, prompts): everything the runtime can do, for trying
@@ -141,4 +156,16 @@ pub struct HttpArgs {
     /// On shutdown, wait this long for in-flight requests before dropping them.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_grace: u64,
+}
+
+/// `switchboard config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file without serving it (exit 1 with file:line:column on error).
+    Check {
+        /// The YAML file.
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of config files (for editor autocompletion).
+    Schema,
 }

@@ -3,7 +3,9 @@
 //!
 //! **Invariant:** no business rules live here; it parses, wires and reports.
 
+pub mod bench;
 pub mod cli;
+pub mod configured;
 pub mod fixture;
 pub mod logging;
 pub mod serve;

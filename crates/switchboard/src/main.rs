@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Parser;
-use switchboard::cli::{Args, Command, ServeArgs};
-use switchboard::{logging, serve};
+use switchboard::cli::{Args, Command, ConfigCommand, ServeArgs};
+use switchboard::{configured, logging, serve};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -30,24 +30,38 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Serve(serve) => run_serve(serve).await,
+        Command::Config(command) => run_config(command),
+        Command::Bench(bench) => switchboard::bench::run(bench).await,
     }
 }
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    if !args.stdio && args.listen.is_none() {
-        bail!("choose a transport: --stdio and/or --listen ADDR");
+    let limits = args.limits.to_limits();
+    let (server, listen, stdio) = match (&args.config, args.demo) {
+        (Some(path), _) => {
+            let (server, config) = configured::server(path, args.data_dir.as_deref(), limits).await?;
+            let listen = args.listen.clone().or(config.server.listen.clone());
+            let stdio = args.stdio || (args.listen.is_none() && config.server.stdio);
+            // Flags choose the transports when given; otherwise the config does.
+            let (listen, stdio) = if args.stdio && args.listen.is_none() { (None, true) } else { (listen, stdio) };
+            if !stdio {
+                configured::print_connect_help(path, listen.as_deref());
+            }
+            (server, listen, stdio)
+        }
+        (None, true) => (serve::demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio),
+        (None, false) => bail!("nothing to serve: pass --config FILE (e.g. examples/shop/shop.yaml) or --demo"),
+    };
+    if !stdio && listen.is_none() {
+        bail!("choose a transport: --stdio and/or --listen ADDR (or server.listen in the config)");
     }
-    if !args.demo {
-        bail!("nothing to serve: pass --demo to serve the built-in demonstration toolset");
-    }
-    let server = serve::demo_server("switchboard-demo", args.limits.to_limits())?;
     serve::stop_on_signal(&server);
-    match (&args.listen, args.stdio) {
-        (Some(addr), false) => serve::serve_http(&server, addr, &args.http, args.wire_log.as_deref()).await,
+    match (listen, stdio) {
+        (Some(addr), false) => serve::serve_http(&server, &addr, &args.http, args.wire_log.as_deref()).await,
         (None, _) => serve::serve_stdio(&server, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let http = serve::serve_http(&server, addr, &args.http, None);
+            let http = serve::serve_http(&server, &addr, &args.http, None);
             let stdio = async {
                 let result = serve::serve_stdio(&server, args.wire_log.as_deref()).await;
                 server.shutdown();
@@ -55,6 +69,31 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             };
             let (a, b) = tokio::join!(http, stdio);
             a.and(b)
+        }
+    }
+}
+
+fn run_config(command: ConfigCommand) -> anyhow::Result<()> {
+    match command {
+        ConfigCommand::Check { file } => {
+            let config = switchboard_gateway::Config::load(&file)?;
+            eprintln!(
+                "{}: ok ({} sources, {} tools, {} resources, {} prompts)",
+                file.display(),
+                config.sources.len(),
+                config.tools.len(),
+                config.resources.len() + config.resource_templates.len(),
+                config.prompts.len()
+            );
+            Ok(())
+        }
+        ConfigCommand::Schema => {
+            let schema = serde_json::to_string_pretty(&switchboard_gateway::config::schema())?;
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error.
+            let _ = writeln!(out, "{schema}");
+            Ok(())
         }
     }
 }

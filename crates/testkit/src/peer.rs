@@ -46,8 +46,14 @@ impl std::fmt::Debug for StdioPeer {
 impl StdioPeer {
     /// Starts `program args…`; stderr is inherited so failures show the server's logs.
     pub fn spawn(program: &std::path::Path, args: &[&str]) -> Self {
+        Self::spawn_with_env(program, args, &[])
+    }
+
+    /// Like [`StdioPeer::spawn`], with extra environment variables.
+    pub fn spawn_with_env(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

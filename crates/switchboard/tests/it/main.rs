@@ -2,6 +2,7 @@
 //! the official schemas (through `switchboard_testkit`).
 
 mod bad_input;
+mod bench;
 mod conformance;
 mod http;
 mod interop;
@@ -9,6 +10,7 @@ mod interop_http;
 mod legacy;
 mod modern;
 mod readme;
+mod shop;
 mod tasks;
 
 use std::path::PathBuf;

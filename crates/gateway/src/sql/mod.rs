@@ -1,0 +1,344 @@
+//! SQL sources through sqlx's `Any` driver: one code path for SQLite, PostgreSQL and
+//! MySQL/MariaDB. Statements use `:name` placeholders, rewritten to the database's positional
+//! syntax and always bound; rows come back as JSON objects.
+
+use std::path::Path;
+use std::sync::Once;
+
+use serde_json::{Map, Value};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Column, Row, TypeInfo, ValueRef};
+
+use crate::config::{Source, SourceKind};
+
+/// A connected database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// The source's name in the config.
+    pub name: String,
+    /// Which database.
+    pub kind: SourceKind,
+    /// The pool.
+    pub pool: AnyPool,
+}
+
+/// A database failure, with the statement it happened in.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}: {source}")]
+pub struct DbError {
+    /// What was being done.
+    pub context: String,
+    /// The driver's error.
+    #[source]
+    pub source: sqlx::Error,
+}
+
+fn db_err(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
+    let context = context.into();
+    move |source| DbError { context, source }
+}
+
+/// The names of the `:name` placeholders in `sql`, in order of first use.
+pub fn placeholders(sql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (name, _) in scan(sql) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Finds `:name` placeholders outside quotes and comments (skipping `::` casts); yields each
+/// name with its byte range.
+fn scan(sql: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b':' if b.get(i + 1) == Some(&b':') => i += 2,
+            b':' if b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') => {
+                let start = i;
+                i += 1;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                out.push((sql[start + 1..i].to_owned(), start..i));
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// A statement rewritten for one database: positional placeholders and the parameter order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// The SQL to send.
+    pub sql: String,
+    /// The parameter bound at each position.
+    pub order: Vec<String>,
+}
+
+/// Rewrites `:name` placeholders to `$n` (PostgreSQL) or `?` (SQLite, MySQL).
+pub fn compile(sql: &str, kind: SourceKind) -> Compiled {
+    let mut out = String::with_capacity(sql.len());
+    let mut order = Vec::new();
+    let mut last = 0;
+    for (name, range) in scan(sql) {
+        out.push_str(&sql[last..range.start]);
+        order.push(name);
+        match kind {
+            SourceKind::Postgres => out.push_str(&format!("${}", order.len())),
+            SourceKind::Sqlite | SourceKind::Mysql => out.push('?'),
+        }
+        last = range.end;
+    }
+    out.push_str(&sql[last..]);
+    Compiled { sql: out, order }
+}
+
+/// Binds `args` to a compiled statement, in its order. Missing values bind as text NULL; use
+/// [`bind_typed`] when the parameter types are known (PostgreSQL types NULLs strictly).
+pub fn bind<'q>(
+    compiled: &'q Compiled,
+    args: &'q Map<String, Value>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    bind_typed(compiled, args, &|_| None)
+}
+
+/// Binds `args`, typing NULLs by `type_of(name)`. Booleans bind as 0/1 everywhere.
+pub fn bind_typed<'q>(
+    compiled: &'q Compiled,
+    args: &'q Map<String, Value>,
+    type_of: &dyn Fn(&str) -> Option<crate::config::ParamType>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    use crate::config::ParamType;
+    let mut q = sqlx::query(&compiled.sql);
+    for name in &compiled.order {
+        q = match args.get(name) {
+            None | Some(Value::Null) => match type_of(name) {
+                Some(ParamType::Integer | ParamType::Boolean) => q.bind(Option::<i64>::None),
+                Some(ParamType::Number) => q.bind(Option::<f64>::None),
+                _ => q.bind(Option::<String>::None),
+            },
+            Some(Value::Bool(b)) => q.bind(i64::from(*b)),
+            Some(Value::Number(n)) => match n.as_i64() {
+                Some(i) => q.bind(i),
+                None => q.bind(n.as_f64().unwrap_or(0.0)),
+            },
+            Some(Value::String(s)) => q.bind(s.as_str()),
+            Some(other) => q.bind(other.to_string()),
+        };
+    }
+    q
+}
+
+/// A row as a JSON object.
+pub fn row_to_json(row: &AnyRow) -> Map<String, Value> {
+    let mut map = Map::new();
+    for (i, column) in row.columns().iter().enumerate() {
+        let value = match row.try_get_raw(i) {
+            Ok(raw) if raw.is_null() => Value::Null,
+            Ok(raw) => {
+                let ty = raw.type_info().name().to_ascii_uppercase();
+                if ty.contains("BOOL") {
+                    row.try_get::<bool, _>(i).map(Value::Bool).unwrap_or(Value::Null)
+                } else if ty.contains("INT") {
+                    row.try_get::<i64, _>(i).map(Value::from).unwrap_or(Value::Null)
+                } else if ty.contains("REAL") || ty.contains("DOUBLE") || ty.contains("FLOAT") {
+                    row.try_get::<f64, _>(i).map(Value::from).unwrap_or(Value::Null)
+                } else {
+                    row.try_get::<String, _>(i)
+                        .map(Value::String)
+                        .or_else(|_| row.try_get::<i64, _>(i).map(Value::from))
+                        .or_else(|_| row.try_get::<f64, _>(i).map(Value::from))
+                        .unwrap_or(Value::Null)
+                }
+            }
+            Err(_) => Value::Null,
+        };
+        map.insert(column.name().to_owned(), value);
+    }
+    map
+}
+
+/// Connects to a source; runs its `init` scripts if the database has no tables.
+pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &Path) -> Result<Database, DbError> {
+    static DRIVERS: Once = Once::new();
+    DRIVERS.call_once(sqlx::any::install_default_drivers);
+    let (url, max) = match source.kind {
+        SourceKind::Sqlite => {
+            let file = data_dir.join(source.path.as_deref().unwrap_or(Path::new("db.sqlite")));
+            if let Some(dir) = file.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            // One connection: SQLite has one writer anyway, and a single connection makes every
+            // transaction serializable without busy retries.
+            (format!("sqlite://{}?mode=rwc", file.display()), 1)
+        }
+        _ => (source.url.clone().unwrap_or_default(), source.max_connections.unwrap_or(8)),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(&url)
+        .await
+        .map_err(db_err(format!("connecting to source {name}")))?;
+    if matches!(source.kind, SourceKind::Sqlite) {
+        sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await.map_err(db_err("enabling foreign keys"))?;
+    }
+    let db = Database { name: name.to_owned(), kind: source.kind, pool };
+    if !source.init.is_empty() && db.table_count().await? == 0 {
+        for script in &source.init {
+            let path = if script.is_absolute() { script.clone() } else { config_dir.join(script) };
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| DbError { context: format!("reading {}", path.display()), source: sqlx::Error::Io(e) })?;
+            let text = render_script(&text).map_err(|e| DbError {
+                context: format!("rendering {}", path.display()),
+                source: sqlx::Error::Protocol(e),
+            })?;
+            db.run_script(&text)
+                .await
+                .map_err(|e| DbError { context: format!("{} ({})", e.context, path.display()), source: e.source })?;
+        }
+        tracing::info!(target: "switchboard::gateway", source = name, "database initialized");
+    }
+    Ok(db)
+}
+
+impl Database {
+    /// How many tables the database has.
+    pub async fn table_count(&self) -> Result<i64, DbError> {
+        let sql = match self.kind {
+            SourceKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            SourceKind::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+            }
+            SourceKind::Mysql => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()",
+        };
+        let row = sqlx::query(sql).fetch_one(&self.pool).await.map_err(db_err("counting tables"))?;
+        Ok(row.try_get::<i64, _>(0).unwrap_or(0))
+    }
+
+    /// Runs a script of `;`-terminated statements in one transaction.
+    pub async fn run_script(&self, text: &str) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await.map_err(db_err("starting the init transaction"))?;
+        for statement in split_statements(text) {
+            sqlx::query(&statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err(format!("running {}", first_line(&statement))))?;
+        }
+        tx.commit().await.map_err(db_err("committing the init script"))
+    }
+
+    /// The tables and columns, as JSON (the `db://<source>/schema` resource).
+    pub async fn describe(&self) -> Result<Value, DbError> {
+        let sql = match self.kind {
+            SourceKind::Sqlite => {
+                "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type, p.pk AS primary_key \
+                 FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY m.name, p.cid"
+            }
+            SourceKind::Postgres => {
+                "SELECT table_name::text AS table_name, column_name::text AS column_name, data_type::text AS data_type \
+                 FROM information_schema.columns WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position"
+            }
+            SourceKind::Mysql => {
+                "SELECT CAST(table_name AS CHAR) AS table_name, CAST(column_name AS CHAR) AS column_name, CAST(data_type AS CHAR) AS data_type \
+                 FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_err("describing the schema"))?;
+        let mut tables: Map<String, Value> = Map::new();
+        for row in &rows {
+            let r = row_to_json(row);
+            let table = r.get("table_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let entry = tables.entry(table).or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(cols) = entry {
+                cols.push(serde_json::json!({"name": r.get("column_name"), "type": r.get("data_type")}));
+            }
+        }
+        Ok(
+            serde_json::json!({"source": self.name, "kind": format!("{:?}", self.kind).to_lowercase(), "tables": tables}),
+        )
+    }
+}
+
+/// Renders an init script as a minijinja template; `days_ago(n)` is the ISO date `n` days
+/// before now, so seeded data stays relative to when the database was created.
+fn render_script(text: &str) -> Result<String, String> {
+    let mut env = minijinja::Environment::new();
+    env.add_function("days_ago", |n: i64| {
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+        crate::native::shop::iso_date(now - n * 86_400)
+    });
+    env.render_str(text, ()).map_err(|e| e.to_string())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().chars().take(80).collect()
+}
+
+/// Splits a script at `;` that end a line (comments and blank lines dropped).
+fn split_statements(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            let stmt = current.trim().trim_end_matches(';').to_owned();
+            if !stmt.is_empty() {
+                out.push(stmt);
+            }
+            current.clear();
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rewritten_and_never_spliced() {
+        let sql = "SELECT * FROM t WHERE a = :a AND b = ':not' AND c::text = :c -- :comment\n AND d = :a";
+        assert_eq!(placeholders(sql), vec!["a", "c"]);
+        let pg = compile(sql, SourceKind::Postgres);
+        assert_eq!(pg.sql, "SELECT * FROM t WHERE a = $1 AND b = ':not' AND c::text = $2 -- :comment\n AND d = $3");
+        assert_eq!(pg.order, vec!["a", "c", "a"]);
+        let lite = compile(sql, SourceKind::Sqlite);
+        assert!(lite.sql.contains("a = ? AND b = ':not'"));
+    }
+
+    #[test]
+    fn scripts_split_at_line_ending_semicolons() {
+        let parts = split_statements(
+            "-- c\nCREATE TABLE a (x INT);\n\nINSERT INTO a VALUES (1);\nINSERT INTO a\n VALUES (2);\n",
+        );
+        assert_eq!(parts.len(), 3);
+    }
+}

@@ -1,0 +1,105 @@
+//! Serving a config file: load and validate it, connect its databases (creating and seeding the
+//! embedded ones on first run), and print how to connect.
+
+use std::path::{Path, PathBuf};
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use switchboard_gateway::Config;
+use switchboard_mcp::server::{Notifier, Server, SwappableHandler};
+use switchboard_mcp::Limits;
+
+/// A server for `config_path`, and the config (for its listen/stdio defaults).
+pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits) -> anyhow::Result<(Server, Config)> {
+    let config = Config::load(config_path)?;
+    let data_dir: PathBuf = match data_dir {
+        Some(d) => d.to_owned(),
+        None => config.resolve(config.server.data_dir.as_deref().unwrap_or(Path::new("data"))),
+    };
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
+    let catalog = switchboard_gateway::build(&config, &data_dir)
+        .await
+        .with_context(|| format!("building the catalog of {}", config_path.display()))?;
+    let mut builder = Server::builder(
+        config.server.name.clone().unwrap_or_else(|| "switchboard".into()),
+        config.server.version.clone().unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+    )
+    .limits(limits);
+    if let Some(text) = &config.server.instructions {
+        builder = builder.instructions(text.clone());
+    }
+    let handler = SwappableHandler::new(catalog.router.build().context("compiling tool schemas")?);
+    let notifier = Notifier::default();
+    let server = builder.handler(handler.clone()).notifier(notifier.clone()).build();
+    watch(config_path.to_owned(), data_dir, handler, notifier, server.shutdown_token());
+    Ok((server, config))
+}
+
+/// Hot reload: polls the config file; a valid change swaps the whole catalog atomically and
+/// announces list changes; an invalid one is logged with its precise error and the old catalog
+/// keeps serving.
+fn watch(
+    path: PathBuf,
+    data_dir: PathBuf,
+    handler: SwappableHandler,
+    notifier: Notifier,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut seen = modified(&path);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            let now = modified(&path);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match reload(&path, &data_dir).await {
+                Ok(new) => {
+                    handler.swap(new);
+                    notifier.tools_changed();
+                    notifier.prompts_changed();
+                    notifier.resources_changed();
+                    tracing::info!(target: "switchboard", config = %path.display(), "config reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(target: "switchboard", config = %path.display(), error = %format!("{e:#}"), "config change rejected; still serving the previous version")
+                }
+            }
+        }
+    });
+}
+
+async fn reload(path: &Path, data_dir: &Path) -> anyhow::Result<switchboard_mcp::server::RouterHandler> {
+    let config = Config::load(path)?;
+    let catalog = switchboard_gateway::build(&config, data_dir).await?;
+    Ok(catalog.router.build()?)
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Tells a person how to reach the server.
+pub fn print_connect_help(config_path: &Path, listen: Option<&str>) {
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "switchboard".into());
+    let config = std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_owned());
+    let mut help = String::from("\nHow to connect:\n");
+    if let Some(addr) = listen {
+        help.push_str(&format!(
+            "  Streamable HTTP:  http://{addr}/mcp   (WebSocket ws://{addr}/ws, legacy SSE http://{addr}/sse)\n  \
+             Inspector:        npx @modelcontextprotocol/inspector --cli --transport http --server-url http://{addr}/mcp --method tools/list\n"
+        ));
+    }
+    help.push_str(&format!(
+        "  Claude Desktop (stdio), in claude_desktop_config.json:\n    \
+         {{\"mcpServers\": {{\"shop\": {{\"command\": \"{exe}\", \"args\": [\"serve\", \"--stdio\", \"--config\", \"{}\"]}}}}}}\n",
+        config.display()
+    ));
+    eprintln!("{help}");
+}
