@@ -42,6 +42,10 @@ type Outcome = Result<Frame, ErrorObject>;
 /// Parses params into `P`; a mismatch is `-32602` naming the failing path.
 fn parse<P: DeserializeOwned>(method: &str, params: Option<&RawValue>) -> Result<P, ErrorObject> {
     let text = params.map_or("{}", RawValue::get);
+    // Plain serde first; the path-tracking parse runs only to explain a failure.
+    if let Ok(p) = serde_json::from_str(text) {
+        return Ok(p);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -243,7 +247,15 @@ impl ServerConnection {
         let entry =
             catalog.get(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
         let arguments = p.arguments.unwrap_or_default();
-        let digest = StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(arguments.clone())]);
+        // The digest binds sealed state to this call's params. Only the rare rounds that open or
+        // seal state need it, so it is computed then (from the raw params; arguments move on).
+        let digest = || {
+            let args = params
+                .and_then(|raw| serde_json::from_str::<CallToolParams>(raw.get()).ok())
+                .and_then(|p| p.arguments)
+                .unwrap_or_default();
+            StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(args)])
+        };
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
         let args = match entry.validate_args(arguments) {
             Ok(args) => args,
@@ -272,7 +284,7 @@ impl ServerConnection {
             Err(HandlerError { kind: ErrorKind::Tool(message) }) => {
                 Ok(self.encode(id, CallToolResult::error(message), mode.version(), None))
             }
-            Err(e) => self.non_result(id, e, &mode, m, digest, answers),
+            Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
         }
     }
 
@@ -280,7 +292,7 @@ impl ServerConnection {
         let m = methods::RESOURCES_READ;
         let p: ReadResourceParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
-        let digest = StateSealer::digest(&[&Value::String(p.uri.clone())]);
+        let digest = || StateSealer::digest(&[&Value::String(p.uri.clone())]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
         match self.server.handler.read_resource(p.uri.clone(), ctx).await {
@@ -289,7 +301,7 @@ impl ServerConnection {
                 Ok(self.encode(id, result, mode.version(), Some(self.server.cache.read)))
             }
             Ok(_) => Err(ErrorObject::resource_not_found(&p.uri, mode.version())),
-            Err(e) => self.non_result(id, e, &mode, m, digest, answers),
+            Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
         }
     }
 
@@ -311,16 +323,14 @@ impl ServerConnection {
                 p.name, missing.name
             )));
         }
-        let digest = StateSealer::digest(&[
-            &Value::String(p.name.clone()),
-            &serde_json::to_value(&arguments).unwrap_or_default(),
-        ]);
+        let digest_args = serde_json::to_value(&arguments).unwrap_or_default();
+        let digest = || StateSealer::digest(&[&Value::String(p.name.clone()), &digest_args]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
         match self.server.handler.get_prompt(p.name.clone(), arguments, ctx).await {
             Ok(Some(result)) => Ok(self.encode(id, result, mode.version(), None)),
             Ok(None) => Err(ErrorObject::invalid_params(format!("unknown prompt: {}", p.name))),
-            Err(e) => self.non_result(id, e, &mode, m, digest, answers),
+            Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
         }
     }
 
@@ -432,7 +442,7 @@ impl ServerConnection {
         e: HandlerError,
         mode: &Mode,
         method: &str,
-        digest: String,
+        digest: &dyn Fn() -> String,
         mut answers: InputResponses,
     ) -> Outcome {
         match e.kind {
@@ -440,7 +450,7 @@ impl ServerConnection {
             ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
                 // Carry earlier answers forward so a handler that re-runs finds them all.
                 answers.retain(|k, _| !needed.requests.contains_key(k));
-                let state = self.server.sealer.seal(method, digest, ANONYMOUS, answers, needed.state);
+                let state = self.server.sealer.seal(method, digest(), ANONYMOUS, answers, needed.state);
                 let result = InputRequiredResult {
                     result_type: Some(ResultType::InputRequired),
                     input_requests: Some(needed.requests),
@@ -458,7 +468,7 @@ impl ServerConnection {
         &self,
         mode: &Mode,
         method: &str,
-        digest: &str,
+        digest: &dyn Fn() -> String,
         request_state: Option<&str>,
         responses: Option<InputResponses>,
     ) -> Result<(InputResponses, Option<Value>), ErrorObject> {
@@ -467,7 +477,7 @@ impl ServerConnection {
         }
         let (mut answers, state) = match request_state {
             Some(token) => {
-                let sealed = self.server.sealer.open(token, method, digest, ANONYMOUS)?;
+                let sealed = self.server.sealer.open(token, method, &digest(), ANONYMOUS)?;
                 (sealed.a, sealed.s)
             }
             None => (InputResponses::new(), None),
