@@ -27,15 +27,22 @@
 //! | `server` | yes | the server runtime ([`server`]) |
 //! | `stdio` | yes | the stdio transport |
 //! | `macros` | yes | `#[tool]`, `#[prompt]`, `#[handler]` |
+//! | `client` | no | the client runtime ([`client`]) over any message stream |
+//! | `client-stdio` | no | launching servers as child processes |
+//! | `client-http` | no | the Streamable HTTP client (both eras) |
+//! | `client-ws` | no | the WebSocket client |
 
 // Lets macro-generated paths (`::switchboard_mcp::…`) resolve inside this crate too.
 extern crate self as switchboard_mcp;
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod engine;
 mod limits;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod transport;
+pub mod xmcp;
 
 pub use limits::Limits;
 pub use switchboard_protocol as protocol;

@@ -42,6 +42,10 @@ pub enum Command {
     /// Load an MCP server (Streamable HTTP, WebSocket or stdio; modern or legacy era) and report
     /// throughput, latency percentiles, failures by kind and the server's RSS/CPU.
     Bench(crate::bench::BenchArgs),
+
+    /// Connect to any MCP server (stdio, Streamable HTTP, WebSocket; modern or legacy era) and
+    /// discover it, list and call tools, read resources, get prompts, complete, or listen.
+    Client(crate::client::ClientArgs),
 }
 
 /// `switchboard serve`.

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod client;
 pub mod configured;
 pub mod fixture;
 pub mod logging;

@@ -18,6 +18,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Command::Client(client) = args.command {
+        return match runtime.block_on(switchboard::client::run(client)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                if !matches!(e, switchboard::client::CliError::ToolError) {
+                    eprintln!("switchboard client: {e}");
+                }
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -32,6 +43,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Serve(serve) => run_serve(serve).await,
         Command::Config(command) => run_config(command),
         Command::Bench(bench) => switchboard::bench::run(bench).await,
+        // Handled in `main`, which maps its errors to their own exit codes.
+        Command::Client(_) => Ok(()),
     }
 }
 

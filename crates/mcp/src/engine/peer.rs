@@ -144,7 +144,7 @@ impl PeerHandle {
             RequestRoute::Loop(events) => {
                 let (reply, answer) = oneshot::channel();
                 events
-                    .send(Event::PeerRequest { method: method.to_owned(), params, reply })
+                    .send(Event::PeerRequest { id: None, method: method.to_owned(), params, reply })
                     .map_err(|_| PeerError::Closed)?;
                 (answer, None)
             }
@@ -170,6 +170,84 @@ impl PeerHandle {
             table.forget(&id);
         }
         outcome
+    }
+}
+
+impl PeerHandle {
+    /// Like [`PeerHandle::request_with_timeout`], but a request that is abandoned (the future
+    /// dropped, or the timeout reached) is cancelled at the peer with `notifications/cancelled`,
+    /// as the spec asks of a requester that stops waiting.
+    pub async fn request_cancellable(
+        &self,
+        method: &str,
+        params: Option<Box<RawValue>>,
+        timeout: Duration,
+    ) -> Result<Box<RawValue>, PeerError> {
+        static NEXT: AtomicI64 = AtomicI64::new(1);
+        let id = RequestId::String(format!("c-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
+        let answer = match &self.route {
+            RequestRoute::Loop(events) => {
+                let (reply, answer) = oneshot::channel();
+                events
+                    .send(Event::PeerRequest { id: Some(id.clone()), method: method.to_owned(), params, reply })
+                    .map_err(|_| PeerError::Closed)?;
+                answer
+            }
+            RequestRoute::Table(table) => {
+                let (reply, answer) = oneshot::channel();
+                table.lock().insert(id.clone(), reply);
+                let mut frame = Vec::with_capacity(128);
+                jsonrpc::write_request(&mut frame, &id, method, params.as_deref())
+                    .map_err(|e| PeerError::Codec(e.to_string()))?;
+                if self.send_frame(frame).await.is_err() {
+                    table.forget(&id);
+                    return Err(PeerError::Closed);
+                }
+                answer
+            }
+            RequestRoute::None => return Err(PeerError::Closed),
+        };
+        let mut guard = CancelOnDrop { peer: self, id: Some(id) };
+        let outcome = match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(outcome)) => {
+                guard.id = None;
+                outcome.map_err(PeerError::Rpc)
+            }
+            Ok(Err(_)) => {
+                guard.id = None;
+                Err(PeerError::Closed)
+            }
+            Err(_) => Err(PeerError::Timeout { method: method.to_owned(), timeout }),
+        };
+        drop(guard);
+        outcome
+    }
+}
+
+/// Cancels an abandoned request at the peer and forgets its pending entry.
+struct CancelOnDrop<'a> {
+    peer: &'a PeerHandle,
+    id: Option<RequestId>,
+}
+
+impl Drop for CancelOnDrop<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        match &self.peer.route {
+            RequestRoute::Loop(events) => {
+                let _ = events.send(Event::Forget(id.clone()));
+            }
+            RequestRoute::Table(table) => table.forget(&id),
+            RequestRoute::None => {}
+        }
+        let params = serde_json::json!({ "requestId": id, "reason": "the client stopped waiting" });
+        let mut frame = Vec::with_capacity(96);
+        if jsonrpc::write_notification(&mut frame, switchboard_protocol::methods::NOTIFICATION_CANCELLED, Some(&params))
+            .is_ok()
+        {
+            // Best effort: a full queue or a closed connection means there is no one to tell.
+            let _ = self.peer.out.try_send(frame);
+        }
     }
 }
 

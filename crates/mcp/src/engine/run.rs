@@ -38,10 +38,14 @@ pub enum ConnectionError {
 pub(crate) enum Event {
     Done(RequestId),
     PeerRequest {
+        /// Chosen by the caller (to cancel it later), or by the loop when `None`.
+        id: Option<RequestId>,
         method: String,
         params: Option<Box<RawValue>>,
         reply: oneshot::Sender<Result<Box<RawValue>, ErrorObject>>,
     },
+    /// The caller gave up on a request to the peer.
+    Forget(RequestId),
 }
 
 enum Input {
@@ -180,9 +184,14 @@ impl<H: Handler> LoopState<H> {
                 }
                 self.start_queued();
             }
-            Event::PeerRequest { method, params, reply } => {
-                let id = RequestId::Number(self.next_id);
-                self.next_id += 1;
+            Event::Forget(id) => {
+                self.pending.remove(&id);
+            }
+            Event::PeerRequest { id, method, params, reply } => {
+                let id = id.unwrap_or_else(|| {
+                    self.next_id += 1;
+                    RequestId::Number(self.next_id - 1)
+                });
                 let mut frame = Vec::with_capacity(128);
                 if let Err(e) = jsonrpc::write_request(&mut frame, &id, &method, params.as_deref()) {
                     let _ = reply.send(Err(ErrorObject::internal(format!("could not encode {method}: {e}"))));

@@ -143,7 +143,7 @@ impl ToolCatalog {
             return Err(ToolDefinitionError::Duplicate(tool.name));
         }
         let input = compile(&tool.name, "inputSchema", &tool.input_schema)?;
-        let header_params = super::xmcp::header_params(&tool.input_schema).map_err(|reason| {
+        let header_params = crate::xmcp::header_params(&tool.input_schema).map_err(|reason| {
             ToolDefinitionError::InvalidSchema { tool: tool.name.clone(), which: "inputSchema", reason }
         })?;
         let output = match &tool.output_schema {

@@ -22,7 +22,6 @@ mod swap;
 mod tasks;
 mod typed;
 pub mod uri_template;
-mod xmcp;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) use connection::{ServerConnection, Session};
 /// The connection modern HTTP requests are served on.
 pub(crate) type StatelessConnection = ServerConnection;
+pub use crate::xmcp::HeaderParam;
 pub use catalog::{ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
 pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
@@ -47,7 +47,6 @@ pub use seal::StateSealer;
 pub use swap::SwappableHandler;
 pub use tasks::{InMemoryTaskStore, TaskRecord, TaskStore};
 pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
-pub use xmcp::HeaderParam;
 
 use crate::engine::{serve_connection, ConnectionError};
 use crate::transport::{FrameReader, FrameWriter};

@@ -1,5 +1,6 @@
-//! `x-mcp-header`: tool arguments mirrored into `Mcp-Param-*` HTTP headers. A tool whose
-//! annotations are invalid is refused when the catalog is built, so it is never published.
+//! `x-mcp-header`: tool arguments mirrored into `Mcp-Param-*` HTTP headers, and the value
+//! encoding shared by `Mcp-Name` and `Mcp-Param-*`. The server refuses a tool whose annotations
+//! are invalid when its catalog is built; the client drops such a tool from `tools/list`.
 
 use serde_json::Value;
 
@@ -15,7 +16,7 @@ pub struct HeaderParam {
 /// Finds the `x-mcp-header` annotations of an input schema, rejecting invalid ones: not an RFC
 /// 9110 token, duplicated (case-insensitively), on a non-primitive type, or not reachable through
 /// `properties` alone.
-pub(crate) fn header_params(schema: &serde_json::Map<String, Value>) -> Result<Vec<HeaderParam>, String> {
+pub fn header_params(schema: &serde_json::Map<String, Value>) -> Result<Vec<HeaderParam>, String> {
     let mut found = Vec::new();
     collect(schema, &mut Vec::new(), &mut found)?;
     let mut seen = std::collections::HashSet::new();
@@ -82,6 +83,38 @@ fn check_unreachable(v: &Value, reachable: bool) -> Result<(), String> {
     }
 }
 
+/// The value at `path` in `arguments` as a header value (strings as-is, integers in decimal,
+/// booleans as `true`/`false`), encoded with [`encode_header_value`]; `None` when absent or null.
+pub fn param_value(arguments: &Value, path: &[String]) -> Option<String> {
+    let mut v = arguments;
+    for key in path {
+        v = v.get(key)?;
+    }
+    let text = match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(encode_header_value(&text))
+}
+
+/// Encodes a value for an HTTP header: plain when it is visible ASCII (inner spaces allowed)
+/// without leading or trailing whitespace, otherwise the `=?base64?…?=` sentinel form (also
+/// used for plain values that look like the sentinel, so decoding is never ambiguous).
+pub fn encode_header_value(value: &str) -> String {
+    let plain = value.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    if plain {
+        value.to_owned()
+    } else {
+        use base64::Engine as _;
+        format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(value.as_bytes()))
+    }
+}
+
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
@@ -89,6 +122,23 @@ fn is_tchar(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_values_are_encoded_per_the_spec() {
+        assert_eq!(encode_header_value("us-west1"), "us-west1");
+        assert_eq!(encode_header_value("us west 1"), "us west 1");
+        assert_eq!(encode_header_value(""), "");
+        assert_eq!(encode_header_value("Hello, 世界"), "=?base64?SGVsbG8sIOS4lueVjA==?=");
+        assert_eq!(encode_header_value(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(encode_header_value("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(encode_header_value("\tx"), "=?base64?CXg=?=");
+        assert_eq!(encode_header_value("=?base64?literal?="), "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=");
+        let args = serde_json::json!({"a": {"b": 42}, "t": true, "n": null});
+        assert_eq!(param_value(&args, &["a".into(), "b".into()]).as_deref(), Some("42"));
+        assert_eq!(param_value(&args, &["t".into()]).as_deref(), Some("true"));
+        assert_eq!(param_value(&args, &["n".into()]), None);
+        assert_eq!(param_value(&args, &["missing".into()]), None);
+    }
 
     #[test]
     fn header_params_are_found_and_validated() {

@@ -1,0 +1,535 @@
+//! Streamable HTTP, both eras: every message is a POST whose answer is JSON or an SSE stream.
+//! Legacy sessions add `Mcp-Session-Id`, a standalone `GET` stream, server requests on SSE
+//! streams (answered with a POST), resumption with `Last-Event-ID` after the server's `retry`
+//! delay, and `DELETE` on close.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use switchboard_protocol::ErrorObject;
+use tokio::task::JoinHandle;
+
+use super::channel::{Channel, Outgoing};
+use super::inbound::Inbound;
+use super::sse::{SseEvent, SseParser};
+use super::ClientError;
+
+const SESSION_ID: &str = "mcp-session-id";
+const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+/// How often a broken legacy stream is resumed before the call fails.
+const MAX_RESUMES: usize = 5;
+/// The reconnection delay when the server gave no `retry`.
+const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+
+/// A server reached over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    /// The MCP endpoint.
+    pub url: String,
+    /// Headers sent with every request (e.g. `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// The name used in logs and errors (default: the URL's host and port).
+    pub name: Option<String>,
+    /// The largest message accepted from the server.
+    pub max_message_bytes: usize,
+}
+
+impl HttpTarget {
+    /// An endpoint with no extra headers.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), headers: Vec::new(), name: None, max_message_bytes: 16 * 1024 * 1024 }
+    }
+}
+
+/// Where a message on an SSE stream belongs.
+enum Message {
+    Response { id: Value, outcome: Result<Value, ErrorObject> },
+    Request { id: Value, method: String, params: Option<Value> },
+    Notification { method: String, params: Value },
+}
+
+fn classify(value: Value) -> Option<Message> {
+    let Value::Object(mut m) = value else { return None };
+    let method = m.remove("method").and_then(|v| v.as_str().map(str::to_owned));
+    let id = m.remove("id");
+    match (method, id) {
+        (Some(method), Some(id)) => Some(Message::Request { id, method, params: m.remove("params") }),
+        (Some(method), None) => {
+            Some(Message::Notification { method, params: m.remove("params").unwrap_or(Value::Null) })
+        }
+        (None, Some(id)) => {
+            let outcome = match (m.remove("result"), m.remove("error")) {
+                (Some(result), _) => Ok(result),
+                (None, Some(error)) => Err(serde_json::from_value(error)
+                    .unwrap_or_else(|e| ErrorObject::internal(format!("malformed error object: {e}")))),
+                (None, None) => Err(ErrorObject::internal("a response with neither result nor error")),
+            };
+            Some(Message::Response { id, outcome })
+        }
+        (None, None) => None,
+    }
+}
+
+/// Shared by the channel and its background tasks.
+pub(crate) struct HttpShared {
+    server: String,
+    url: reqwest::Url,
+    http: reqwest::Client,
+    headers: HeaderMap,
+    inbound: Arc<Inbound>,
+    session: Mutex<Option<String>>,
+    version: Mutex<Option<String>>,
+    max_message_bytes: usize,
+}
+
+/// The channel to a Streamable HTTP endpoint.
+pub(crate) struct HttpChannel {
+    shared: Arc<HttpShared>,
+    next_id: AtomicU64,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl HttpChannel {
+    pub(crate) fn new(target: HttpTarget, inbound: Arc<Inbound>) -> Result<Self, ClientError> {
+        let connect_error = |reason: String| ClientError::Connect { server: target.url.clone(), reason };
+        let url = reqwest::Url::parse(&target.url).map_err(|e| connect_error(format!("invalid URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(connect_error("the URL must be http:// or https://".into()));
+        }
+        let mut headers = HeaderMap::new();
+        for (name, value) in &target.headers {
+            let name =
+                HeaderName::try_from(name.as_str()).map_err(|e| connect_error(format!("header {name:?}: {e}")))?;
+            let value = HeaderValue::try_from(value.as_str())
+                .map_err(|e| connect_error(format!("header {name}: invalid value: {e}")))?;
+            headers.append(name, value);
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| connect_error(format!("cannot build the HTTP client: {e}")))?;
+        let server = target.name.clone().unwrap_or_else(|| match (url.host_str(), url.port_or_known_default()) {
+            (Some(h), Some(p)) => format!("{h}:{p}{}", url.path().trim_end_matches('/')),
+            _ => target.url.clone(),
+        });
+        Ok(Self {
+            shared: Arc::new(HttpShared {
+                server,
+                url,
+                http,
+                headers,
+                inbound,
+                session: Mutex::new(None),
+                version: Mutex::new(None),
+                max_message_bytes: target.max_message_bytes,
+            }),
+            next_id: AtomicU64::new(1),
+            listener: Mutex::new(None),
+        })
+    }
+}
+
+impl HttpShared {
+    fn session(&self) -> Option<String> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn version(&self) -> Option<String> {
+        self.version.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn transport_error(&self, method: &str, e: &reqwest::Error) -> ClientError {
+        if e.is_connect() {
+            ClientError::Connect { server: self.server.clone(), reason: format!("{}: {}", self.url, root_cause(e)) }
+        } else {
+            ClientError::Disconnected { server: self.server.clone(), reason: format!("{method}: {}", root_cause(e)) }
+        }
+    }
+
+    /// A request with the common headers: ours, the user's, the session's.
+    fn builder(&self, method: Method, extra: &[(String, String)]) -> reqwest::RequestBuilder {
+        let mut b = self.http.request(method, self.url.clone()).headers(self.headers.clone());
+        if let Some(session) = self.session() {
+            b = b.header(SESSION_ID, session);
+        }
+        let mut has_version = false;
+        for (name, value) in extra {
+            has_version |= name.eq_ignore_ascii_case(PROTOCOL_VERSION);
+            b = b.header(name.as_str(), value.as_str());
+        }
+        if !has_version {
+            if let Some(version) = self.version() {
+                b = b.header(PROTOCOL_VERSION, version);
+            }
+        }
+        b
+    }
+
+    async fn post(
+        &self,
+        method: &str,
+        body: &Value,
+        headers: &[(String, String)],
+    ) -> Result<reqwest::Response, ClientError> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Protocol {
+            server: self.server.clone(),
+            reason: format!("cannot encode {method}: {e}"),
+        })?;
+        self.builder(Method::POST, headers)
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.transport_error(method, &e))
+    }
+
+    /// Turns a non-success status into the right error.
+    async fn refused(&self, method: &str, response: reqwest::Response) -> ClientError {
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND && self.session().is_some() {
+            return ClientError::SessionExpired { server: self.server.clone() };
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&body) {
+            if let Some(error) = m.get("error").and_then(|e| serde_json::from_value::<ErrorObject>(e.clone()).ok()) {
+                return ClientError::Rpc {
+                    server: self.server.clone(),
+                    method: method.to_owned(),
+                    error,
+                    http_status: Some(status.as_u16()),
+                };
+            }
+        }
+        let text = String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_owned();
+        ClientError::Http {
+            server: self.server.clone(),
+            method: method.to_owned(),
+            status: status.as_u16(),
+            body: text,
+        }
+    }
+
+    /// Reads one request's answer from a response (JSON or SSE), resuming a legacy stream that
+    /// breaks off before the answer.
+    async fn answer(
+        self: &Arc<Self>,
+        method: &str,
+        id: &Value,
+        response: reqwest::Response,
+    ) -> Result<Value, ClientError> {
+        let is_sse = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if !is_sse {
+            let body = response.bytes().await.map_err(|e| self.transport_error(method, &e))?;
+            if body.len() > self.max_message_bytes {
+                return Err(
+                    self.protocol(format!("the answer to {method} is larger than {} bytes", self.max_message_bytes))
+                );
+            }
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| self.protocol(format!("the answer to {method} is not JSON: {e}")))?;
+            return match classify(value) {
+                Some(Message::Response { outcome, .. }) => self.outcome(method, outcome),
+                _ => Err(self.protocol(format!("the answer to {method} is not a JSON-RPC response"))),
+            };
+        }
+        let mut parser = SseParser::new(self.max_message_bytes);
+        let mut stream = Some(response);
+        let mut resumes = 0;
+        loop {
+            if let Some(response) = stream.take() {
+                if let Some(outcome) = self.read_events(response, &mut parser, Some(id)).await? {
+                    return self.outcome(method, outcome);
+                }
+            }
+            // The stream ended without the answer. Legacy servers let us resume it.
+            let resumable = self.session().is_some() || self.version().is_some();
+            let Some(last) = parser.last_event_id.clone().filter(|_| resumable && resumes < MAX_RESUMES) else {
+                return Err(ClientError::Disconnected {
+                    server: self.server.clone(),
+                    reason: format!("the server closed the stream before answering {method}"),
+                });
+            };
+            resumes += 1;
+            let delay = parser.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis);
+            tokio::time::sleep(delay).await;
+            let response = self
+                .builder(Method::GET, &[])
+                .header(ACCEPT, "text/event-stream")
+                .header("last-event-id", last)
+                .send()
+                .await
+                .map_err(|e| self.transport_error(method, &e))?;
+            if !response.status().is_success() {
+                return Err(self.refused(method, response).await);
+            }
+            stream = Some(response);
+        }
+    }
+
+    fn outcome(&self, method: &str, outcome: Result<Value, ErrorObject>) -> Result<Value, ClientError> {
+        outcome.map_err(|error| ClientError::Rpc {
+            server: self.server.clone(),
+            method: method.to_owned(),
+            error,
+            http_status: None,
+        })
+    }
+
+    fn protocol(&self, reason: String) -> ClientError {
+        ClientError::Protocol { server: self.server.clone(), reason }
+    }
+
+    /// Dispatches the events of one SSE body until it ends or (with `want`) the answer arrives.
+    async fn read_events(
+        self: &Arc<Self>,
+        response: reqwest::Response,
+        parser: &mut SseParser,
+        want: Option<&Value>,
+    ) -> Result<Option<Result<Value, ErrorObject>>, ClientError> {
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else { break }; // A broken stream is resumed like a closed one.
+            let events = parser.feed(&chunk).map_err(|e| self.protocol(e))?;
+            for event in events {
+                if let Some(outcome) = self.dispatch(event, want) {
+                    return Ok(Some(outcome));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Handles one SSE event; returns the answer when it is the one wanted.
+    fn dispatch(self: &Arc<Self>, event: SseEvent, want: Option<&Value>) -> Option<Result<Value, ErrorObject>> {
+        if event.data.trim().is_empty() || event.event.as_deref().is_some_and(|e| e != "message") {
+            return None; // Priming events and foreign event types carry no message.
+        }
+        let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
+            tracing::debug!(target: "switchboard::client", server = %self.server, "ignoring a non-JSON SSE event");
+            return None;
+        };
+        match classify(value)? {
+            Message::Response { id, outcome } if want == Some(&id) => return Some(outcome),
+            Message::Response { id, .. } => {
+                tracing::debug!(target: "switchboard::client", server = %self.server, %id, "dropping a response to no pending request");
+            }
+            Message::Notification { method, params } => self.inbound.notification(&method, params),
+            Message::Request { id, method, params } => {
+                let shared = self.clone();
+                tokio::spawn(async move { shared.answer_server_request(id, method, params).await });
+            }
+        }
+        None
+    }
+
+    /// Answers a legacy server-to-client request and POSTs the response back.
+    async fn answer_server_request(self: Arc<Self>, id: Value, method: String, params: Option<Value>) {
+        let body = match self.inbound.request(&method, params).await {
+            Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            Err(error) => json!({"jsonrpc": "2.0", "id": id, "error": error}),
+        };
+        match self.post(&method, &body, &[]).await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                tracing::warn!(target: "switchboard::client", server = %self.server, %method, status = %r.status(), "the server refused our answer")
+            }
+            Err(e) => {
+                tracing::warn!(target: "switchboard::client", server = %self.server, %method, error = %e, "could not send our answer")
+            }
+        }
+    }
+
+    /// Reads the standalone stream until it ends for good, resuming after the server's delay.
+    async fn listen(self: Arc<Self>, first: reqwest::Response) {
+        let mut parser = SseParser::new(self.max_message_bytes);
+        let mut response = Some(first);
+        loop {
+            if let Some(r) = response.take() {
+                let _ = self.read_events(r, &mut parser, None).await;
+            }
+            tokio::time::sleep(parser.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis)).await;
+            let mut b = self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream");
+            if let Some(last) = &parser.last_event_id {
+                b = b.header("last-event-id", last.as_str());
+            }
+            match b.send().await {
+                Ok(r) if r.status().is_success() => response = Some(r),
+                Ok(r) => {
+                    tracing::info!(target: "switchboard::client", server = %self.server, status = %r.status(), "notification stream ended");
+                    return;
+                }
+                Err(e) => {
+                    tracing::info!(target: "switchboard::client", server = %self.server, error = %e, "notification stream lost");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    if text == e.to_string() {
+        text
+    } else {
+        format!("{e}: {text}")
+    }
+}
+
+impl Channel for HttpChannel {
+    fn server(&self) -> &str {
+        &self.shared.server
+    }
+
+    fn request(&self, out: Outgoing) -> BoxFuture<'_, Result<Value, ClientError>> {
+        Box::pin(async move {
+            let id = json!(self.next_id.fetch_add(1, Ordering::Relaxed));
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": out.method, "params": out.params});
+            let shared = self.shared.clone();
+            let method = out.method.clone();
+            let exchange = async {
+                let response = shared.post(&method, &body, &out.headers).await?;
+                if method == switchboard_protocol::methods::INITIALIZE {
+                    if let Some(session) = response.headers().get(SESSION_ID).and_then(|v| v.to_str().ok()) {
+                        *shared.session.lock().unwrap_or_else(|p| p.into_inner()) = Some(session.to_owned());
+                    }
+                }
+                if !response.status().is_success() {
+                    return Err(shared.refused(&method, response).await);
+                }
+                if response.status() == StatusCode::ACCEPTED {
+                    return Err(shared.protocol(format!("the server accepted {method} without answering it")));
+                }
+                shared.answer(&method, &id, response).await
+            };
+            let mut guard = CancelLegacy { shared: &self.shared, id: Some(id.clone()) };
+            let result = match tokio::time::timeout(out.timeout, exchange).await {
+                Ok(result) => {
+                    guard.id = None;
+                    result
+                }
+                Err(_) => {
+                    Err(ClientError::Timeout { server: self.shared.server.clone(), method, timeout: out.timeout })
+                }
+            };
+            drop(guard);
+            result
+        })
+    }
+
+    fn notify(
+        &self,
+        method: &str,
+        params: Value,
+        headers: Vec<(String, String)>,
+    ) -> BoxFuture<'_, Result<(), ClientError>> {
+        let method = method.to_owned();
+        Box::pin(async move {
+            let mut body = json!({"jsonrpc": "2.0", "method": method});
+            if !params.is_null() {
+                body["params"] = params;
+            }
+            let response = self.shared.post(&method, &body, &headers).await?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(self.shared.refused(&method, response).await)
+            }
+        })
+    }
+
+    fn session_started(&self, version: Option<&str>) {
+        *self.shared.version.lock().unwrap_or_else(|p| p.into_inner()) = version.map(str::to_owned);
+        if version.is_none() {
+            *self.shared.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    fn open_notification_stream(&self) -> BoxFuture<'_, Result<bool, ClientError>> {
+        Box::pin(async move {
+            let response = self
+                .shared
+                .builder(Method::GET, &[])
+                .header(ACCEPT, "text/event-stream")
+                .send()
+                .await
+                .map_err(|e| self.shared.transport_error("GET", &e))?;
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                return Ok(false);
+            }
+            if !response.status().is_success() {
+                return Err(self.shared.refused("GET", response).await);
+            }
+            let task = tokio::spawn(self.shared.clone().listen(response));
+            if let Some(old) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
+                old.abort();
+            }
+            Ok(true)
+        })
+    }
+
+    fn era_key(&self) -> String {
+        format!("http:{}", self.shared.url)
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(task) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                task.abort();
+            }
+            if self.shared.session().is_some() {
+                // Ending the session is a courtesy; a server that already forgot it is fine.
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(5), self.shared.builder(Method::DELETE, &[]).send()).await;
+                *self.shared.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+        })
+    }
+}
+
+impl Drop for HttpChannel {
+    fn drop(&mut self) {
+        if let Some(task) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
+    }
+}
+
+/// In a legacy session, an abandoned request is cancelled with `notifications/cancelled`
+/// (modern servers take the closed stream as the cancellation).
+struct CancelLegacy<'a> {
+    shared: &'a Arc<HttpShared>,
+    id: Option<Value>,
+}
+
+impl Drop for CancelLegacy<'_> {
+    fn drop(&mut self) {
+        let Some(id) = self.id.take() else { return };
+        if self.shared.session().is_none() && self.shared.version().is_none() {
+            return;
+        }
+        let shared = self.shared.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let body = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                    "params": {"requestId": id, "reason": "the client stopped waiting"}});
+                let _ = shared.post("notifications/cancelled", &body, &[]).await;
+            });
+        }
+    }
+}

@@ -1,0 +1,835 @@
+//! The [`Client`]: era detection, per-request `_meta` or a legacy session, the standard and
+//! custom HTTP headers, multi round-trip requests, version retries, the response cache, and
+//! restarts of dead stdio servers.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Map, Value};
+use switchboard_protocol::completion::CompleteResult;
+use switchboard_protocol::lifecycle::{DiscoverResult, Implementation, InitializeResult, ServerCapabilities};
+use switchboard_protocol::logging::LoggingLevel;
+use switchboard_protocol::mrtr::InputRequest;
+use switchboard_protocol::notifications::ProgressParams;
+use switchboard_protocol::prompts::{GetPromptResult, Prompt};
+use switchboard_protocol::resources::{ReadResourceResult, Resource, ResourceTemplate};
+use switchboard_protocol::subscriptions::SubscriptionFilter;
+use switchboard_protocol::tools::{CallToolResult, Tool};
+use switchboard_protocol::{meta, methods, ErrorCode, ProtocolVersion};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use super::channel::{Channel, Outgoing};
+use super::handler::{self, ClientHandler};
+use super::inbound::{Inbound, ServerNotification};
+use super::{ClientError, Target};
+use crate::xmcp::{self, HeaderParam};
+
+/// Which era to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum EraChoice {
+    /// Detect it (modern first, as the spec prescribes).
+    #[default]
+    Auto,
+    /// Modern, starting with this version.
+    Modern(ProtocolVersion),
+    /// Legacy (`initialize`), offering this version.
+    Legacy(ProtocolVersion),
+}
+
+/// How a client behaves.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Who we are.
+    pub client_info: Implementation,
+    /// Which era to speak.
+    pub era: EraChoice,
+    /// How long a request may take (default 60 s); [`RequestOptions::timeout`] overrides it.
+    pub request_timeout: Duration,
+    /// How long the era probe (`server/discover`) waits before assuming a legacy server that
+    /// does not answer unknown requests (default 5 s).
+    pub probe_timeout: Duration,
+    /// The most `input_required` rounds one request may take (default 8).
+    pub max_input_rounds: usize,
+    /// The log level requested from the server (modern: per request; legacy: `logging/setLevel`).
+    pub log_level: Option<LoggingLevel>,
+    /// Whether cacheable results are kept for their `ttlMs` (default on).
+    pub cache: bool,
+    /// Whether a legacy HTTP session opens the standalone `GET` stream right after
+    /// `initialize`, where servers send requests and notifications not tied to a call (default
+    /// on, as the official SDKs do).
+    pub open_legacy_stream: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            client_info: Implementation::new("switchboard", env!("CARGO_PKG_VERSION")),
+            era: EraChoice::Auto,
+            request_timeout: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(5),
+            max_input_rounds: 8,
+            log_level: None,
+            cache: true,
+            open_legacy_stream: true,
+        }
+    }
+}
+
+/// Per-call settings.
+#[derive(Default)]
+pub struct RequestOptions {
+    /// Overrides [`ClientOptions::request_timeout`].
+    pub timeout: Option<Duration>,
+    /// Called with each progress notification of this request.
+    pub on_progress: Option<Box<dyn Fn(ProgressParams) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestOptions").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+/// What the handshake learned.
+#[derive(Debug, Clone)]
+struct State {
+    version: ProtocolVersion,
+    server_info: Option<Implementation>,
+    capabilities: ServerCapabilities,
+    instructions: Option<String>,
+}
+
+/// The era each server was found to speak, for this process.
+static ERAS: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
+
+fn remembered_era(key: &str) -> Option<bool> {
+    ERAS.lock().unwrap_or_else(|p| p.into_inner()).as_ref().and_then(|m| m.get(key).copied())
+}
+
+fn remember_era(key: String, modern: bool) {
+    ERAS.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(key, modern);
+}
+
+/// A connection to one MCP server. Cheap to clone; every clone shares the connection.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    channel: Box<dyn Channel>,
+    inbound: Arc<Inbound>,
+    options: ClientOptions,
+    state: RwLock<State>,
+    next_token: AtomicU64,
+    /// `x-mcp-header` parameters of the tools seen in `tools/list`.
+    tool_headers: Mutex<HashMap<String, Vec<HeaderParam>>>,
+    /// Tools dropped from `tools/list` for invalid definitions, with the reason.
+    invalid_tools: Mutex<HashMap<String, String>>,
+    handshake_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.server_name())
+            .field("version", &self.protocol_version())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects, detects the server's era and completes the handshake.
+    pub async fn connect(
+        target: Target,
+        handler: impl ClientHandler,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        let inbound = Arc::new(Inbound::new(Arc::new(handler)));
+        let channel: Box<dyn Channel> = match target {
+            #[cfg(feature = "client-stdio")]
+            Target::Stdio(t) => Box::new(super::stdio::StdioChannel::spawn(t, inbound.clone()).await?),
+            #[cfg(feature = "client-http")]
+            Target::Http(t) => Box::new(super::http::HttpChannel::new(t, inbound.clone())?),
+            #[cfg(feature = "client-ws")]
+            Target::WebSocket(t) => Box::new(super::websocket::connect(t, inbound.clone()).await?),
+        };
+        let client = Client {
+            inner: Arc::new(Inner {
+                channel,
+                inbound,
+                state: RwLock::new(State {
+                    version: ProtocolVersion::LATEST,
+                    server_info: None,
+                    capabilities: ServerCapabilities::default(),
+                    instructions: None,
+                }),
+                options,
+                next_token: AtomicU64::new(1),
+                tool_headers: Mutex::new(HashMap::new()),
+                invalid_tools: Mutex::new(HashMap::new()),
+                handshake_lock: tokio::sync::Mutex::new(()),
+            }),
+        };
+        if let Err(e) = client.handshake().await {
+            client.inner.channel.close().await;
+            return Err(e);
+        }
+        Ok(client)
+    }
+
+    /// The server's display name (from the target).
+    pub fn server_name(&self) -> &str {
+        self.inner.channel.server()
+    }
+
+    /// The protocol version in use.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.state().version
+    }
+
+    /// Whether the server speaks the modern (stateless) era.
+    pub fn is_modern(&self) -> bool {
+        self.protocol_version().is_modern()
+    }
+
+    /// The server's identity, when it gave one.
+    pub fn server_info(&self) -> Option<Implementation> {
+        self.state().server_info
+    }
+
+    /// The server's capabilities.
+    pub fn capabilities(&self) -> ServerCapabilities {
+        self.state().capabilities
+    }
+
+    /// The server's instructions for the model.
+    pub fn instructions(&self) -> Option<String> {
+        self.state().instructions
+    }
+
+    fn state(&self) -> State {
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_state(&self, state: State) {
+        *self.inner.state.write().unwrap_or_else(|p| p.into_inner()) = state;
+    }
+
+    // ---------------------------------------------------------------- handshake
+
+    async fn handshake(&self) -> Result<(), ClientError> {
+        let _serial = self.inner.handshake_lock.lock().await;
+        self.inner.inbound.cache.clear();
+        match self.inner.options.era {
+            EraChoice::Modern(v) => self.discover_as(v).await.map(|_| ()),
+            EraChoice::Legacy(v) => self.initialize(v).await,
+            EraChoice::Auto => {
+                let key = self.inner.channel.era_key();
+                if remembered_era(&key) == Some(false) {
+                    return self.initialize(ProtocolVersion::LATEST_LEGACY).await;
+                }
+                match self.probe().await {
+                    Ok(true) => {
+                        remember_era(key, true);
+                        Ok(())
+                    }
+                    Ok(false) => {
+                        remember_era(key, false);
+                        self.initialize(ProtocolVersion::LATEST_LEGACY).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// `server/discover` with our newest version: `Ok(true)` for a modern server, `Ok(false)`
+    /// for a legacy one, `Err` when the server cannot be reached at all.
+    async fn probe(&self) -> Result<bool, ClientError> {
+        let timeout = self.inner.options.probe_timeout;
+        match self.discover_with_timeout(ProtocolVersion::LATEST, timeout).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_modern_error() => Ok(true),
+            Err(e @ (ClientError::Connect { .. } | ClientError::Disconnected { .. })) => Err(e),
+            Err(e) => {
+                tracing::debug!(target: "switchboard::client", server = %self.server_name(), error = %e, "not a modern server; initializing");
+                Ok(false)
+            }
+        }
+    }
+
+    async fn discover_as(&self, version: ProtocolVersion) -> Result<DiscoverResult, ClientError> {
+        self.discover_with_timeout(version, self.inner.options.request_timeout).await
+    }
+
+    async fn discover_with_timeout(
+        &self,
+        version: ProtocolVersion,
+        timeout: Duration,
+    ) -> Result<DiscoverResult, ClientError> {
+        {
+            let mut state = self.state();
+            state.version = version;
+            self.set_state(state);
+        }
+        let opts = RequestOptions { timeout: Some(timeout), on_progress: None };
+        let result: DiscoverResult = self.request_typed(methods::SERVER_DISCOVER, json!({}), opts).await?;
+        let mut state = self.state();
+        // Keep the version the request finally succeeded with, if the server offered it.
+        if !result.supported_versions.iter().any(|v| v == state.version.as_str()) {
+            let ours = choose_version(&result.supported_versions, true).ok_or_else(|| ClientError::Protocol {
+                server: self.server_name().to_owned(),
+                reason: format!(
+                    "the server supports {:?}, none of which this client speaks",
+                    result.supported_versions
+                ),
+            })?;
+            state.version = ours;
+        }
+        state.server_info = result.meta.as_ref().and_then(|m| m.server_info.as_deref().cloned()).or(state.server_info);
+        state.capabilities = result.capabilities.clone();
+        state.instructions = result.instructions.clone();
+        self.set_state(state);
+        Ok(result)
+    }
+
+    async fn initialize(&self, version: ProtocolVersion) -> Result<(), ClientError> {
+        self.inner.channel.session_started(None);
+        {
+            let mut state = self.state();
+            state.version = version;
+            self.set_state(state);
+        }
+        let params = json!({
+            "protocolVersion": version.as_str(),
+            "capabilities": self.inner.inbound.handler().capabilities(),
+            "clientInfo": self.inner.options.client_info,
+        });
+        let result: InitializeResult =
+            self.request_typed(methods::INITIALIZE, params, RequestOptions::default()).await?;
+        let agreed: ProtocolVersion = result.protocol_version.parse().map_err(|_| ClientError::Protocol {
+            server: self.server_name().to_owned(),
+            reason: format!(
+                "the server chose protocol version {:?}, which this client does not speak",
+                result.protocol_version
+            ),
+        })?;
+        if agreed.is_modern() {
+            return Err(ClientError::Protocol {
+                server: self.server_name().to_owned(),
+                reason: format!("the server answered initialize with the modern version {agreed}"),
+            });
+        }
+        self.set_state(State {
+            version: agreed,
+            server_info: Some((*result.server_info).clone()),
+            capabilities: result.capabilities,
+            instructions: result.instructions,
+        });
+        self.inner.channel.session_started(Some(agreed.as_str()));
+        self.inner
+            .channel
+            .notify(methods::INITIALIZED, Value::Null, self.standard_headers(methods::INITIALIZED, &Value::Null))
+            .await?;
+        if self.inner.options.open_legacy_stream {
+            if let Err(e) = self.inner.channel.open_notification_stream().await {
+                tracing::debug!(target: "switchboard::client", server = %self.server_name(), error = %e, "no standalone stream");
+            }
+        }
+        if let (Some(level), true) = (self.inner.options.log_level, self.capabilities().logging.is_some()) {
+            let _ = self.request(methods::LOGGING_SET_LEVEL, json!({ "level": level })).await;
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- requests
+
+    /// Sends any request and returns its raw result.
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        self.request_with(method, params, RequestOptions::default()).await
+    }
+
+    /// [`Client::request`] with per-call options (timeout, progress).
+    pub async fn request_with(&self, method: &str, params: Value, opts: RequestOptions) -> Result<Value, ClientError> {
+        let mut params = match params {
+            Value::Null => Value::Object(Map::new()),
+            p @ Value::Object(_) => p,
+            other => return Err(ClientError::Refused(format!("{method} params must be an object, not {other}"))),
+        };
+        let cache_key = if self.inner.options.cache { super::cache::ResponseCache::key(method, &params) } else { None };
+        if let Some(hit) = cache_key.as_ref().and_then(|k| self.inner.inbound.cache.get(k)) {
+            return Ok(hit);
+        }
+        let _progress = match opts.on_progress {
+            Some(callback) => {
+                let token = json!(format!("p-{}", self.inner.next_token.fetch_add(1, Ordering::Relaxed)));
+                meta_object(&mut params).insert("progressToken".into(), token.clone());
+                let (guard, mut rx) = self.inner.inbound.watch_progress(&token);
+                let task = tokio::spawn(async move {
+                    while let Some(p) = rx.recv().await {
+                        callback(p);
+                    }
+                });
+                Some((guard, AbortOnDrop(task)))
+            }
+            None => None,
+        };
+        let timeout = opts.timeout.unwrap_or(self.inner.options.request_timeout);
+        let original = params.clone();
+        let mut rounds = 0;
+        let mut version_retried = false;
+        let mut session_renewed = false;
+        let mut reconnected = false;
+        loop {
+            let state = self.state();
+            let mut sent = params.clone();
+            if state.version.is_modern() {
+                self.add_modern_meta(&mut sent, state.version);
+            }
+            let mut headers = self.standard_headers(method, &sent);
+            if state.version.is_modern() {
+                headers.push(("MCP-Protocol-Version".into(), state.version.as_str().into()));
+            }
+            if method == methods::TOOLS_CALL {
+                headers.extend(self.param_headers(&sent)?);
+            }
+            let out = Outgoing { method: method.to_owned(), params: sent, headers, timeout };
+            match self.inner.channel.request(out).await {
+                Ok(result) => {
+                    let input_required = state.version.is_modern()
+                        && result.get("resultType").and_then(Value::as_str) == Some("input_required");
+                    if !input_required {
+                        if let Some(key) = cache_key {
+                            self.inner.inbound.cache.put(key, &result);
+                        }
+                        return Ok(result);
+                    }
+                    rounds += 1;
+                    if rounds > self.inner.options.max_input_rounds {
+                        return Err(ClientError::Protocol {
+                            server: self.server_name().to_owned(),
+                            reason: format!(
+                                "{method} still needs input after {} rounds; giving up",
+                                self.inner.options.max_input_rounds
+                            ),
+                        });
+                    }
+                    params = self.fulfil(method, &original, &result).await?;
+                }
+                Err(e) if !version_retried && state.version.is_modern() && is_version_error(&e) => {
+                    version_retried = true;
+                    let supported = e
+                        .rpc_error()
+                        .and_then(|err| err.data.as_ref())
+                        .and_then(|d| d.get("supported"))
+                        .and_then(|s| serde_json::from_value::<Vec<String>>(s.clone()).ok())
+                        .unwrap_or_default();
+                    let Some(version) = choose_version(&supported, true) else { return Err(e) };
+                    let mut next = self.state();
+                    next.version = version;
+                    self.set_state(next);
+                }
+                Err(ClientError::SessionExpired { .. }) if !session_renewed && method != methods::INITIALIZE => {
+                    session_renewed = true;
+                    tracing::info!(target: "switchboard::client", server = %self.server_name(), "session expired; initializing again");
+                    Box::pin(self.initialize(state.version)).await?;
+                }
+                Err(e @ ClientError::Disconnected { .. })
+                    if !reconnected && self.inner.channel.can_reconnect() && !is_handshake(method) =>
+                {
+                    reconnected = true;
+                    tracing::warn!(target: "switchboard::client", server = %self.server_name(), error = %e, "server lost; restarting it");
+                    self.inner.channel.reconnect().await?;
+                    Box::pin(self.handshake()).await?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn request_typed<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: Value,
+        opts: RequestOptions,
+    ) -> Result<T, ClientError> {
+        let value = self.request_with(method, params, opts).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol {
+            server: self.server_name().to_owned(),
+            reason: format!("the result of {method} does not match the schema: {e}"),
+        })
+    }
+
+    /// Modern requests carry the version, our identity and capabilities in `_meta`.
+    fn add_modern_meta(&self, params: &mut Value, version: ProtocolVersion) {
+        let capabilities = serde_json::to_value(self.inner.inbound.handler().capabilities()).unwrap_or_default();
+        let info = serde_json::to_value(&self.inner.options.client_info).unwrap_or_default();
+        let level = self.inner.options.log_level;
+        let m = meta_object(params);
+        m.insert(meta::PROTOCOL_VERSION.into(), json!(version.as_str()));
+        m.insert(meta::CLIENT_INFO.into(), info);
+        m.insert(meta::CLIENT_CAPABILITIES.into(), capabilities);
+        if let Some(level) = level {
+            m.entry(meta::LOG_LEVEL.to_owned()).or_insert_with(|| json!(level));
+        }
+    }
+
+    /// `Mcp-Method` and, where the method names something, `Mcp-Name`.
+    fn standard_headers(&self, method: &str, params: &Value) -> Vec<(String, String)> {
+        let mut headers = vec![("Mcp-Method".to_owned(), method.to_owned())];
+        let field = match method {
+            methods::TOOLS_CALL | methods::PROMPTS_GET => Some("name"),
+            methods::RESOURCES_READ => Some("uri"),
+            _ => None,
+        };
+        if let Some(name) = field.and_then(|f| params.get(f)).and_then(Value::as_str) {
+            headers.push(("Mcp-Name".to_owned(), xmcp::encode_header_value(name)));
+        }
+        headers
+    }
+
+    /// `Mcp-Param-*` headers for a tool's `x-mcp-header` arguments; refuses tools whose
+    /// definition was invalid.
+    fn param_headers(&self, params: &Value) -> Result<Vec<(String, String)>, ClientError> {
+        let Some(name) = params.get("name").and_then(Value::as_str) else { return Ok(Vec::new()) };
+        if let Some(reason) = self.inner.invalid_tools.lock().unwrap_or_else(|p| p.into_inner()).get(name) {
+            return Err(ClientError::Refused(format!(
+                "tool {name:?} has an invalid definition and cannot be called: {reason}"
+            )));
+        }
+        let headers = self.inner.tool_headers.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(wanted) = headers.get(name) else { return Ok(Vec::new()) };
+        let arguments = params.get("arguments").cloned().unwrap_or(Value::Null);
+        Ok(wanted
+            .iter()
+            .filter_map(|p| xmcp::param_value(&arguments, &p.path).map(|v| (format!("Mcp-Param-{}", p.name), v)))
+            .collect())
+    }
+
+    /// Answers the input requests of an `InputRequiredResult` and builds the retry's params.
+    async fn fulfil(&self, method: &str, original: &Value, result: &Value) -> Result<Value, ClientError> {
+        let requests: HashMap<String, InputRequest> = result
+            .get("inputRequests")
+            .cloned()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| ClientError::Protocol {
+                server: self.server_name().to_owned(),
+                reason: format!("{method}: malformed inputRequests: {e}"),
+            })?
+            .unwrap_or_default();
+        let mut responses = Map::new();
+        for (key, request) in requests {
+            let answer = handler::answer(self.inner.inbound.handler(), &request.method, request.params.clone())
+                .await
+                .map_err(|e| {
+                ClientError::Refused(format!(
+                    "{}: {method} needs {} which this client could not provide: {}",
+                    self.server_name(),
+                    request.method,
+                    e.message
+                ))
+            })?;
+            responses.insert(key, answer);
+        }
+        let mut retry = original.clone();
+        if let Some(obj) = retry.as_object_mut() {
+            obj.insert("inputResponses".into(), Value::Object(responses));
+            match result.get("requestState") {
+                Some(state) => obj.insert("requestState".into(), state.clone()),
+                None => obj.remove("requestState"),
+            };
+        }
+        Ok(retry)
+    }
+
+    // ---------------------------------------------------------------- typed calls
+
+    /// `server/discover` (modern servers; a legacy server gets the result of `initialize`).
+    pub async fn discover(&self) -> Result<Value, ClientError> {
+        if self.is_modern() {
+            return self.request(methods::SERVER_DISCOVER, json!({})).await;
+        }
+        let state = self.state();
+        Ok(json!({
+            "protocolVersion": state.version.as_str(),
+            "serverInfo": state.server_info,
+            "capabilities": state.capabilities,
+            "instructions": state.instructions,
+        }))
+    }
+
+    /// `ping`.
+    pub async fn ping(&self) -> Result<(), ClientError> {
+        self.request(methods::PING, json!({})).await.map(|_| ())
+    }
+
+    /// One page of `tools/list`; tools with invalid `x-mcp-header` annotations are dropped (and
+    /// refused if called), as the spec requires.
+    pub async fn list_tools(&self, cursor: Option<&str>) -> Result<(Vec<Tool>, Option<String>), ClientError> {
+        let result = self.request(methods::TOOLS_LIST, cursor_params(cursor)).await?;
+        let next = next_cursor(&result);
+        let raw = result.get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+        let mut tools = Vec::with_capacity(raw.len());
+        for item in raw {
+            let tool: Tool = serde_json::from_value(item).map_err(|e| ClientError::Protocol {
+                server: self.server_name().to_owned(),
+                reason: format!("a tool in tools/list does not match the schema: {e}"),
+            })?;
+            match xmcp::header_params(&tool.input_schema) {
+                Ok(params) => {
+                    self.inner.invalid_tools.lock().unwrap_or_else(|p| p.into_inner()).remove(&tool.name);
+                    self.inner.tool_headers.lock().unwrap_or_else(|p| p.into_inner()).insert(tool.name.clone(), params);
+                    tools.push(tool);
+                }
+                Err(reason) => {
+                    tracing::warn!(target: "switchboard::client", server = %self.server_name(), tool = %tool.name, %reason, "ignoring a tool with an invalid definition");
+                    self.inner
+                        .invalid_tools
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(tool.name.clone(), reason);
+                }
+            }
+        }
+        Ok((tools, next))
+    }
+
+    /// Every tool, across pages.
+    pub async fn list_all_tools(&self) -> Result<Vec<Tool>, ClientError> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page, next) = self.list_tools(cursor.as_deref()).await?;
+            all.extend(page);
+            match next {
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// `tools/call`.
+    pub async fn call_tool(&self, name: &str, arguments: Value) -> Result<CallToolResult, ClientError> {
+        self.call_tool_with(name, arguments, RequestOptions::default()).await
+    }
+
+    /// `tools/call` with options (progress, timeout).
+    pub async fn call_tool_with(
+        &self,
+        name: &str,
+        arguments: Value,
+        opts: RequestOptions,
+    ) -> Result<CallToolResult, ClientError> {
+        self.request_typed(methods::TOOLS_CALL, json!({"name": name, "arguments": arguments}), opts).await
+    }
+
+    /// `tools/call`, the raw result.
+    pub async fn call_tool_raw(
+        &self,
+        name: &str,
+        arguments: Value,
+        opts: RequestOptions,
+    ) -> Result<Value, ClientError> {
+        self.request_with(methods::TOOLS_CALL, json!({"name": name, "arguments": arguments}), opts).await
+    }
+
+    /// Every resource, across pages.
+    pub async fn list_all_resources(&self) -> Result<Vec<Resource>, ClientError> {
+        self.list_all(methods::RESOURCES_LIST, "resources").await
+    }
+
+    /// Every resource template, across pages.
+    pub async fn list_all_resource_templates(&self) -> Result<Vec<ResourceTemplate>, ClientError> {
+        self.list_all(methods::RESOURCES_TEMPLATES_LIST, "resourceTemplates").await
+    }
+
+    /// `resources/read`.
+    pub async fn read_resource(&self, uri: &str) -> Result<ReadResourceResult, ClientError> {
+        self.request_typed(methods::RESOURCES_READ, json!({ "uri": uri }), RequestOptions::default()).await
+    }
+
+    /// Every prompt, across pages.
+    pub async fn list_all_prompts(&self) -> Result<Vec<Prompt>, ClientError> {
+        self.list_all(methods::PROMPTS_LIST, "prompts").await
+    }
+
+    /// `prompts/get`.
+    pub async fn get_prompt(&self, name: &str, arguments: Map<String, Value>) -> Result<GetPromptResult, ClientError> {
+        self.request_typed(
+            methods::PROMPTS_GET,
+            json!({"name": name, "arguments": arguments}),
+            RequestOptions::default(),
+        )
+        .await
+    }
+
+    /// `completion/complete` for a prompt argument (`ref/prompt`) or a template variable
+    /// (`ref/resource`).
+    pub async fn complete(
+        &self,
+        reference: Value,
+        argument: &str,
+        value: &str,
+        context: Option<Value>,
+    ) -> Result<CompleteResult, ClientError> {
+        let mut params = json!({"ref": reference, "argument": {"name": argument, "value": value}});
+        if let Some(context) = context {
+            params["context"] = context;
+        }
+        self.request_typed(methods::COMPLETION_COMPLETE, params, RequestOptions::default()).await
+    }
+
+    /// `resources/subscribe` (legacy servers).
+    pub async fn subscribe_resource(&self, uri: &str) -> Result<(), ClientError> {
+        self.request(methods::RESOURCES_SUBSCRIBE, json!({ "uri": uri })).await.map(|_| ())
+    }
+
+    async fn list_all<T: DeserializeOwned>(&self, method: &str, field: &str) -> Result<Vec<T>, ClientError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let result = self.request(method, cursor_params(cursor.as_deref())).await?;
+            let items = result.get(field).cloned().unwrap_or(Value::Array(Vec::new()));
+            let page: Vec<T> = serde_json::from_value(items).map_err(|e| ClientError::Protocol {
+                server: self.server_name().to_owned(),
+                reason: format!("the result of {method} does not match the schema: {e}"),
+            })?;
+            all.extend(page);
+            match next_cursor(&result) {
+                Some(c) if Some(&c) != cursor.as_ref() => cursor = Some(c),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- notifications
+
+    /// Every notification from the server from now on (list changes, resource updates, logs,
+    /// progress).
+    pub fn notifications(&self) -> broadcast::Receiver<ServerNotification> {
+        self.inner.inbound.subscribe()
+    }
+
+    /// Asks the server to push the notifications in `filter`: a `subscriptions/listen` stream
+    /// for modern servers; for legacy ones, the standalone HTTP stream and `resources/subscribe`
+    /// (stdio sessions receive notifications anyway). The stream lives until the [`Listener`] is
+    /// dropped.
+    pub async fn listen(&self, filter: SubscriptionFilter) -> Result<Listener, ClientError> {
+        let receiver = self.notifications();
+        if self.is_modern() {
+            let client = self.clone();
+            let params = json!({ "notifications": filter });
+            let task = tokio::spawn(async move {
+                let opts = RequestOptions { timeout: Some(Duration::from_secs(365 * 24 * 3600)), on_progress: None };
+                match client.request_with(methods::SUBSCRIPTIONS_LISTEN, params, opts).await {
+                    Ok(_) => {
+                        tracing::info!(target: "switchboard::client", server = %client.server_name(), "the server ended the listen stream")
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "switchboard::client", server = %client.server_name(), error = %e, "listen stream failed")
+                    }
+                }
+            });
+            return Ok(Listener { receiver, _task: Some(AbortOnDrop(task)) });
+        }
+        self.inner.channel.open_notification_stream().await?;
+        for uri in filter.resource_subscriptions.unwrap_or_default() {
+            self.subscribe_resource(&uri).await?;
+        }
+        Ok(Listener { receiver, _task: None })
+    }
+
+    /// Ends the connection: a legacy HTTP session is deleted; a stdio server is stopped (stdin
+    /// closed, then SIGTERM, then SIGKILL to its process group).
+    pub async fn close(&self) {
+        self.inner.channel.close().await;
+    }
+}
+
+/// A live notification subscription; dropping it ends the stream.
+#[derive(Debug)]
+pub struct Listener {
+    receiver: broadcast::Receiver<ServerNotification>,
+    _task: Option<AbortOnDrop>,
+}
+
+impl Listener {
+    /// The next notification; `None` when the connection is gone.
+    pub async fn next(&mut self) -> Option<ServerNotification> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(n) => return Some(n),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(target: "switchboard::client", missed, "a slow listener missed notifications");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn meta_object(params: &mut Value) -> &mut Map<String, Value> {
+    let obj = match params {
+        Value::Object(o) => o,
+        other => {
+            *other = Value::Object(Map::new());
+            match other {
+                Value::Object(o) => o,
+                _ => unreachable!("just set to an object"),
+            }
+        }
+    };
+    let entry = obj.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    match entry {
+        Value::Object(m) => m,
+        _ => unreachable!("just set to an object"),
+    }
+}
+
+fn cursor_params(cursor: Option<&str>) -> Value {
+    match cursor {
+        Some(c) => json!({ "cursor": c }),
+        None => json!({}),
+    }
+}
+
+fn next_cursor(result: &Value) -> Option<String> {
+    result.get("nextCursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_owned)
+}
+
+fn is_version_error(e: &ClientError) -> bool {
+    e.rpc_error().is_some_and(|err| err.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION)
+}
+
+fn is_handshake(method: &str) -> bool {
+    matches!(method, methods::INITIALIZE | methods::SERVER_DISCOVER)
+}
+
+/// Our most preferred version among `offered` (modern ones only when `modern`).
+fn choose_version(offered: &[String], modern: bool) -> Option<ProtocolVersion> {
+    ProtocolVersion::ALL
+        .iter()
+        .rev()
+        .copied()
+        .filter(|v| v.is_modern() == modern)
+        .find(|v| offered.iter().any(|o| o == v.as_str()))
+}

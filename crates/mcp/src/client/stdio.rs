@@ -1,0 +1,489 @@
+//! A server run as a child process speaking newline-delimited JSON-RPC on stdin/stdout.
+//!
+//! The child gets its own process group so that everything it spawns (an `npx` wrapper's node,
+//! a shell's children) is stopped with it: close stdin → wait → SIGTERM to the group → wait →
+//! SIGKILL. Its stderr is read into our logs (never inherited) and its last lines are kept to
+//! explain a crash. With a [`RestartPolicy`], a dead server is started again on the next call.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use super::channel::{Channel, Outgoing};
+use super::inbound::Inbound;
+use super::stream::{StreamConnection, WhyClosed};
+use super::ClientError;
+use crate::transport::stdio::{LineReader, LineWriter};
+
+/// How long a server has to exit by itself once its stdin is closed, and again after SIGTERM.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How many stderr lines are kept to explain a crash.
+const STDERR_TAIL: usize = 20;
+
+/// A server to launch.
+#[derive(Debug, Clone)]
+pub struct StdioTarget {
+    /// The program.
+    pub command: String,
+    /// Its arguments (no shell is involved).
+    pub args: Vec<String>,
+    /// Extra environment variables (the rest is inherited).
+    pub env: Vec<(String, String)>,
+    /// The working directory.
+    pub cwd: Option<PathBuf>,
+    /// The name used in logs and errors (default: the program's file name).
+    pub name: Option<String>,
+    /// Start the server again when it dies.
+    pub restart: Option<RestartPolicy>,
+    /// The largest message accepted from the server.
+    pub max_message_bytes: usize,
+}
+
+impl StdioTarget {
+    /// A program with arguments.
+    pub fn new(command: impl Into<String>, args: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            command: command.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            cwd: None,
+            name: None,
+            restart: None,
+            max_message_bytes: 16 * 1024 * 1024,
+        }
+    }
+
+    /// Splits a command line the way a POSIX shell would (quotes and backslashes), without
+    /// running a shell.
+    pub fn parse(command_line: &str) -> Result<Self, String> {
+        let words = shell_words(command_line)?;
+        let (command, args) = words.split_first().ok_or("the command line is empty")?;
+        Ok(Self::new(command.clone(), args.iter().cloned()))
+    }
+
+    fn display_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let program = std::path::Path::new(&self.command)
+                .file_name()
+                .map_or_else(|| self.command.clone(), |n| n.to_string_lossy().into_owned());
+            match self.args.first() {
+                Some(first) if matches!(program.as_str(), "npx" | "node" | "python" | "python3" | "uvx" | "uv") => {
+                    format!("{program} {first}")
+                }
+                _ => program,
+            }
+        })
+    }
+}
+
+/// When and how often a dead server is started again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    /// Restarts allowed within [`RestartPolicy::window`] before giving up.
+    pub max_restarts: u32,
+    /// The period over which restarts are counted.
+    pub window: Duration,
+    /// The wait before the first restart; doubled for each further one in the window.
+    pub initial_backoff: Duration,
+    /// The longest wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            window: Duration::from_secs(60),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One running child process.
+struct Process {
+    pgid: i32,
+    exit: watch::Receiver<Option<ExitStatus>>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Process {
+    fn spawn(target: &StdioTarget, server: &str) -> Result<(Self, LineReaderOf, LineWriterOf), ClientError> {
+        let mut cmd = Command::new(&target.command);
+        cmd.args(&target.args)
+            .envs(target.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(dir) = &target.cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd.spawn().map_err(|e| ClientError::Connect {
+            server: server.to_owned(),
+            reason: format!("cannot start {:?}: {e}", target.command),
+        })?;
+        let pid = child.id().and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(ClientError::Connect {
+                server: server.to_owned(),
+                reason: "the child's pipes are missing".into(),
+            });
+        };
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::with_capacity(STDERR_TAIL)));
+        let tail = stderr_tail.clone();
+        let name = server.to_owned();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::info!(target: "switchboard::client::stderr", server = %name, "{line}");
+                let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+                if tail.len() == STDERR_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
+            }
+        });
+        let (exit_tx, exit) = watch::channel(None);
+        let name = server.to_owned();
+        // The waiter owns the child and reaps it, so no zombie outlives the exit.
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            match &status {
+                Ok(s) => tracing::debug!(target: "switchboard::client", server = %name, status = %s, "server exited"),
+                Err(e) => {
+                    tracing::warn!(target: "switchboard::client", server = %name, error = %e, "waiting for the server failed")
+                }
+            }
+            let _ = exit_tx.send(Some(status.unwrap_or_else(|_| exit_status_unknown())));
+        });
+        let reader = LineReader::new(BufReader::new(stdout), target.max_message_bytes);
+        let writer = LineWriter::new(stdin);
+        Ok((Self { pgid: pid, exit, stderr_tail }, reader, writer))
+    }
+
+    fn exited(&self) -> Option<ExitStatus> {
+        *self.exit.borrow()
+    }
+
+    async fn wait_exit(&self, within: Duration) -> Option<ExitStatus> {
+        let mut exit = self.exit.clone();
+        let waited = tokio::time::timeout(within, exit.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(status)) => *status,
+            _ => None,
+        }
+    }
+
+    fn signal_group(&self, signal: Signal) -> bool {
+        self.pgid > 0 && killpg(Pid::from_raw(self.pgid), signal).is_ok()
+    }
+
+    fn group_alive(&self) -> bool {
+        self.pgid > 0 && killpg(Pid::from_raw(self.pgid), None).is_ok()
+    }
+
+    /// Stops the process group after stdin was closed.
+    async fn stop(&self) {
+        if self.wait_exit(EXIT_GRACE).await.is_none() {
+            self.signal_group(Signal::SIGTERM);
+            if self.wait_exit(EXIT_GRACE).await.is_none() {
+                self.signal_group(Signal::SIGKILL);
+                self.wait_exit(EXIT_GRACE).await;
+            }
+        }
+        // The leader is gone; stragglers it left in the group go too.
+        if self.group_alive() {
+            self.signal_group(Signal::SIGTERM);
+            let deadline = Instant::now() + EXIT_GRACE;
+            while self.group_alive() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            self.signal_group(Signal::SIGKILL);
+        }
+    }
+
+    /// Why the process's connection ended: its exit status and last stderr line.
+    fn why_closed(&self) -> WhyClosed {
+        let exit = self.exit.clone();
+        let tail = self.stderr_tail.clone();
+        Arc::new(move || {
+            let mut exit = exit.clone();
+            let tail = tail.clone();
+            Box::pin(async move {
+                // Stdout closes a moment before the exit is reaped.
+                let status =
+                    match tokio::time::timeout(Duration::from_millis(500), exit.wait_for(Option::is_some)).await {
+                        Ok(Ok(s)) => *s,
+                        _ => None,
+                    };
+                let mut reason = match status {
+                    Some(s) => format!("the server process exited ({})", describe_status(s)),
+                    None => "the server closed its output".to_owned(),
+                };
+                let tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(last) = tail.iter().rev().find(|l| !l.trim().is_empty()) {
+                    reason.push_str(&format!("; last stderr line: {}", last.trim()));
+                }
+                reason
+            })
+        })
+    }
+}
+
+type LineReaderOf = LineReader<BufReader<tokio::process::ChildStdout>>;
+type LineWriterOf = LineWriter<tokio::process::ChildStdin>;
+
+fn exit_status_unknown() -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    ExitStatus::from_raw(0)
+}
+
+/// `exit status 3`, `killed by signal 9 (SIGKILL)`.
+fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => match Signal::try_from(sig) {
+            Ok(s) => format!("killed by signal {sig} ({s})"),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        _ => status.to_string(),
+    }
+}
+
+/// The live pair: the child and the engine loop over its pipes.
+struct Live {
+    process: Process,
+    conn: StreamConnection,
+}
+
+/// The channel to a child process.
+pub(crate) struct StdioChannel {
+    target: StdioTarget,
+    server: String,
+    inbound: Arc<Inbound>,
+    live: tokio::sync::RwLock<Option<Arc<Live>>>,
+    restarts: Mutex<VecDeque<Instant>>,
+}
+
+impl StdioChannel {
+    pub(crate) async fn spawn(target: StdioTarget, inbound: Arc<Inbound>) -> Result<Self, ClientError> {
+        let server = target.display_name();
+        let live = Self::start(&target, &server, &inbound).await?;
+        Ok(Self {
+            target,
+            server,
+            inbound,
+            live: tokio::sync::RwLock::new(Some(Arc::new(live))),
+            restarts: Mutex::new(VecDeque::new()),
+        })
+    }
+
+    async fn start(target: &StdioTarget, server: &str, inbound: &Arc<Inbound>) -> Result<Live, ClientError> {
+        let (process, reader, writer) = Process::spawn(target, server)?;
+        let why = process.why_closed();
+        let conn =
+            StreamConnection::start(server.to_owned(), reader, writer, inbound.clone(), target.max_message_bytes, why)
+                .await;
+        Ok(Live { process, conn })
+    }
+
+    async fn live(&self) -> Result<Arc<Live>, ClientError> {
+        match &*self.live.read().await {
+            Some(live) => Ok(live.clone()),
+            None => Err(ClientError::Disconnected {
+                server: self.server.clone(),
+                reason: "the connection was closed".into(),
+            }),
+        }
+    }
+}
+
+impl Channel for StdioChannel {
+    fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn request(&self, out: Outgoing) -> BoxFuture<'_, Result<Value, ClientError>> {
+        Box::pin(async move {
+            let live = self.live().await?;
+            if let Some(status) = live.process.exited() {
+                let reason = format!("the server process exited ({})", describe_status(status));
+                return Err(ClientError::Disconnected { server: self.server.clone(), reason });
+            }
+            live.conn.request(out).await
+        })
+    }
+
+    fn notify(
+        &self,
+        method: &str,
+        params: Value,
+        _headers: Vec<(String, String)>,
+    ) -> BoxFuture<'_, Result<(), ClientError>> {
+        let method = method.to_owned();
+        Box::pin(async move { self.live().await?.conn.notify(&method, params).await })
+    }
+
+    fn can_reconnect(&self) -> bool {
+        self.target.restart.is_some()
+    }
+
+    fn reconnect(&self) -> BoxFuture<'_, Result<(), ClientError>> {
+        Box::pin(async move {
+            let Some(policy) = self.target.restart else {
+                return Err(ClientError::Disconnected { server: self.server.clone(), reason: "restart is off".into() });
+            };
+            let mut slot = self.live.write().await;
+            if let Some(old) = slot.as_ref() {
+                if old.process.exited().is_none() {
+                    return Ok(()); // Another caller restarted it already.
+                }
+                old.conn.close().await;
+                old.process.stop().await;
+            }
+            let attempt = {
+                let mut restarts = self.restarts.lock().unwrap_or_else(|p| p.into_inner());
+                let now = Instant::now();
+                restarts.retain(|t| now.duration_since(*t) < policy.window);
+                if restarts.len() as u32 >= policy.max_restarts {
+                    return Err(ClientError::Disconnected {
+                        server: self.server.clone(),
+                        reason: format!(
+                            "the server died {} times within {:?}; not restarting",
+                            restarts.len(),
+                            policy.window
+                        ),
+                    });
+                }
+                restarts.push_back(now);
+                restarts.len() as u32 - 1
+            };
+            let backoff = policy.initial_backoff.saturating_mul(1 << attempt.min(16)).min(policy.max_backoff);
+            tracing::warn!(target: "switchboard::client", server = %self.server, ?backoff, "server died; restarting");
+            tokio::time::sleep(backoff).await;
+            let live = Self::start(&self.target, &self.server, &self.inbound).await?;
+            *slot = Some(Arc::new(live));
+            Ok(())
+        })
+    }
+
+    fn era_key(&self) -> String {
+        format!("stdio:{} {}", self.target.command, self.target.args.join(" "))
+    }
+
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let live = self.live.write().await.take();
+            if let Some(live) = live {
+                live.conn.close().await;
+                live.process.stop().await;
+            }
+        })
+    }
+}
+
+impl Drop for StdioChannel {
+    fn drop(&mut self) {
+        // A client dropped without `close()`: the group still must not outlive us.
+        if let Ok(mut slot) = self.live.try_write() {
+            if let Some(live) = slot.take() {
+                if live.process.exited().is_none() {
+                    live.process.signal_group(Signal::SIGTERM);
+                }
+            }
+        }
+    }
+}
+
+/// POSIX-shell-like word splitting: whitespace separates words; single quotes keep everything;
+/// double quotes keep everything but `\"` and `\\`; a backslash outside quotes escapes the next
+/// character.
+pub fn shell_words(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => return Err("unterminated double quote".into()),
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                match chars.next() {
+                    Some(c) => word.push(c),
+                    None => return Err("trailing backslash".into()),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_split_like_a_shell() {
+        assert_eq!(
+            shell_words("npx -y 'a b' \"c \\\"d\\\"\" e\\ f").unwrap_or_default(),
+            ["npx", "-y", "a b", "c \"d\"", "e f"]
+        );
+        assert_eq!(shell_words("  ").unwrap_or_default(), Vec::<String>::new());
+        assert_eq!(shell_words("x ''").unwrap_or_default(), ["x", ""]);
+        assert!(shell_words("'open").is_err());
+    }
+}
