@@ -10,7 +10,13 @@ use switchboard::{configured, logging, serve};
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    logging::init(&args.log_level, args.log_json);
+    // A client command's output is the result; the server's stderr and our info logs would
+    // drown it, so they show only when asked for.
+    let level = match (&args.command, args.log_level.as_str()) {
+        (Command::Client(_), "info") => "warn",
+        (_, level) => level,
+    };
+    logging::init(level, args.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -366,7 +366,7 @@ impl Client {
         if let Some(hit) = cache_key.as_ref().and_then(|k| self.inner.inbound.cache.get(k)) {
             return Ok(hit);
         }
-        let _progress = match opts.on_progress {
+        let progress = match opts.on_progress {
             Some(callback) => {
                 let token = json!(format!("p-{}", self.inner.next_token.fetch_add(1, Ordering::Relaxed)));
                 meta_object(&mut params).insert("progressToken".into(), token.clone());
@@ -376,11 +376,29 @@ impl Client {
                         callback(p);
                     }
                 });
-                Some((guard, AbortOnDrop(task)))
+                Some((guard, task))
             }
             None => None,
         };
         let timeout = opts.timeout.unwrap_or(self.inner.options.request_timeout);
+        let result = self.request_rounds(method, params, cache_key, timeout).await;
+        if let Some((guard, task)) = progress {
+            // Progress sent just before the result is still queued: deliver it, then stop.
+            drop(guard);
+            let _ = task.await;
+        }
+        result
+    }
+
+    /// The request with its retries: MRTR rounds, a version retry, a renewed session, a
+    /// restarted server.
+    async fn request_rounds(
+        &self,
+        method: &str,
+        mut params: Value,
+        cache_key: Option<(String, String)>,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
         let original = params.clone();
         let mut rounds = 0;
         let mut version_retried = false;

@@ -24,6 +24,7 @@ use super::inbound::Inbound;
 use super::stream::{StreamConnection, WhyClosed};
 use super::ClientError;
 use crate::transport::stdio::{LineReader, LineWriter};
+use crate::transport::{FrameReader, ReadFrame};
 
 /// How long a server has to exit by itself once its stdin is closed, and again after SIGTERM.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -169,7 +170,7 @@ impl Process {
             }
             let _ = exit_tx.send(Some(status.unwrap_or_else(|_| exit_status_unknown())));
         });
-        let reader = LineReader::new(BufReader::new(stdout), target.max_message_bytes);
+        let reader = DrainingReader::spawn(LineReader::new(BufReader::new(stdout), target.max_message_bytes));
         let writer = LineWriter::new(stdin);
         Ok((Self { pgid: pid, exit, stderr_tail }, reader, writer))
     }
@@ -243,7 +244,39 @@ impl Process {
     }
 }
 
-type LineReaderOf = LineReader<BufReader<tokio::process::ChildStdout>>;
+type LineReaderOf = DrainingReader;
+
+/// Reads the child's stdout in a task of its own that keeps draining it after the connection
+/// stops listening, so a server still writing while it shuts down never gets EPIPE.
+pub(crate) struct DrainingReader {
+    frames: tokio::sync::mpsc::Receiver<std::io::Result<Option<ReadFrame>>>,
+}
+
+impl DrainingReader {
+    fn spawn<R: FrameReader>(mut inner: R) -> Self {
+        let (tx, frames) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut listening = true;
+            loop {
+                let frame = inner.read_frame().await;
+                let end = !matches!(frame, Ok(Some(_)));
+                if listening && tx.send(frame).await.is_err() {
+                    listening = false;
+                }
+                if end {
+                    return;
+                }
+            }
+        });
+        Self { frames }
+    }
+}
+
+impl FrameReader for DrainingReader {
+    async fn read_frame(&mut self) -> std::io::Result<Option<ReadFrame>> {
+        self.frames.recv().await.unwrap_or(Ok(None))
+    }
+}
 type LineWriterOf = LineWriter<tokio::process::ChildStdin>;
 
 fn exit_status_unknown() -> ExitStatus {
