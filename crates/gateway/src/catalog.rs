@@ -1,5 +1,6 @@
-//! Turns a [`Config`] into a served catalog: connects the databases, then registers every SQL
-//! tool, native tool, resource, resource template and prompt on one SDK `Router`.
+//! Turns a [`Config`] into a served catalog: connects the databases and prepares the HTTP APIs,
+//! then registers every SQL, native, HTTP and command tool, resource, resource template and
+//! prompt on one SDK `Router`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,7 +14,8 @@ use switchboard_mcp::protocol::tools::{CallToolResult, Tool, ToolAnnotations};
 use switchboard_mcp::protocol::JsonObject;
 use switchboard_mcp::server::{HandlerError, Router, RouterError};
 
-use crate::config::{self, Config, ParamType, ResultMode};
+use crate::config::{self, Config, ParamType, ResultMode, SourceKind, ToolKind};
+use crate::http::{self, Upstream};
 use crate::sql::{self, Compiled, Database, DbError};
 
 /// Everything a config serves.
@@ -32,6 +34,9 @@ pub enum BuildError {
     /// A database could not be reached or initialized.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// An HTTP API source or tool could not be set up.
+    #[error(transparent)]
+    Http(#[from] http::SetupError),
     /// A definition is invalid.
     #[error("{0}")]
     Invalid(String),
@@ -43,17 +48,31 @@ pub enum BuildError {
 /// Connects every source and builds the catalog. `data_dir` holds embedded databases.
 pub async fn build(config: &Config, data_dir: &Path) -> Result<Catalog, BuildError> {
     let mut databases = BTreeMap::new();
+    let mut upstreams = BTreeMap::new();
     for (name, source) in &config.sources {
-        databases.insert(name.clone(), sql::connect(name, source, data_dir, &config.base_dir).await?);
+        if source.kind == SourceKind::Http {
+            upstreams.insert(name.clone(), Upstream::new(name, source)?);
+        } else {
+            databases.insert(name.clone(), sql::connect(name, source, data_dir, &config.base_dir).await?);
+        }
     }
     let mut router = Router::new();
     for (name, tool) in config.tools.iter() {
-        router = match &tool.native {
-            Some(native) => {
+        let kind = tool.kind().map_err(|m| BuildError::Invalid(format!("tools.{name}: {m}")))?;
+        router = match kind {
+            ToolKind::Native(native) => {
                 let db = tool.source.as_ref().and_then(|s| databases.get(s)).cloned();
                 crate::native::register(router, name, native, tool, db).map_err(BuildError::Invalid)?
             }
-            None => sql_tool(router, name, tool, &databases)?,
+            ToolKind::Http(spec) => {
+                let source = tool.source.as_deref().unwrap_or_default();
+                let upstream = upstreams
+                    .get(source)
+                    .ok_or_else(|| BuildError::Invalid(format!("tools.{name}: {source:?} is not an http source")))?;
+                http::register(router, name, tool, spec, upstream)?
+            }
+            ToolKind::Command(spec) => crate::command::register(router, config, name, tool, spec)?,
+            ToolKind::Sql => sql_tool(router, name, tool, &databases)?,
         };
     }
     for resource in &config.resources {
@@ -94,7 +113,7 @@ pub fn input_schema(params: &config::indexmap_like::OrderedMap<config::Param>) -
         s.insert(
             "type".into(),
             json!(match p.kind {
-                ParamType::String => "string",
+                ParamType::String | ParamType::Path => "string",
                 ParamType::Integer => "integer",
                 ParamType::Number => "number",
                 ParamType::Boolean => "boolean",

@@ -1,11 +1,26 @@
 //! The config file: YAML, `${ENV}` interpolation, unknown keys rejected, and errors that name
 //! the file, line and column. [`schema`] publishes the JSON Schema editors autocomplete from.
+//!
+//! Sections that need more than a few lines of checks live in submodules: `http` (HTTP API
+//! sources and tools), `command` (the `commands:` allow-list and command tools).
+
+mod command;
+mod http;
+mod locate;
+#[cfg(test)]
+mod tests;
+mod values;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+
+pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
+pub(crate) use self::http::parse_base_url;
+pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
+pub use self::values::{Scalar, Secret};
 
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -14,9 +29,12 @@ pub struct Config {
     /// How the server presents itself and where it listens.
     #[serde(default)]
     pub server: ServerSection,
-    /// Databases, by name.
+    /// Databases and HTTP APIs, by name.
     #[serde(default)]
     pub sources: BTreeMap<String, Source>,
+    /// The programs command tools may run, and the directories they may run in.
+    #[serde(default)]
+    pub commands: CommandsSection,
     /// Tools, by name (the order of the file is kept when listing).
     #[serde(default)]
     pub tools: indexmap_like::OrderedMap<Tool>,
@@ -58,7 +76,7 @@ pub struct ServerSection {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The kind of a database.
+/// The kind of a source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceKind {
@@ -68,13 +86,27 @@ pub enum SourceKind {
     Postgres,
     /// MySQL or MariaDB.
     Mysql,
+    /// An HTTP API (`base_url`, `headers`, `timeout_ms`, `max_response_bytes`).
+    Http,
 }
 
-/// A database.
+impl SourceKind {
+    /// The name written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
+            Self::Http => "http",
+        }
+    }
+}
+
+/// A database or an HTTP API.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// Which database.
+    /// Which database, or `http`.
     pub kind: SourceKind,
     /// SQLite: the file, relative to the data directory.
     #[serde(default)]
@@ -88,6 +120,20 @@ pub struct Source {
     /// Pool size. Default 8 (SQLite: 1 writer; see the docs).
     #[serde(default)]
     pub max_connections: Option<u32>,
+    /// HTTP: the URL tool paths are appended to, e.g. `http://127.0.0.1:8080/api` (http://
+    /// only for now: this build has no TLS).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// HTTP: headers sent with every request, e.g. `Authorization: "Bearer ${API_TOKEN}"`.
+    /// Values are secrets: never logged, and redacted from error messages.
+    #[serde(default)]
+    pub headers: BTreeMap<String, Secret>,
+    /// HTTP: milliseconds a request may take (connect, send, read). Default 30000.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// HTTP: the largest response body accepted, in bytes. Default 1048576 (1 MiB).
+    #[serde(default)]
+    pub max_response_bytes: Option<u64>,
 }
 
 /// A tool parameter's type.
@@ -102,9 +148,12 @@ pub enum ParamType {
     Number,
     /// True or false.
     Boolean,
+    /// Command tools only: a file or directory, relative to the tool's `cwd`, that must resolve
+    /// (symlinks followed) inside it. It reaches the command as that relative path.
+    Path,
 }
 
-/// One parameter of a SQL tool; it becomes a property of the tool's `inputSchema`.
+/// One parameter of a tool; it becomes a property of the tool's `inputSchema`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Param {
@@ -178,7 +227,7 @@ pub struct Statement {
     pub expect_rows: Option<String>,
 }
 
-/// A SQL tool.
+/// A tool: SQL `statements`, a `native` Rust tool, an `http` request or a `command`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
@@ -187,7 +236,7 @@ pub struct Tool {
     /// Display title.
     #[serde(default)]
     pub title: Option<String>,
-    /// The database (for SQL tools).
+    /// The database (SQL and native tools) or HTTP API (http tools).
     #[serde(default)]
     pub source: Option<String>,
     /// Parameters, in order.
@@ -205,13 +254,63 @@ pub struct Tool {
     /// The most rows returned. Default 100.
     #[serde(default)]
     pub max_rows: Option<usize>,
-    /// Marks the tool read-only; writes are refused inside it. Default: true when every
-    /// statement is a SELECT.
+    /// Marks the tool read-only (the `readOnlyHint` clients see). Default: true when every
+    /// statement is a SELECT, or the HTTP method is GET or HEAD; false for commands.
     #[serde(default)]
     pub read_only: Option<bool>,
     /// A built-in Rust tool to serve under this name instead of SQL (see `native`).
     #[serde(default)]
     pub native: Option<String>,
+    /// An HTTP request to the tool's `source` (an http source).
+    #[serde(default)]
+    pub http: Option<HttpTool>,
+    /// An allow-listed program to run (see `commands`).
+    #[serde(default)]
+    pub command: Option<CommandTool>,
+}
+
+/// What serves a tool.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum ToolKind<'a> {
+    /// SQL statements on a database source.
+    Sql,
+    /// A built-in Rust tool, by name.
+    Native(&'a str),
+    /// An HTTP request.
+    Http(&'a HttpTool),
+    /// A command.
+    Command(&'a CommandTool),
+}
+
+impl Tool {
+    /// Which of `statements`, `native`, `http` and `command` the tool is (exactly one).
+    pub fn kind(&self) -> Result<ToolKind<'_>, String> {
+        let mut kinds = Vec::new();
+        if !self.statements.is_empty() {
+            kinds.push(("statements", ToolKind::Sql));
+        }
+        if let Some(n) = &self.native {
+            kinds.push(("native", ToolKind::Native(n)));
+        }
+        if let Some(h) = &self.http {
+            kinds.push(("http", ToolKind::Http(h)));
+        }
+        if let Some(c) = &self.command {
+            kinds.push(("command", ToolKind::Command(c)));
+        }
+        match kinds.as_slice() {
+            [(_, kind)] => Ok(*kind),
+            [] => Err("needs `statements` (with a database `source`), `native`, `http` or `command`".into()),
+            more => {
+                let names: Vec<&str> = more.iter().map(|(n, _)| *n).collect();
+                Err(format!(
+                    "give only one of `statements`, `native`, `http` and `command` (found {})",
+                    names.join(", ")
+                ))
+            }
+        }
+    }
 }
 
 /// A fixed resource.
@@ -413,13 +512,45 @@ pub enum ConfigError {
         name: String,
     },
     /// The config parses but does not make sense (a tool names an unknown source, ...).
-    #[error("{path}: {message}")]
+    #[error("{path}{}: {message}", at(.line, .column))]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
+        /// 1-based line of the offending key (0 when unknown).
+        line: usize,
+        /// 1-based column of the offending key (0 when unknown).
+        column: usize,
+        /// What is wrong, starting with the key path (`tools.get_order.http.path: ...`).
         message: String,
     },
+}
+
+fn at(line: &usize, column: &usize) -> String {
+    if *line == 0 {
+        String::new()
+    } else {
+        format!(":{line}:{column}")
+    }
+}
+
+/// A validation failure: the key path it is about and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    at: Vec<String>,
+    message: String,
+}
+
+impl Problem {
+    /// A problem at the key path `at` (`["tools", name, "http", "path"]`).
+    pub(crate) fn new(at: &[&str], message: String) -> Self {
+        Self { at: at.iter().map(|s| (*s).to_owned()).collect(), message }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.at.join("."), self.message)
+    }
 }
 
 impl Config {
@@ -432,62 +563,111 @@ impl Config {
 
     /// Parses config text; `path` is for messages and relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let text = interpolate(text, path)?;
-        let mut config: Config = serde_norway::from_str(&text).map_err(|e| {
+        let interpolated = interpolate(text, path)?;
+        let mut config: Config = serde_norway::from_str(&interpolated).map_err(|e| {
             let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
             ConfigError::Syntax { path: path.to_owned(), line, column, message: e.to_string() }
         })?;
         config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        config.validate(path)?;
+        config.validate().map_err(|problem| {
+            // Keys are looked up in the text as written, whose lines are the ones people see.
+            let (line, column) = locate::locate(text, &problem.at).unwrap_or((0, 0));
+            ConfigError::Invalid { path: path.to_owned(), line, column, message: problem.to_string() }
+        })?;
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| Err(ConfigError::Invalid { path: path.to_owned(), message });
+    fn validate(&self) -> Result<(), Problem> {
         for (name, source) in &self.sources {
-            match source.kind {
-                SourceKind::Sqlite if source.path.is_none() => {
-                    return invalid(format!("sources.{name}: a sqlite source needs `path`"))
-                }
-                SourceKind::Postgres | SourceKind::Mysql if source.url.as_deref().unwrap_or("").is_empty() => {
-                    return invalid(format!("sources.{name}: a {:?} source needs `url`", source.kind).to_lowercase())
-                }
-                _ => {}
-            }
+            self.check_source(name, source)?;
         }
+        command::check_section(self)?;
         for (name, tool) in self.tools.iter() {
-            match (&tool.native, &tool.source) {
-                (Some(_), _) => {}
-                (None, None) => return invalid(format!("tools.{name}: needs `source` (and `statements`) or `native`")),
-                (None, Some(s)) if !self.sources.contains_key(s) => {
-                    return invalid(format!("tools.{name}: unknown source {s:?}"))
-                }
-                (None, Some(_)) if tool.statements.is_empty() => {
-                    return invalid(format!("tools.{name}: needs at least one statement"))
-                }
-                _ => {}
-            }
-            for st in &tool.statements {
-                for p in crate::sql::placeholders(&st.sql) {
-                    if tool.params.get(&p).is_none() {
-                        return invalid(format!("tools.{name}: the SQL uses :{p}, which is not a declared param"));
-                    }
-                }
-            }
+            self.check_tool(name, tool)?;
         }
         for t in &self.resource_templates {
-            if !self.sources.contains_key(&t.source) {
-                return invalid(format!("resource_templates {}: unknown source {:?}", t.uri_template, t.source));
-            }
+            self.database(&t.source)
+                .map_err(|m| Problem::new(&["resource_templates"], format!("{}: {m}", t.uri_template)))?;
         }
         for (name, prompt) in self.prompts.iter() {
             for (q, query) in prompt.context.iter() {
-                if !self.sources.contains_key(&query.source) {
-                    return invalid(format!("prompts.{name}.context.{q}: unknown source {:?}", query.source));
-                }
+                self.database(&query.source).map_err(|m| Problem::new(&["prompts", name, "context", q], m))?;
             }
         }
         Ok(())
+    }
+
+    /// Checks that `name` is a database source (not unknown, not an HTTP API).
+    fn database(&self, name: &str) -> Result<(), String> {
+        match self.sources.get(name) {
+            None => Err(format!("unknown source {name:?}")),
+            Some(s) if s.kind == SourceKind::Http => Err(format!("{name:?} is an http source, not a database")),
+            Some(_) => Ok(()),
+        }
+    }
+
+    fn check_source(&self, name: &str, source: &Source) -> Result<(), Problem> {
+        let here = &["sources", name][..];
+        if source.kind == SourceKind::Http {
+            return http::check_source(name, source);
+        }
+        if source.base_url.is_some()
+            || !source.headers.is_empty()
+            || source.timeout_ms.is_some()
+            || source.max_response_bytes.is_some()
+        {
+            let message = "`base_url`, `headers`, `timeout_ms` and `max_response_bytes` are for http sources";
+            return Err(Problem::new(here, message.into()));
+        }
+        match source.kind {
+            SourceKind::Sqlite if source.path.is_none() => {
+                Err(Problem::new(here, "a sqlite source needs `path`".into()))
+            }
+            SourceKind::Postgres | SourceKind::Mysql if source.url.as_deref().unwrap_or("").is_empty() => {
+                Err(Problem::new(here, format!("a {} source needs `url`", source.kind.as_str())))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn check_tool(&self, name: &str, tool: &Tool) -> Result<(), Problem> {
+        let kind = tool.kind().map_err(|m| Problem::new(&["tools", name], m))?;
+        if !matches!(kind, ToolKind::Command(_)) {
+            if let Some((param, _)) = tool.params.iter().find(|(_, p)| p.kind == ParamType::Path) {
+                return Err(Problem::new(
+                    &["tools", name, "params", param],
+                    "type path is only for command tools".into(),
+                ));
+            }
+        }
+        if !matches!(kind, ToolKind::Sql) && (tool.max_rows.is_some() || tool.not_found.is_some()) {
+            return Err(Problem::new(&["tools", name], "`max_rows` and `not_found` are for SQL tools".into()));
+        }
+        match kind {
+            ToolKind::Sql => {
+                let Some(source) = &tool.source else {
+                    return Err(Problem::new(&["tools", name], "SQL statements need `source`, a database".into()));
+                };
+                self.database(source).map_err(|m| Problem::new(&["tools", name, "source"], m))?;
+                for st in &tool.statements {
+                    for p in crate::sql::placeholders(&st.sql) {
+                        if tool.params.get(&p).is_none() {
+                            return Err(Problem::new(
+                                &["tools", name, "statements"],
+                                format!("the SQL uses :{p}, which is not a declared param"),
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            ToolKind::Native(_) => match &tool.source {
+                Some(s) => self.database(s).map_err(|m| Problem::new(&["tools", name, "source"], m)),
+                None => Ok(()),
+            },
+            ToolKind::Http(h) => http::check_tool(name, tool, h, &self.sources),
+            ToolKind::Command(c) => command::check_tool(self, name, tool, c),
+        }
     }
 
     /// Resolves a path given in the config (relative to the config file).

@@ -103,10 +103,10 @@ pub fn param_value(arguments: &Value, path: &[String]) -> Option<String> {
 /// without leading or trailing whitespace, otherwise the `=?base64?…?=` sentinel form (also
 /// used for plain values that look like the sentinel, so decoding is never ambiguous).
 pub fn encode_header_value(value: &str) -> String {
-    let plain = value.bytes().all(|b| (0x20..=0x7e).contains(&b))
-        && !value.starts_with(' ')
-        && !value.ends_with(' ')
-        && !(value.starts_with("=?base64?") && value.ends_with("?="));
+    let visible = value.bytes().all(|b| (0x20..=0x7e).contains(&b));
+    let padded = value.starts_with(' ') || value.ends_with(' ');
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=");
+    let plain = visible && !padded && !looks_encoded;
     if plain {
         value.to_owned()
     } else {

@@ -51,12 +51,23 @@ impl StdioPeer {
 
     /// Like [`StdioPeer::spawn`], with extra environment variables.
     pub fn spawn_with_env(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_with_stderr(program, args, env, Stdio::inherit())
+    }
+
+    /// Like [`StdioPeer::spawn_with_env`], with the server's stderr (its logs) sent to `stderr`,
+    /// e.g. a file a test reads afterwards.
+    pub fn spawn_with_stderr(
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stderr: impl Into<Stdio>,
+    ) -> Self {
         let mut child = Command::new(program)
             .args(args)
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
         let stdin = child.stdin.take();

@@ -69,7 +69,7 @@ fn params(pairs: &[(&str, Value)]) -> Map<String, Value> {
 
 fn lock_suffix(db: &Database) -> &'static str {
     match db.kind {
-        SourceKind::Sqlite => "",
+        SourceKind::Sqlite | SourceKind::Http => "",
         SourceKind::Postgres | SourceKind::Mysql => " FOR UPDATE",
     }
 }

@@ -33,6 +33,13 @@ pub struct DbError {
     pub source: sqlx::Error,
 }
 
+fn not_a_database(name: &str) -> DbError {
+    DbError {
+        context: format!("source {name}"),
+        source: sqlx::Error::Configuration("an http source is not a database".into()),
+    }
+}
+
 fn db_err(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
     let context = context.into();
     move |source| DbError { context, source }
@@ -103,7 +110,8 @@ pub fn compile(sql: &str, kind: SourceKind) -> Compiled {
         order.push(name);
         match kind {
             SourceKind::Postgres => out.push_str(&format!("${}", order.len())),
-            SourceKind::Sqlite | SourceKind::Mysql => out.push('?'),
+            // An http source never becomes a `Database` (`connect` refuses it).
+            SourceKind::Sqlite | SourceKind::Mysql | SourceKind::Http => out.push('?'),
         }
         last = range.end;
     }
@@ -181,6 +189,7 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
     static DRIVERS: Once = Once::new();
     DRIVERS.call_once(sqlx::any::install_default_drivers);
     let (url, max) = match source.kind {
+        SourceKind::Http => return Err(not_a_database(name)),
         SourceKind::Sqlite => {
             let file = data_dir.join(source.path.as_deref().unwrap_or(Path::new("db.sqlite")));
             if let Some(dir) = file.parent() {
@@ -229,6 +238,7 @@ impl Database {
                 "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
             }
             SourceKind::Mysql => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()",
+            SourceKind::Http => return Err(not_a_database(&self.name)),
         };
         let row = sqlx::query(sql).fetch_one(&self.pool).await.map_err(db_err("counting tables"))?;
         Ok(row.try_get::<i64, _>(0).unwrap_or(0))
@@ -261,6 +271,7 @@ impl Database {
                 "SELECT CAST(table_name AS CHAR) AS table_name, CAST(column_name AS CHAR) AS column_name, CAST(data_type AS CHAR) AS data_type \
                  FROM information_schema.columns WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position"
             }
+            SourceKind::Http => return Err(not_a_database(&self.name)),
         };
         let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(db_err("describing the schema"))?;
         let mut tables: Map<String, Value> = Map::new();

@@ -3,8 +3,11 @@
 
 mod bad_input;
 mod bench;
+mod client;
+mod command_tools;
 mod conformance;
 mod http;
+mod http_tools;
 mod interop;
 mod interop_http;
 mod legacy;
