@@ -27,6 +27,10 @@ fn main() -> ExitCode {
     if let Command::Client(client) = args.command {
         return match runtime.block_on(switchboard::client::run(client)) {
             Ok(()) => ExitCode::SUCCESS,
+            // A closed pipe (`… | head`) is the reader's choice, not a failure.
+            Err(switchboard::client::CliError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                ExitCode::SUCCESS
+            }
             Err(e) => {
                 if !matches!(e, switchboard::client::CliError::ToolError) {
                     eprintln!("switchboard client: {e}");

@@ -48,6 +48,12 @@ pub(crate) trait Channel: Send + Sync + 'static {
         Box::pin(async { Ok(false) })
     }
 
+    /// Switches to the deprecated 2024-11-05 HTTP+SSE transport after the server refused a
+    /// Streamable HTTP `initialize`; `Ok(false)` when the transport has no such fallback.
+    fn fall_back_to_sse(&self) -> BoxFuture<'_, Result<bool, ClientError>> {
+        Box::pin(async { Ok(false) })
+    }
+
     /// Starts the server afresh after it died (stdio with restart enabled).
     fn reconnect(&self) -> BoxFuture<'_, Result<(), ClientError>> {
         let server = self.server().to_owned();

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use super::channel::{Channel, Outgoing};
 use super::inbound::Inbound;
 use super::sse::{SseEvent, SseParser};
+use super::stream::StreamConnection;
 use super::ClientError;
 
 const SESSION_ID: &str = "mcp-session-id";
@@ -93,6 +94,8 @@ pub(crate) struct HttpChannel {
     shared: Arc<HttpShared>,
     next_id: AtomicU64,
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// Set when the server turned out to speak only the 2024-11-05 HTTP+SSE transport.
+    sse: tokio::sync::RwLock<Option<Arc<StreamConnection>>>,
 }
 
 impl HttpChannel {
@@ -131,6 +134,7 @@ impl HttpChannel {
             }),
             next_id: AtomicU64::new(1),
             listener: Mutex::new(None),
+            sse: tokio::sync::RwLock::new(None),
         })
     }
 }
@@ -398,6 +402,10 @@ impl Channel for HttpChannel {
 
     fn request(&self, out: Outgoing) -> BoxFuture<'_, Result<Value, ClientError>> {
         Box::pin(async move {
+            let sse = self.sse.read().await.clone();
+            if let Some(sse) = sse {
+                return sse.request(out).await;
+            }
             let id = json!(self.next_id.fetch_add(1, Ordering::Relaxed));
             let body = json!({"jsonrpc": "2.0", "id": id, "method": out.method, "params": out.params});
             let shared = self.shared.clone();
@@ -440,6 +448,10 @@ impl Channel for HttpChannel {
     ) -> BoxFuture<'_, Result<(), ClientError>> {
         let method = method.to_owned();
         Box::pin(async move {
+            let sse = self.sse.read().await.clone();
+            if let Some(sse) = sse {
+                return sse.notify(&method, params).await;
+            }
             let mut body = json!({"jsonrpc": "2.0", "method": method});
             if !params.is_null() {
                 body["params"] = params;
@@ -460,8 +472,31 @@ impl Channel for HttpChannel {
         }
     }
 
+    fn fall_back_to_sse(&self) -> BoxFuture<'_, Result<bool, ClientError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            let conn = super::legacy_sse::connect(
+                &s.server,
+                &s.http,
+                &s.url,
+                &s.headers,
+                s.inbound.clone(),
+                s.max_message_bytes,
+            )
+            .await?;
+            *self.sse.write().await = Some(Arc::new(conn));
+            Ok(true)
+        })
+    }
+
     fn open_notification_stream(&self) -> BoxFuture<'_, Result<bool, ClientError>> {
         Box::pin(async move {
+            if self.sse.read().await.is_some() {
+                return Ok(true); // The HTTP+SSE stream carries everything already.
+            }
+            if self.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|t| !t.is_finished()) {
+                return Ok(true); // Servers allow one standalone stream per session.
+            }
             let response = self
                 .shared
                 .builder(Method::GET, &[])
@@ -489,6 +524,9 @@ impl Channel for HttpChannel {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            if let Some(sse) = self.sse.write().await.take() {
+                sse.close().await;
+            }
             if let Some(task) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 task.abort();
             }

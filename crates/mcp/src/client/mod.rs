@@ -32,6 +32,8 @@ mod handler;
 #[cfg(feature = "client-http")]
 mod http;
 mod inbound;
+#[cfg(feature = "client-http")]
+mod legacy_sse;
 mod session;
 #[cfg(feature = "client-http")]
 mod sse;

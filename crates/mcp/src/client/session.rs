@@ -311,8 +311,17 @@ impl Client {
             "capabilities": self.inner.inbound.handler().capabilities(),
             "clientInfo": self.inner.options.client_info,
         });
-        let result: InitializeResult =
-            self.request_typed(methods::INITIALIZE, params, RequestOptions::default()).await?;
+        let first = self
+            .request_typed::<InitializeResult>(methods::INITIALIZE, params.clone(), RequestOptions::default())
+            .await;
+        let result = match first {
+            // A 400/404/405 without a modern error: maybe a 2024-11-05 HTTP+SSE server.
+            Err(e) if refused_by_http(&e) && self.inner.channel.fall_back_to_sse().await? => {
+                tracing::info!(target: "switchboard::client", server = %self.server_name(), "falling back to the HTTP+SSE transport");
+                self.request_typed(methods::INITIALIZE, params, RequestOptions::default()).await?
+            }
+            other => other?,
+        };
         let agreed: ProtocolVersion = result.protocol_version.parse().map_err(|_| ClientError::Protocol {
             server: self.server_name().to_owned(),
             reason: format!(
@@ -403,6 +412,7 @@ impl Client {
         let mut rounds = 0;
         let mut version_retried = false;
         let mut session_renewed = false;
+        let mut headers_refreshed = false;
         let mut reconnected = false;
         loop {
             let state = self.state();
@@ -452,6 +462,14 @@ impl Client {
                     let mut next = self.state();
                     next.version = version;
                     self.set_state(next);
+                }
+                // The tool's x-mcp-header annotations changed since we listed it: list again
+                // (past the cache) and retry with the right headers, as the spec suggests.
+                Err(e) if !headers_refreshed && method == methods::TOOLS_CALL && is_header_mismatch(&e) => {
+                    headers_refreshed = true;
+                    tracing::debug!(target: "switchboard::client", server = %self.server_name(), error = %e, "header mismatch; refreshing the tool list");
+                    self.inner.inbound.cache.invalidate(methods::NOTIFICATION_TOOLS_LIST_CHANGED, &Value::Null);
+                    Box::pin(self.list_all_tools()).await?;
                 }
                 Err(ClientError::SessionExpired { .. }) if !session_renewed && method != methods::INITIALIZE => {
                     session_renewed = true;
@@ -583,9 +601,11 @@ impl Client {
         }))
     }
 
-    /// `ping`.
+    /// Checks that the server answers: `ping` in a legacy session; modern servers have no
+    /// `ping`, so a `server/discover` that bypasses the cache.
     pub async fn ping(&self) -> Result<(), ClientError> {
-        self.request(methods::PING, json!({})).await.map(|_| ())
+        let method = if self.is_modern() { methods::SERVER_DISCOVER } else { methods::PING };
+        self.request_rounds(method, json!({}), None, self.inner.options.request_timeout).await.map(|_| ())
     }
 
     /// One page of `tools/list`; tools with invalid `x-mcp-header` annotations are dropped (and
@@ -834,8 +854,21 @@ fn next_cursor(result: &Value) -> Option<String> {
     result.get("nextCursor").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_owned)
 }
 
+fn is_header_mismatch(e: &ClientError) -> bool {
+    e.rpc_error().is_some_and(|err| err.code == ErrorCode::HEADER_MISMATCH)
+}
+
 fn is_version_error(e: &ClientError) -> bool {
     e.rpc_error().is_some_and(|err| err.code == ErrorCode::UNSUPPORTED_PROTOCOL_VERSION)
+}
+
+/// An HTTP refusal that is not a modern JSON-RPC error (the spec's cue to try HTTP+SSE).
+fn refused_by_http(e: &ClientError) -> bool {
+    match e {
+        ClientError::Http { status, .. } => matches!(status, 400 | 404 | 405),
+        ClientError::Rpc { http_status: Some(status), .. } => matches!(status, 400 | 404 | 405) && !e.is_modern_error(),
+        _ => false,
+    }
 }
 
 fn is_handshake(method: &str) -> bool {

@@ -4,6 +4,7 @@
 mod bad_input;
 mod bench;
 mod client;
+mod client_transports;
 mod command_tools;
 mod conformance;
 mod http;
