@@ -93,7 +93,8 @@ pub fn print_connect_help(config_path: &Path, listen: Option<&str>) {
     if let Some(addr) = listen {
         help.push_str(&format!(
             "  Streamable HTTP:  http://{addr}/mcp   (WebSocket ws://{addr}/ws, legacy SSE http://{addr}/sse)\n  \
-             Inspector:        npx @modelcontextprotocol/inspector --cli --transport http --server-url http://{addr}/mcp --method tools/list\n"
+             Inspector:        npx @modelcontextprotocol/inspector --cli --transport http --server-url http://{addr}/mcp --method tools/list\n  \
+             switchboard:      {exe} client --url http://{addr}/mcp tools list\n"
         ));
     }
     help.push_str(&format!(
