@@ -729,6 +729,32 @@ impl Client {
         self.request(methods::RESOURCES_SUBSCRIBE, json!({ "uri": uri })).await.map(|_| ())
     }
 
+    /// `resources/unsubscribe` (legacy servers).
+    pub async fn unsubscribe_resource(&self, uri: &str) -> Result<(), ClientError> {
+        self.request(methods::RESOURCES_UNSUBSCRIBE, json!({ "uri": uri })).await.map(|_| ())
+    }
+
+    /// `logging/setLevel` (legacy sessions); modern servers take the level per request, so set
+    /// [`ClientOptions::log_level`] instead.
+    pub async fn set_log_level(&self, level: LoggingLevel) -> Result<(), ClientError> {
+        self.request(methods::LOGGING_SET_LEVEL, json!({ "level": level })).await.map(|_| ())
+    }
+
+    /// `tasks/get`: a task's status.
+    pub async fn get_task(&self, task_id: &str) -> Result<Value, ClientError> {
+        self.request(methods::TASKS_GET, json!({ "taskId": task_id })).await
+    }
+
+    /// `tasks/result`: a finished task's result (waits for it on servers that block).
+    pub async fn task_result(&self, task_id: &str) -> Result<Value, ClientError> {
+        self.request(methods::TASKS_RESULT, json!({ "taskId": task_id })).await
+    }
+
+    /// `tasks/cancel`.
+    pub async fn cancel_task(&self, task_id: &str) -> Result<Value, ClientError> {
+        self.request(methods::TASKS_CANCEL, json!({ "taskId": task_id })).await
+    }
+
     async fn list_all<T: DeserializeOwned>(&self, method: &str, field: &str) -> Result<Vec<T>, ClientError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;

@@ -114,6 +114,8 @@ impl Default for RestartPolicy {
 /// One running child process.
 struct Process {
     pgid: i32,
+    /// Set once we start stopping it, so an exit before that is reported as unexpected.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     exit: watch::Receiver<Option<ExitStatus>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
@@ -159,10 +161,15 @@ impl Process {
         });
         let (exit_tx, exit) = watch::channel(None);
         let name = server.to_owned();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let expected = stopping.clone();
         // The waiter owns the child and reaps it, so no zombie outlives the exit.
         tokio::spawn(async move {
             let status = child.wait().await;
             match &status {
+                Ok(s) if !expected.load(std::sync::atomic::Ordering::SeqCst) => {
+                    tracing::warn!(target: "switchboard::client", server = %name, status = %describe_status(*s), "the server exited unexpectedly")
+                }
                 Ok(s) => tracing::debug!(target: "switchboard::client", server = %name, status = %s, "server exited"),
                 Err(e) => {
                     tracing::warn!(target: "switchboard::client", server = %name, error = %e, "waiting for the server failed")
@@ -172,7 +179,7 @@ impl Process {
         });
         let reader = DrainingReader::spawn(LineReader::new(BufReader::new(stdout), target.max_message_bytes));
         let writer = LineWriter::new(stdin);
-        Ok((Self { pgid: pid, exit, stderr_tail }, reader, writer))
+        Ok((Self { pgid: pid, stopping, exit, stderr_tail }, reader, writer))
     }
 
     fn exited(&self) -> Option<ExitStatus> {
@@ -196,8 +203,14 @@ impl Process {
         self.pgid > 0 && killpg(Pid::from_raw(self.pgid), None).is_ok()
     }
 
+    /// Marks the exit that follows as expected.
+    fn stopping(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Stops the process group after stdin was closed.
     async fn stop(&self) {
+        self.stopping();
         if self.wait_exit(EXIT_GRACE).await.is_none() {
             self.signal_group(Signal::SIGTERM);
             if self.wait_exit(EXIT_GRACE).await.is_none() {
@@ -422,6 +435,7 @@ impl Channel for StdioChannel {
         Box::pin(async move {
             let live = self.live.write().await.take();
             if let Some(live) = live {
+                live.process.stopping();
                 live.conn.close().await;
                 live.process.stop().await;
             }

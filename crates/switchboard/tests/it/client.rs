@@ -208,11 +208,11 @@ fn cli_reads_mcp_servers_files() {
 
 /// Answers everything and counts what it was asked.
 #[derive(Clone, Default)]
-struct Recorder {
-    sampling: Arc<AtomicUsize>,
-    elicitation: Arc<AtomicUsize>,
-    roots: Arc<AtomicUsize>,
-    notifications: Arc<Mutex<Vec<String>>>,
+pub(crate) struct Recorder {
+    pub(crate) sampling: Arc<AtomicUsize>,
+    pub(crate) elicitation: Arc<AtomicUsize>,
+    pub(crate) roots: Arc<AtomicUsize>,
+    pub(crate) notifications: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Recorder {

@@ -150,3 +150,69 @@ fn listen_streams_deliver_list_changes_that_invalidate_the_cache() {
         }
     });
 }
+
+/// Modern servers ask for input with `InputRequiredResult`; the client answers through its
+/// handler and retries, round after round, over stdio and HTTP alike.
+#[test]
+fn multi_round_trip_requests_are_driven_through_the_handler() {
+    use std::sync::atomic::Ordering;
+
+    let server = ServerProcess::spawn(
+        &switchboard_bin(),
+        &["serve", "--demo", "--listen", "127.0.0.1:0", "--log-level", "info"],
+    );
+    let bin = switchboard_bin().display().to_string();
+    let rt = runtime();
+    let targets = vec![
+        Target::Http(HttpTarget::new(server.mcp_url())),
+        Target::Stdio(StdioTarget::new(bin, ["serve", "--stdio", "--demo", "--log-level", "warn"])),
+    ];
+    for target in targets {
+        rt.block_on(async {
+            let handler = crate::client::Recorder::default();
+            let client = Client::connect(target, handler.clone(), ClientOptions::default()).await.expect("connect");
+            assert!(client.is_modern());
+            for tool in [
+                "test_input_required_result_elicitation",
+                "test_input_required_result_sampling",
+                "test_input_required_result_list_roots",
+                "test_input_required_result_request_state",
+                "test_input_required_result_multiple_inputs",
+                "test_input_required_result_multi_round",
+            ] {
+                let result = client.call_tool(tool, json!({})).await.unwrap_or_else(|e| panic!("{tool}: {e}"));
+                assert_ne!(result.is_error, Some(true), "{tool}: {result:?}");
+            }
+            assert!(handler.elicitation.load(Ordering::SeqCst) >= 3, "elicitations answered");
+            assert!(handler.sampling.load(Ordering::SeqCst) >= 1, "sampling answered");
+            assert!(handler.roots.load(Ordering::SeqCst) >= 1, "roots answered");
+            client.close().await;
+        });
+    }
+}
+
+/// A request that outlives its timeout fails with a timeout naming the method, is cancelled at
+/// the server, and the connection keeps working.
+#[test]
+fn timed_out_requests_are_cancelled_and_the_connection_survives() {
+    use switchboard_mcp::client::{ClientError, RequestOptions};
+
+    let bin = switchboard_bin().display().to_string();
+    let rt = runtime();
+    rt.block_on(async {
+        for era in [EraChoice::Auto, EraChoice::Legacy(ProtocolVersion::V2025_11_25)] {
+            let target =
+                Target::Stdio(StdioTarget::new(bin.clone(), ["serve", "--stdio", "--demo", "--log-level", "warn"]));
+            let client = Client::connect(target, NoHandler, options(era)).await.expect("connect");
+            let started = std::time::Instant::now();
+            let opts = RequestOptions { timeout: Some(Duration::from_millis(300)), on_progress: None };
+            let err = client.call_tool_with("slow", json!({"ms": 20000}), opts).await.expect_err("times out");
+            assert!(matches!(err, ClientError::Timeout { .. }), "{era:?}: {err}");
+            assert!(err.to_string().contains("tools/call"), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(5), "the timeout was honoured");
+            let echoed = client.call_tool("echo", json!({"message": "still here"})).await.expect("alive");
+            assert!(serde_json::to_string(&echoed.content).unwrap_or_default().contains("still here"));
+            client.close().await;
+        }
+    });
+}
