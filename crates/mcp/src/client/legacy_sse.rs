@@ -85,18 +85,16 @@ async fn read_stream(
             break;
         };
         for event in events {
-            match event.event.as_deref() {
-                Some("endpoint") => {
-                    if let Some(tx) = endpoint.take() {
-                        let _ = tx.send(event.data);
-                    }
+            let is_message = matches!(event.event.as_deref(), None | Some("message"));
+            if event.event.as_deref() == Some("endpoint") {
+                if let Some(tx) = endpoint.take() {
+                    let _ = tx.send(event.data);
                 }
-                None | Some("message") if !event.data.trim().is_empty() => {
-                    if frames.send(Ok(Some(ReadFrame::Message(event.data.into_bytes())))).await.is_err() {
-                        return;
-                    }
+            } else if is_message && !event.data.trim().is_empty() {
+                let frame = ReadFrame::Message(event.data.into_bytes());
+                if frames.send(Ok(Some(frame))).await.is_err() {
+                    return;
                 }
-                _ => {}
             }
         }
     }
