@@ -92,18 +92,13 @@ pub struct HttpTool {
     pub max_response_bytes: Option<u64>,
 }
 
-/// Parses an HTTP source's `base_url`: `http://` only (this build has no TLS), no query or
-/// fragment.
+/// Parses an HTTP source's `base_url`: `http://` or `https://` (TLS with the system's roots), no
+/// query or fragment.
 pub(crate) fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(format!(
-                "{text:?}: https is not supported yet (this build has no TLS); use http:// (e.g. through a local TLS-terminating proxy)"
-            ))
-        }
-        other => return Err(format!("{text:?}: the scheme must be http, not {other}")),
+        "http" | "https" => {}
+        other => return Err(format!("{text:?}: the scheme must be http or https, not {other}")),
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(format!("{text:?} has no host"));

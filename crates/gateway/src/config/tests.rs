@@ -74,7 +74,6 @@ tools:
 #[test]
 fn http_sources_are_checked() {
     check("sources:\n  api: {kind: http}\n", "sources.api: an http source needs `base_url`");
-    check("sources:\n  api: {kind: http, base_url: \"https://x\"}\n", "https is not supported yet");
     check("sources:\n  api: {kind: http, base_url: \"ftp://x\"}\n", "the scheme must be http");
     check("sources:\n  api: {kind: http, base_url: \"http://x/?k=1\"}\n", "not in base_url");
     check("sources:\n  api: {kind: http, base_url: \"http://x\", path: a.db}\n", "are for database sources");

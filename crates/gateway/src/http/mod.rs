@@ -94,6 +94,8 @@ impl Upstream {
             headers.insert(header_name, header_value);
             secrets.add(value.expose());
         }
+        // rustls needs a crypto provider; installing ring is idempotent process-wide.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())

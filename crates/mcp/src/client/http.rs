@@ -113,6 +113,8 @@ impl HttpChannel {
                 .map_err(|e| connect_error(format!("header {name}: invalid value: {e}")))?;
             headers.append(name, value);
         }
+        // rustls needs a crypto provider; installing ring is idempotent process-wide.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()

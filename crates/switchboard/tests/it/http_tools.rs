@@ -285,9 +285,9 @@ fn config_check_refuses_bad_http_definitions_with_their_location() {
     };
     let cases = [
         (
-            "sources:\n  api: {kind: http, base_url: \"https://api.example.com\"}\n".to_owned(),
+            "sources:\n  api: {kind: http, base_url: \"ftp://api.example.com\"}\n".to_owned(),
             "2:",
-            "https is not supported yet",
+            "the scheme must be http or https",
         ),
         (tool("{path: \"/orders/../{id}\"}"), "8:", "tools.t.http.path: \"/orders/../{id}\" has a . or .. segment"),
         (tool("{path: \"/orders/{order}\"}"), "8:", "uses {order}, which is not a declared param"),
