@@ -129,6 +129,8 @@ struct Inner {
     next_token: AtomicU64,
     /// `x-mcp-header` parameters of the tools seen in `tools/list`.
     tool_headers: Mutex<HashMap<String, Vec<HeaderParam>>>,
+    /// Tools that must run as tasks (legacy `execution.taskSupport: required`).
+    task_tools: Mutex<std::collections::HashSet<String>>,
     /// Tools dropped from `tools/list` for invalid definitions, with the reason.
     invalid_tools: Mutex<HashMap<String, String>>,
     handshake_lock: tokio::sync::Mutex<()>,
@@ -172,6 +174,7 @@ impl Client {
                 options,
                 next_token: AtomicU64::new(1),
                 tool_headers: Mutex::new(HashMap::new()),
+                task_tools: Mutex::new(std::collections::HashSet::new()),
                 invalid_tools: Mutex::new(HashMap::new()),
                 handshake_lock: tokio::sync::Mutex::new(()),
             }),
@@ -624,6 +627,14 @@ impl Client {
                 Ok(params) => {
                     self.inner.invalid_tools.lock().unwrap_or_else(|p| p.into_inner()).remove(&tool.name);
                     self.inner.tool_headers.lock().unwrap_or_else(|p| p.into_inner()).insert(tool.name.clone(), params);
+                    let required = tool.execution.as_ref().and_then(|e| e.get("taskSupport")).and_then(Value::as_str)
+                        == Some("required");
+                    let mut task_tools = self.inner.task_tools.lock().unwrap_or_else(|p| p.into_inner());
+                    if required {
+                        task_tools.insert(tool.name.clone());
+                    } else {
+                        task_tools.remove(&tool.name);
+                    }
                     tools.push(tool);
                 }
                 Err(reason) => {
@@ -665,7 +676,11 @@ impl Client {
         arguments: Value,
         opts: RequestOptions,
     ) -> Result<CallToolResult, ClientError> {
-        self.request_typed(methods::TOOLS_CALL, json!({"name": name, "arguments": arguments}), opts).await
+        let value = self.call_tool_raw(name, arguments, opts).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol {
+            server: self.server_name().to_owned(),
+            reason: format!("the result of tools/call {name} does not match the schema: {e}"),
+        })
     }
 
     /// `tools/call`, the raw result.
@@ -675,7 +690,23 @@ impl Client {
         arguments: Value,
         opts: RequestOptions,
     ) -> Result<Value, ClientError> {
-        self.request_with(methods::TOOLS_CALL, json!({"name": name, "arguments": arguments}), opts).await
+        let mut params = json!({"name": name, "arguments": arguments});
+        let as_task =
+            !self.is_modern() && self.inner.task_tools.lock().unwrap_or_else(|p| p.into_inner()).contains(name);
+        if !as_task {
+            return self.request_with(methods::TOOLS_CALL, params, opts).await;
+        }
+        // A legacy tool that only runs as a task (SEP-1686): create it, then wait for its result
+        // with `tasks/result`, which also carries the task's requests (elicitation, sampling) to
+        // the handler.
+        params["task"] = json!({});
+        let timeout = opts.timeout.unwrap_or(self.inner.options.request_timeout);
+        let created = self.request_with(methods::TOOLS_CALL, params, opts).await?;
+        let Some(task_id) = created.pointer("/task/taskId").and_then(Value::as_str) else {
+            return Ok(created); // The server ran it directly after all.
+        };
+        let wait = RequestOptions { timeout: Some(timeout), on_progress: None };
+        self.request_with(methods::TASKS_RESULT, json!({ "taskId": task_id }), wait).await
     }
 
     /// Every resource, across pages.

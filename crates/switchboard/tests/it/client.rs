@@ -377,12 +377,19 @@ fn start_http_peer(mut cmd: Command, port: u16) -> Peer {
     Peer(child)
 }
 
-/// `gzip-file-as-resource` fetches a URL from the network by default; this machine has none.
-/// `simulate-research-query` is a tasks demo that runs for tens of seconds.
-const EVERYTHING_SKIP: &[&str] = &["gzip-file-as-resource", "simulate-research-query"];
+/// Every tool is called: `gzip-file-as-resource` gets a `data:` URL (its default fetches from the
+/// network, which this machine does not have); `simulate-research-query` runs as a task.
+const EVERYTHING_SKIP: &[&str] = &[];
 
 fn everything_overrides() -> Vec<(&'static str, Value)> {
-    vec![("trigger-long-running-operation", json!({"duration": 1, "steps": 3}))]
+    vec![
+        ("trigger-long-running-operation", json!({"duration": 1, "steps": 3})),
+        (
+            "gzip-file-as-resource",
+            json!({"name": "hello.txt.gz", "data": "data:text/plain;base64,aGVsbG8gd29ybGQ=", "outputType": "resource"}),
+        ),
+        ("simulate-research-query", json!({"topic": "rust", "ambiguous": true})),
+    ]
 }
 
 #[test]
