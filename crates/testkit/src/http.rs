@@ -58,9 +58,15 @@ pub struct HttpPeer {
     next_id: i64,
 }
 
+/// Installs rustls's ring provider (idempotent); every reqwest client in the workspace needs one.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl HttpPeer {
     /// A client of `url`.
     pub fn new(url: impl Into<String>) -> Self {
+        install_tls_provider();
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("HTTP client");
         Self { client, url: url.into(), session: None, version: ProtocolVersion::LATEST_LEGACY, next_id: 1 }
     }

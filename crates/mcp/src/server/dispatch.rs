@@ -390,6 +390,11 @@ impl ServerConnection {
                 Err(RecvError::Closed) => break,
             };
             for change in changes_to_send {
+                // The engine aborts this task on cancellation, but not instantly: a change that
+                // arrives in between must not be sent for a cancelled request.
+                if handle.is_cancelled() {
+                    return Err(ErrorObject::internal("listen stream cancelled"));
+                }
                 let sent = match change {
                     Change::Tools if honoured.tools_list_changed == Some(true) => {
                         peer.notify(methods::NOTIFICATION_TOOLS_LIST_CHANGED, Some(&NotificationParams { meta: tag() }))

@@ -11,6 +11,8 @@ use super::message::{self, Failure, Outgoing, INITIALIZED, LEGACY, MODERN};
 /// The shared HTTP/1.1 client: one pool of at most `connections` kept-alive connections.
 pub(crate) fn client(connections: usize) -> anyhow::Result<reqwest::Client> {
     use anyhow::Context;
+    // rustls needs a crypto provider; installing ring is idempotent process-wide.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .http1_only()
         .tcp_nodelay(true)

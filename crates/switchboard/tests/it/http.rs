@@ -311,6 +311,7 @@ async fn websocket_carries_both_eras() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_2024_11_05_sse_transport_still_works() {
     let srv = server(&[]);
+    switchboard_testkit::http::install_tls_provider();
     let client = reqwest::Client::new();
     let mut sse =
         client.get(format!("{}/sse", srv.base)).header("accept", "text/event-stream").send().await.expect("GET /sse");
