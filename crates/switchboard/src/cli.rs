@@ -78,6 +78,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub demo: bool,
 
+    /// With --demo: serve only its `echo` and `add` tools (no other tools, resources or prompts),
+    /// the two tools every server in bench/compare.sh serves, so listings compare like with like.
+    #[arg(long, requires = "demo")]
+    pub demo_basic: bool,
+
     /// Record every message received and sent to FILE as JSON Lines (for debugging). With both
     /// --stdio and --listen, only stdio is recorded.
     #[arg(long, value_name = "FILE")]

@@ -156,16 +156,25 @@ fn elicited_name(r: &switchboard_mcp::protocol::client::ElicitResult) -> Result<
     Ok(r.content.as_ref().and_then(|c| c.get("name")).and_then(|n| n.as_str()).unwrap_or("stranger").to_owned())
 }
 
+/// The two tools every server in `bench/compare.sh` serves, `echo` and `add`, and nothing else:
+/// the demonstration's first two tools.
+pub fn basic_router() -> Router {
+    Router::new()
+        .typed_tool(
+            ToolInfo::new("echo", "Echoes the message back.").read_only(),
+            |a: Echo, _| async move { a.message },
+        )
+        .typed_tool(ToolInfo::new("add", "Adds two numbers.").title("Add").read_only(), |a: AddArgs, _| async move {
+            Json(Sum { sum: a.a + a.b })
+        })
+}
+
 /// The demonstration router. `notifier` lets the trigger tools announce list changes.
 pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
     let tools_notifier = notifier.clone();
     let resources_notifier = notifier.clone();
     let prompts_notifier = notifier;
-    let router = Router::new()
-        .typed_tool(ToolInfo::new("echo", "Echoes the message back.").read_only(), |a: Echo, _| async move { a.message })
-        .typed_tool(ToolInfo::new("add", "Adds two numbers.").title("Add").read_only(), |a: AddArgs, _| async move {
-            Json(Sum { sum: a.a + a.b })
-        })
+    let router = basic_router()
         .typed_tool(ToolInfo::new("slow", "Works for `ms` milliseconds, reporting progress; stops when cancelled."), |a: SlowArgs, ctx: RequestContext| async move {
             let ms = a.ms.min(600_000);
             let steps = a.steps.unwrap_or(0).max(1);

@@ -8,6 +8,12 @@ use clap::Parser;
 use switchboard::cli::{Args, Command, ConfigCommand, ServeArgs};
 use switchboard::{configured, logging, serve};
 
+/// mimalloc serves the request path's many small, short-lived allocations faster than glibc
+/// malloc (BENCHMARKS.md has the numbers); `--no-default-features` keeps the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     // A client command's output is the result; the server's stderr and our info logs would
@@ -71,6 +77,9 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                 configured::print_connect_help(path, listen.as_deref());
             }
             (server, listen, stdio)
+        }
+        (None, true) if args.demo_basic => {
+            (serve::basic_demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio)
         }
         (None, true) => (serve::demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio),
         (None, false) => bail!("nothing to serve: pass --config FILE (e.g. examples/shop/shop.yaml) or --demo"),

@@ -17,6 +17,20 @@ use crate::fixture;
 pub fn demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
     let notifier = Notifier::default();
     let router = fixture::router(notifier.clone()).context("building the demonstration tools")?;
+    build_demo(name, limits, notifier, router)
+}
+
+/// The demonstration server with only its `echo` and `add` tools ([`fixture::basic_router`]).
+pub fn basic_demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
+    build_demo(name, limits, Notifier::default(), fixture::basic_router())
+}
+
+fn build_demo(
+    name: &str,
+    limits: Limits,
+    notifier: Notifier,
+    router: switchboard_mcp::server::Router,
+) -> anyhow::Result<Server> {
     Ok(Server::builder(name, env!("CARGO_PKG_VERSION"))
         .instructions("A demonstration server: every kind of tool, resource and prompt Switchboard supports.")
         .limits(limits)

@@ -58,6 +58,11 @@ impl Deadline {
         self.disabled.store(true, Ordering::Relaxed);
     }
 
+    /// Whether the deadline has passed (never, once disabled). A clock read; registers no timer.
+    pub(crate) fn has_expired(&self) -> bool {
+        !self.disabled.load(Ordering::Relaxed) && Instant::now() >= self.due()
+    }
+
     /// Resolves when the deadline passes, following bumps that happen while waiting.
     pub async fn expired(&self) {
         loop {

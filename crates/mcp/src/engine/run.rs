@@ -3,6 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -346,51 +347,97 @@ impl<H: Handler> LoopState<H> {
 /// Runs one request under its cancellation token and deadline, turning a handler panic into an
 /// internal error. `None` means it was cancelled and nothing may be sent for it. Transports that
 /// serve requests outside a connection loop (HTTP) call this with a [`RequestHandle::detached`].
+///
+/// The handler runs inside this future rather than in a task of its own: a panic is caught
+/// around each poll, and dropping this future drops the handler (which is how a request is
+/// cancelled). Cancellation and the deadline are checked before each poll of the handler, in
+/// that order, so they win over a result that is ready at the same moment; their wake-ups are
+/// armed only once the handler has to wait, so a request answered on its first poll costs no
+/// timer and no waiter.
 pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: RequestHandle) -> Option<Frame> {
     let id = request.id.clone();
     let method = request.method.clone();
     let token = handle.token.clone();
     let deadline = handle.deadline.clone();
-    let work = handler.request(request, handle);
-    // A panic in a handler becomes an internal error for that request, never a dead connection.
-    let work = tokio::spawn(work);
-    // If this future is dropped (a transport gave up on the request), stop the handler too.
-    let _abort = AbortOnDrop(work.abort_handle());
-    let outcome = tokio::select! {
-        biased;
-        _ = token.cancelled() => None,
-        _ = deadline.expired() => {
+    let mut work = std::pin::pin!(Some(handler.request(request, handle)));
+    let mut cancelled = std::pin::pin!(token.cancelled());
+    let mut expired = std::pin::pin!(deadline.expired());
+    let outcome = std::future::poll_fn(|cx| {
+        if token.is_cancelled() {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        if deadline.has_expired() {
+            return Poll::Ready(Outcome::TimedOut);
+        }
+        if let Some(w) = work.as_mut().as_pin_mut() {
+            // A panic in a handler becomes an internal error for that request, never a dead
+            // connection. The future that panicked is dropped at once (a panic in its drop is
+            // caught too) and never polled again.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.poll(cx))) {
+                Ok(Poll::Ready(frame)) => return Poll::Ready(Outcome::Done(frame)),
+                Ok(Poll::Pending) => {}
+                Err(payload) => {
+                    let message = panic_message(payload.as_ref());
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work.set(None)));
+                    return Poll::Ready(Outcome::Panicked(message));
+                }
+            }
+        }
+        if cancelled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Outcome::Cancelled);
+        }
+        if expired.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Outcome::TimedOut);
+        }
+        Poll::Pending
+    })
+    .await;
+    match outcome {
+        Outcome::Done(frame) => Some(frame),
+        Outcome::Cancelled => None,
+        Outcome::TimedOut => {
             token.cancel();
             let which = if deadline.hard_limit_reached() {
                 format!("the hard limit of {:?}", deadline.hard())
             } else {
                 format!("{:?} without progress", deadline.idle())
             };
-            let error = ErrorObject::internal(format!("{method} timed out after {which}"))
-                .with_data(serde_json::json!({ "reason": "timeout", "elapsedMs": deadline.elapsed().as_millis() as u64 }));
+            let error = ErrorObject::internal(format!("{method} timed out after {which}")).with_data(
+                serde_json::json!({ "reason": "timeout", "elapsedMs": deadline.elapsed().as_millis() as u64 }),
+            );
             let mut frame = Vec::new();
             jsonrpc::write_error(&mut frame, Some(&id), &error);
             Some(frame)
         }
-        joined = work => match joined {
-            Ok(frame) => Some(frame),
-            Err(e) => {
-                warn!(target: "switchboard::engine", %method, error = %e, "request handler panicked");
-                let mut frame = Vec::new();
-                jsonrpc::write_error(&mut frame, Some(&id), &ErrorObject::internal(format!("internal error while handling {method}")));
-                Some(frame)
-            }
-        },
-    };
-    outcome
+        Outcome::Panicked(message) => {
+            warn!(target: "switchboard::engine", %method, error = %message, "request handler panicked");
+            let mut frame = Vec::new();
+            jsonrpc::write_error(
+                &mut frame,
+                Some(&id),
+                &ErrorObject::internal(format!("internal error while handling {method}")),
+            );
+            Some(frame)
+        }
+    }
 }
 
-struct AbortOnDrop(tokio::task::AbortHandle);
+/// How [`run_request`] ended.
+enum Outcome {
+    Done(Frame),
+    Cancelled,
+    TimedOut,
+    Panicked(String),
+}
 
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// The message of a panic payload (`panic!` with a literal or a formatted string).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    format!("panicked with message {text:?}")
 }
 
 async fn read_loop<R: FrameReader>(mut reader: R, tx: mpsc::Sender<Input>) {

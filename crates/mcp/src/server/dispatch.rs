@@ -123,12 +123,21 @@ impl ServerConnection {
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
                 let catalog = self.server.handler.tools();
                 let (start, next) = self.page_bounds("tools", catalog.len(), p.cursor.as_deref())?;
-                let tools = catalog.entries()[start..start + self.page_len(start, catalog.len())]
-                    .iter()
-                    .map(|e| e.tool().clone())
-                    .collect();
-                let result = ListToolsResult { tools, next_cursor: next, ..Default::default() };
-                Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
+                let version = mode.version();
+                // A page depends only on the catalog, the revision and where it starts: it is
+                // shaped and encoded once per catalog, then reused until the catalog is swapped.
+                let page = self.server.tools_pages.get_or_encode(&catalog, (version, start), || {
+                    let tools = catalog.entries()[start..start + self.page_len(start, catalog.len())]
+                        .iter()
+                        .map(|e| e.tool().clone())
+                        .collect();
+                    let result = ListToolsResult { tools, next_cursor: next, ..Default::default() };
+                    serde_json::value::to_raw_value(&self.shaped(result, version, Some(self.server.cache.lists)))
+                });
+                Ok(match page {
+                    Ok(page) => encode_raw(&id, &page),
+                    Err(e) => error_frame(&id, &ErrorObject::internal(format!("could not encode the result: {e}"))),
+                })
             }
             methods::TOOLS_CALL => self.call_tool(&id, params, handle).await,
             methods::RESOURCES_LIST => {
@@ -582,10 +591,15 @@ impl ServerConnection {
     fn encode<R: Serialize + Shape + ResultFields>(
         &self,
         id: &RequestId,
-        mut result: R,
+        result: R,
         version: ProtocolVersion,
         cache: Option<CacheHint>,
     ) -> Frame {
+        encode_value(id, &self.shaped(result, version, cache))
+    }
+
+    /// Shapes a result for `version` and stamps the modern-era fields.
+    fn shaped<R: Shape + ResultFields>(&self, mut result: R, version: ProtocolVersion, cache: Option<CacheHint>) -> R {
         result.shape(version);
         if version.is_modern() {
             result.result_type_mut().get_or_insert(ResultType::Complete);
@@ -595,13 +609,22 @@ impl ServerConnection {
                 scope.get_or_insert(hint.scope);
             }
         }
-        encode_value(id, &result)
+        result
     }
 }
 
 fn encode_value<T: Serialize>(id: &RequestId, value: &T) -> Frame {
     let mut frame = Vec::with_capacity(256);
     match jsonrpc::write_result(&mut frame, id, value) {
+        Ok(()) => frame,
+        Err(e) => error_frame(id, &ErrorObject::internal(format!("could not encode the result: {e}"))),
+    }
+}
+
+/// A response around an already-encoded result.
+fn encode_raw(id: &RequestId, result: &RawValue) -> Frame {
+    let mut frame = Vec::with_capacity(result.get().len() + 64);
+    match jsonrpc::write_result(&mut frame, id, result) {
         Ok(()) => frame,
         Err(e) => error_frame(id, &ErrorObject::internal(format!("could not encode the result: {e}"))),
     }

@@ -189,6 +189,7 @@ impl ServerBuilder {
                 shutdown: CancellationToken::new(),
                 tasks: self.tasks,
                 task_runtime: Arc::default(),
+                tools_pages: catalog::ListCache::default(),
             }),
         }
     }
@@ -250,6 +251,8 @@ pub(crate) struct ServerInner {
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: Arc<dyn TaskStore>,
     pub(crate) task_runtime: Arc<tasks::TaskRuntime>,
+    /// Encoded `tools/list` pages of the handler's current catalog.
+    pub(crate) tools_pages: catalog::ListCache,
 }
 
 impl Server {

@@ -103,3 +103,97 @@ fn cursors_round_trip_and_reject_forgeries() {
         assert!(cursor::page("tools", &items, Some(bad), 10).is_err(), "{bad:?} must be rejected");
     }
 }
+
+/// One JSON-RPC exchange with a served connection.
+struct Wire {
+    writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+}
+
+impl Wire {
+    fn serve(server: &super::Server) -> Self {
+        use crate::transport::stdio::{LineReader, LineWriter};
+        use tokio::io::AsyncBufReadExt;
+        let (client, server_end) = tokio::io::duplex(1 << 20);
+        let (read, write) = tokio::io::split(server_end);
+        let server = server.clone();
+        tokio::spawn(async move {
+            server.serve(LineReader::new(tokio::io::BufReader::new(read), 1 << 20), LineWriter::new(write)).await
+        });
+        let (read, writer) = tokio::io::split(client);
+        Self { writer, lines: tokio::io::BufReader::new(read).lines() }
+    }
+
+    async fn call(&mut self, message: Value) -> Value {
+        use tokio::io::AsyncWriteExt;
+        let line = format!("{message}\n");
+        self.writer.write_all(line.as_bytes()).await.expect("write");
+        let reply = self.lines.next_line().await.expect("read").expect("a reply");
+        serde_json::from_str(&reply).expect("JSON")
+    }
+}
+
+fn listing_router(names: &[&str]) -> super::RouterHandler {
+    let mut router = super::Router::new();
+    for name in names {
+        let mut t = tool(name, json!({"type": "object"}));
+        t.title = Some(format!("Title of {name}"));
+        router = router.tool(t, |_, _| async { Ok(switchboard_protocol::tools::CallToolResult::text("ok")) });
+    }
+    router.build().expect("valid tools")
+}
+
+/// `tools/list` pages are encoded once per catalog and reused: repeated listings are identical,
+/// each revision keeps its own shape, pages keep their cursors, and a swapped catalog is listed
+/// from the next request on.
+#[tokio::test]
+async fn tool_listings_follow_the_catalog_and_the_revision() {
+    let handler = super::SwappableHandler::new(listing_router(&["a", "b", "c"]));
+    let server = super::Server::builder("t", "0").handler(handler.clone()).page_size(2).build();
+    let mut wire = Wire::serve(&server);
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
+    let list = |id: u64, cursor: Option<&Value>| {
+        let mut params = json!({"_meta": meta.clone()});
+        if let Some(c) = cursor {
+            params["cursor"] = c.clone();
+        }
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": params})
+    };
+    let names = |reply: &Value| -> Vec<String> {
+        reply["result"]["tools"]
+            .as_array()
+            .expect("tools")
+            .iter()
+            .map(|t| t["name"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+
+    let first = wire.call(list(1, None)).await;
+    let again = wire.call(list(2, None)).await;
+    assert_eq!(names(&first), ["a", "b"], "{first}");
+    assert_eq!(first["result"], again["result"], "a cached page is the page");
+    assert_eq!(again["id"], 2);
+    assert_eq!(first["result"]["tools"][0]["title"], "Title of a", "{first}");
+    assert_eq!(first["result"]["resultType"], "complete", "{first}");
+    assert!(first["result"]["ttlMs"].is_u64(), "{first}");
+    let second = wire.call(list(3, Some(&first["result"]["nextCursor"]))).await;
+    assert_eq!(names(&second), ["c"], "{second}");
+    assert!(second["result"].get("nextCursor").is_none(), "{second}");
+
+    // A legacy session on the same connection gets the page shaped for its revision.
+    let init = json!({"jsonrpc": "2.0", "id": 4, "method": "initialize", "params": {
+        "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}});
+    assert_eq!(wire.call(init).await["result"]["protocolVersion"], "2025-03-26");
+    let legacy = wire.call(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"})).await;
+    assert_eq!(names(&legacy), ["a", "b"], "{legacy}");
+    assert!(legacy["result"]["tools"][0].get("title").is_none(), "no titles before 2025-06-18: {legacy}");
+    assert!(legacy["result"].get("resultType").is_none() && legacy["result"].get("ttlMs").is_none(), "{legacy}");
+    assert_eq!(wire.call(list(6, None)).await["result"], first["result"], "the modern page is still cached");
+
+    handler.swap(listing_router(&["x"]));
+    let swapped = wire.call(list(7, None)).await;
+    assert_eq!(names(&swapped), ["x"], "{swapped}");
+    assert!(swapped["result"].get("nextCursor").is_none(), "{swapped}");
+    let legacy = wire.call(json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"})).await;
+    assert_eq!(names(&legacy), ["x"], "{legacy}");
+}

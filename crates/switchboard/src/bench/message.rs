@@ -118,8 +118,14 @@ impl Messages {
                 }
             }
             Scenario::List => {
-                if !result.get("tools").is_some_and(Value::is_array) {
+                let Some(tools) = result.get("tools").and_then(Value::as_array) else {
                     return Err(Failure::new("wrong result", format!("no tools array in {result}")));
+                };
+                let malformed = tools.iter().find(|t| {
+                    !t.get("name").is_some_and(Value::is_string) || !t.get("inputSchema").is_some_and(Value::is_object)
+                });
+                if let Some(t) = malformed {
+                    return Err(Failure::new("wrong result", format!("a tool without a name or inputSchema: {t}")));
                 }
             }
             Scenario::Call { .. } => {

@@ -33,7 +33,7 @@ use anyhow::Context;
 pub use args::{BenchArgs, Era, Scenario, Target};
 
 use message::{Failure, Messages};
-use report::{IdleReport, Report, ServerUsage};
+use report::{IdleReport, MachineUsage, Report, ServerUsage};
 use stats::{Budget, Live, Stats};
 
 /// Runs the benchmark described by `args` and prints its report on stdout.
@@ -138,6 +138,7 @@ async fn load(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
         }
     }
     let usage_start = pid.and_then(procstat::sample);
+    let machine_start = (procstat::sample(std::process::id()), procstat::machine_busy_ticks());
     let start = Instant::now();
     let budget = Arc::new(Budget::new(duration.map(|d| start + d), args.requests));
     let interval = args.rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(args.connections as f64 / r));
@@ -168,6 +169,20 @@ async fn load(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     let elapsed = start.elapsed();
     let peak = progress.finish().await;
     let usage_end = pid.and_then(procstat::sample);
+    let machine_end = (procstat::sample(std::process::id()), procstat::machine_busy_ticks());
+    let machine = match (machine_start, machine_end, usage_start, usage_end) {
+        ((Some(c0), Some(b0)), (Some(c1), Some(b1)), Some(s0), Some(s1)) => {
+            let client = procstat::cpu_seconds(&c0, &c1);
+            let other =
+                (procstat::ticks_to_seconds(b1.saturating_sub(b0)) - client - procstat::cpu_seconds(&s0, &s1)).max(0.0);
+            Some(MachineUsage {
+                client_cpu_seconds: client,
+                other_cpu_seconds: other,
+                other_cpu_percent: 100.0 * other / elapsed.as_secs_f64().max(1e-9),
+            })
+        }
+        _ => None,
+    };
     let server_usage = match (usage_start, usage_end) {
         (Some(s), Some(e)) => Some(ServerUsage {
             pid: pid.unwrap_or_default(),
@@ -182,7 +197,7 @@ async fn load(args: &BenchArgs, target: &Target) -> anyhow::Result<Report> {
     if let Some(server) = server {
         server.stop().await;
     }
-    Ok(Report::new(args, target, &total, elapsed, server_usage, None))
+    Ok(Report::new(args, target, &total, elapsed, server_usage, machine, None))
 }
 
 /// Opens `n` legacy sessions and keeps them idle while the server's memory is read.
@@ -235,7 +250,7 @@ async fn idle_sessions(args: &BenchArgs, target: &Target, n: u64) -> anyhow::Res
     for s in &sessions {
         s.close().await;
     }
-    Ok(Report::new(args, target, &stats, elapsed, None, Some(idle)))
+    Ok(Report::new(args, target, &stats, elapsed, None, None, Some(idle)))
 }
 
 /// One virtual client's loop.

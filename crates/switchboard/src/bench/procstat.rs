@@ -1,5 +1,7 @@
 //! The server's resource use, read from `/proc/<pid>/status` (RSS) and `/proc/<pid>/stat`
-//! (user + system CPU time). Linux only; elsewhere the reads fail and the report omits them.
+//! (user + system CPU time), and the whole machine's busy time from `/proc/stat`, so a run can
+//! tell how much CPU went to processes other than the server and the load generator. Linux
+//! only; elsewhere the reads fail and the report omits them.
 
 use std::time::Instant;
 
@@ -49,4 +51,20 @@ pub(crate) fn cpu_percent(start: &Sample, end: &Sample) -> f64 {
 /// CPU seconds between two samples.
 pub(crate) fn cpu_seconds(start: &Sample, end: &Sample) -> f64 {
     end.cpu_ticks.saturating_sub(start.cpu_ticks) as f64 / TICKS_PER_SECOND
+}
+
+/// CPU time all CPUs spent running processes (user, nice, system), in clock ticks. Interrupt
+/// and softirq time (much of the loopback TCP work) is left out: no process is charged for it,
+/// so it would show up as a stranger's CPU.
+pub(crate) fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line.split_whitespace().map(|v| v.parse().unwrap_or(0)).collect();
+    // user nice system idle … (guest time is already in user).
+    Some(f.iter().take(3).sum())
+}
+
+/// Ticks as seconds.
+pub(crate) fn ticks_to_seconds(ticks: u64) -> f64 {
+    ticks as f64 / TICKS_PER_SECOND
 }

@@ -37,6 +37,18 @@ pub(crate) struct ServerUsage {
     pub(crate) cpu_percent: f64,
 }
 
+/// Where the machine's CPU went during the run besides the server: the load generator, and
+/// everything else (another process busy on the machine disturbs the measurement).
+#[derive(Debug, Serialize)]
+pub(crate) struct MachineUsage {
+    /// CPU seconds of the load generator (this process).
+    pub(crate) client_cpu_seconds: f64,
+    /// CPU seconds of every other process and the kernel's interrupt work, all CPUs.
+    pub(crate) other_cpu_seconds: f64,
+    /// `other_cpu_seconds` per second of the run, in percent of one core.
+    pub(crate) other_cpu_percent: f64,
+}
+
 /// The `--idle-sessions` measurement.
 #[derive(Debug, Serialize)]
 pub(crate) struct IdleReport {
@@ -66,6 +78,7 @@ pub(crate) struct Report {
     latency_ms: Latency,
     failures: BTreeMap<String, FailureCount>,
     server: Option<ServerUsage>,
+    machine: Option<MachineUsage>,
     idle_sessions: Option<IdleReport>,
 }
 
@@ -77,6 +90,7 @@ impl Report {
         stats: &Stats,
         elapsed: Duration,
         server: Option<ServerUsage>,
+        machine: Option<MachineUsage>,
         idle_sessions: Option<IdleReport>,
     ) -> Self {
         let (transport, target) = match target {
@@ -110,6 +124,7 @@ impl Report {
             },
             failures: stats.failures.clone(),
             server,
+            machine,
             idle_sessions,
         }
     }
@@ -159,6 +174,18 @@ impl Report {
                     kib_to_mib(s.rss_peak_kib),
                     s.cpu_seconds,
                     s.cpu_percent
+                ),
+            );
+        }
+        if let Some(m) = &self.machine {
+            row(
+                "machine",
+                format!(
+                    "load generator CPU {:.2} s; other processes {:.2} s ({:.0} % of a core{})",
+                    m.client_cpu_seconds,
+                    m.other_cpu_seconds,
+                    m.other_cpu_percent,
+                    if m.other_cpu_percent > 10.0 { ": the machine was busy, numbers are disturbed" } else { "" }
                 ),
             );
         }

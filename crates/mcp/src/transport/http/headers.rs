@@ -2,6 +2,8 @@
 //! `Mcp-Method`, `Mcp-Name` and the `Mcp-Param-*` headers mirrored from `x-mcp-header`
 //! properties. Every failure is HTTP 400 with `-32020`.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::HeaderMap;
@@ -33,32 +35,49 @@ pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'
 }
 
 /// Decodes the `=?base64?…?=` sentinel (strict RFC 4648 with padding); anything else is literal.
-pub(crate) fn decode_value(raw: &str) -> Result<String, ErrorObject> {
+pub(crate) fn decode_value(raw: &str) -> Result<Cow<'_, str>, ErrorObject> {
     match raw.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
         Some(b64) => {
             let bytes = STANDARD
                 .decode(b64)
                 .map_err(|e| ErrorObject::header_mismatch(format!("header value {raw:?} is not valid base64: {e}")))?;
             String::from_utf8(bytes)
+                .map(Cow::Owned)
                 .map_err(|_| ErrorObject::header_mismatch(format!("header value {raw:?} does not decode to UTF-8")))
         }
-        None => Ok(raw.to_owned()),
+        None => Ok(Cow::Borrowed(raw)),
     }
 }
 
-/// The body field `Mcp-Name` must mirror, for methods that have one.
-pub(crate) fn name_of(method: &str, params: &Value) -> Option<Option<String>> {
-    let field = match method {
-        "tools/call" | "prompts/get" => "name",
-        "resources/read" => "uri",
-        "tasks/get" | "tasks/update" | "tasks/cancel" => "taskId",
-        _ => return None,
-    };
-    Some(params.get(field).and_then(Value::as_str).map(str::to_owned))
+/// The params field `Mcp-Name` mirrors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mirrored {
+    /// `name` (tools/call, prompts/get).
+    Name,
+    /// `uri` (resources/read).
+    Uri,
+    /// `taskId` (tasks/get, tasks/update, tasks/cancel).
+    TaskId,
 }
 
-/// Checks `Mcp-Method` and `Mcp-Name` against the body.
-pub(crate) fn check_routing(headers: &HeaderMap, method: &str, params: &Value) -> Result<(), ErrorObject> {
+/// The body field `Mcp-Name` must mirror, for methods that have one.
+pub(crate) fn mirrored_field(method: &str) -> Option<Mirrored> {
+    match method {
+        "tools/call" | "prompts/get" => Some(Mirrored::Name),
+        "resources/read" => Some(Mirrored::Uri),
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some(Mirrored::TaskId),
+        _ => None,
+    }
+}
+
+/// Checks `Mcp-Method` and `Mcp-Name` against the body. `mirrored` is the value of the field
+/// `Mcp-Name` mirrors (`None` when the method has none; `Some(None)` when the body lacks it
+/// or it is not a string).
+pub(crate) fn check_routing(
+    headers: &HeaderMap,
+    method: &str,
+    mirrored: Option<Option<&str>>,
+) -> Result<(), ErrorObject> {
     match header(headers, METHOD)? {
         None => return Err(ErrorObject::header_mismatch(format!("missing header Mcp-Method (expected {method:?})"))),
         Some(h) if h != method => {
@@ -68,7 +87,7 @@ pub(crate) fn check_routing(headers: &HeaderMap, method: &str, params: &Value) -
         }
         Some(_) => {}
     }
-    if let Some(expected) = name_of(method, params) {
+    if let Some(expected) = mirrored {
         let expected = expected.unwrap_or_default();
         match header(headers, NAME)? {
             None => {

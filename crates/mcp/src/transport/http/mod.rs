@@ -5,6 +5,7 @@
 //! | file | job |
 //! | --- | --- |
 //! | `guard.rs` | Origin/Host validation against DNS rebinding |
+//! | `peek.rs` | one pass over a POST body: its era and the fields routing headers mirror |
 //! | `modern.rs` | 2026-07-28 POSTs: header checks, JSON fast path, request-scoped SSE |
 //! | `legacy.rs` | 2025-03-26…2025-11-25 sessions: POST/GET/DELETE, resumable streams |
 //! | `session.rs` | the session store trait and its in-memory implementation |
@@ -19,6 +20,7 @@ mod legacy;
 mod legacy_sse;
 mod listener;
 mod modern;
+mod peek;
 mod session;
 mod sse;
 mod tap;
@@ -155,55 +157,20 @@ async fn endpoint(
 
 /// Era detection for one POST: modern `_meta` wins; then a session header; then `initialize`.
 async fn route_post(state: HttpState, parts: http::request::Parts, body: bytes::Bytes) -> axum::response::Response {
-    match classify(&body) {
-        Body::Modern => modern::post(state, parts, body).await,
-        Body::Other if parts.headers.contains_key(headers::SESSION_ID) => legacy::post(state, parts, body).await,
-        Body::Initialize => legacy::initialize(state, parts, body).await,
-        Body::Other => {
+    match peek::classify(&body) {
+        peek::Body::Modern(routing) => modern::post(state, parts, &body, routing).await,
+        peek::Body::Other if parts.headers.contains_key(headers::SESSION_ID) => legacy::post(state, parts, body).await,
+        peek::Body::Initialize => legacy::initialize(state, parts, body).await,
+        peek::Body::Other => {
             let claims_modern = headers::header(&parts.headers, headers::PROTOCOL_VERSION)
                 .ok()
                 .flatten()
                 .is_some_and(|v| v.parse::<switchboard_protocol::ProtocolVersion>().map_or(true, |v| v.is_modern()));
             if claims_modern {
-                modern::post(state, parts, body).await
+                modern::post(state, parts, &body, None).await
             } else {
                 legacy::without_session(&body)
             }
         }
-    }
-}
-
-enum Body {
-    Modern,
-    Initialize,
-    Other,
-}
-
-fn classify(body: &[u8]) -> Body {
-    #[derive(serde::Deserialize)]
-    struct Peek<'a> {
-        #[serde(borrow, default)]
-        method: Option<std::borrow::Cow<'a, str>>,
-        #[serde(default)]
-        params: Option<PeekParams>,
-    }
-    #[derive(serde::Deserialize)]
-    struct PeekParams {
-        #[serde(rename = "_meta", default)]
-        meta: Option<PeekMeta>,
-    }
-    #[derive(serde::Deserialize)]
-    struct PeekMeta {
-        #[serde(rename = "io.modelcontextprotocol/protocolVersion", default)]
-        version: Option<serde::de::IgnoredAny>,
-    }
-    let Ok(peek) = serde_json::from_slice::<Peek<'_>>(body) else { return Body::Other };
-    let initialize = peek.method.as_deref() == Some("initialize");
-    if peek.params.and_then(|p| p.meta).is_some_and(|m| m.version.is_some()) {
-        Body::Modern
-    } else if initialize {
-        Body::Initialize
-    } else {
-        Body::Other
     }
 }

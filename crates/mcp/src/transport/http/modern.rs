@@ -10,7 +10,6 @@ use bytes::Bytes;
 use futures_util::Future;
 use http::request::Parts;
 use http::StatusCode;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use switchboard_protocol::jsonrpc::{self, DecodeError, Decoded, Inbound, RawRequest};
 use switchboard_protocol::{ErrorObject, ProtocolVersion};
@@ -18,35 +17,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::headers::{self, header};
+use super::peek::Routing;
 use super::{sse, HttpState};
 use crate::engine::{run_request, Frame, RequestHandle};
 
-/// The fields of a modern request the routing headers must agree with, read without parsing
-/// the rest of the params.
-#[derive(Deserialize, Default)]
-struct Routing<'a> {
-    #[serde(rename = "_meta", default)]
-    meta: Option<MetaPeek>,
-    #[serde(borrow, default)]
-    name: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    uri: Option<std::borrow::Cow<'a, str>>,
-    #[serde(rename = "taskId", borrow, default)]
-    task_id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    arguments: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct MetaPeek {
-    #[serde(rename = "io.modelcontextprotocol/protocolVersion", default)]
-    version: Option<serde_json::Value>,
-    #[serde(rename = "io.modelcontextprotocol/clientCapabilities", default)]
-    capabilities: Option<serde::de::IgnoredAny>,
-}
-
-pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Response {
-    let request = match jsonrpc::decode(&body, &state.server.limits().decode()) {
+pub(crate) async fn post(state: HttpState, parts: Parts, body: &[u8], routing: Option<Routing<'_>>) -> Response {
+    let request = match jsonrpc::decode(body, &state.server.limits().decode()) {
         Ok(Decoded::Single(Inbound::Request(r))) => r,
         Ok(Decoded::Single(Inbound::Notification(_))) => return sse::accepted(),
         Ok(Decoded::Single(Inbound::Response(_))) => {
@@ -61,16 +37,17 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
         }
         Err(DecodeError { id, error }) => return sse::error(StatusCode::BAD_REQUEST, id.as_ref(), &error),
     };
-    if let Err(error) = validate(&state, &parts, &request) {
+    // The routing fields come from the body's peek; parse them from the params only when the
+    // peek could not read them.
+    let routing = routing.unwrap_or_else(|| Routing::parse(request.params.as_deref().map_or("{}", RawValue::get)));
+    if let Err(error) = validate(&state, &parts, &request, &routing) {
         return sse::error(StatusCode::BAD_REQUEST, Some(&request.id), &error);
     }
     run(state, &parts, request).await
 }
 
 /// The checks the transport owns, in the order the spec's probes require.
-fn validate(state: &HttpState, parts: &Parts, request: &RawRequest) -> Result<(), ErrorObject> {
-    let text = request.params.as_deref().map_or("{}", RawValue::get);
-    let routing: Routing<'_> = serde_json::from_str(text).unwrap_or_default();
+fn validate(state: &HttpState, parts: &Parts, request: &RawRequest, routing: &Routing<'_>) -> Result<(), ErrorObject> {
     let header_version = header(&parts.headers, headers::PROTOCOL_VERSION)?
         .ok_or_else(|| ErrorObject::header_mismatch("missing header MCP-Protocol-Version"))?;
     let meta = routing.meta.as_ref().ok_or_else(|| {
@@ -80,13 +57,13 @@ fn validate(state: &HttpState, parts: &Parts, request: &RawRequest) -> Result<()
             ProtocolVersion::LATEST
         ))
     })?;
-    let Some(body_version) = meta.version.as_ref().and_then(|v| v.as_str()) else {
+    let Some(body_version) = meta.version.as_deref() else {
         return Err(ErrorObject::invalid_params(format!(
             "{}: params._meta[\"io.modelcontextprotocol/protocolVersion\"] is required",
             request.method
         )));
     };
-    if meta.capabilities.is_none() {
+    if !meta.capabilities {
         return Err(ErrorObject::invalid_params(format!(
             "{}: params._meta[\"io.modelcontextprotocol/clientCapabilities\"] is required (send {{}} to declare none)",
             request.method
@@ -97,12 +74,13 @@ fn validate(state: &HttpState, parts: &Parts, request: &RawRequest) -> Result<()
             "header MCP-Protocol-Version {header_version:?} does not match the body's protocol version {body_version:?}"
         )));
     }
-    let mirrored = serde_json::json!({
-        "name": routing.name.as_deref(),
-        "uri": routing.uri.as_deref(),
-        "taskId": routing.task_id.as_deref(),
-    });
-    headers::check_routing(&parts.headers, &request.method, &mirrored)?;
+    let mirrored = match headers::mirrored_field(&request.method) {
+        Some(headers::Mirrored::Name) => Some(routing.name.as_deref()),
+        Some(headers::Mirrored::Uri) => Some(routing.uri.as_deref()),
+        Some(headers::Mirrored::TaskId) => Some(routing.task_id.as_deref()),
+        None => None,
+    };
+    headers::check_routing(&parts.headers, &request.method, mirrored)?;
     if request.method == "tools/call" {
         let catalog = state.server.handler_tools();
         if let Some(entry) = routing.name.as_deref().and_then(|n| catalog.get(n)) {
