@@ -1,8 +1,9 @@
 //! Micro-benchmarks of the request hot path (criterion): decoding a `tools/call` frame, encoding
 //! its result, validating tool arguments against a compiled `inputSchema`, and the whole
-//! decode → dispatch → encode round trip of a modern `tools/call` through a served connection
-//! (an in-memory pipe, so no socket is measured). SSE framing (`transport/http/sse.rs`) is
-//! crate-private and is measured end to end by `switchboard bench` instead.
+//! decode → dispatch → encode round trip of a modern `tools/call` and a `tools/list` through a
+//! served connection (an in-memory pipe on a one-thread runtime, so neither a socket nor a wake-up
+//! across threads is measured). SSE framing (`transport/http/sse.rs`) is crate-private and is
+//! measured end to end by `switchboard bench` instead.
 //!
 //! Run: `cargo bench -p switchboard-mcp --bench hot_path`.
 
@@ -17,6 +18,8 @@ use switchboard_mcp::transport::stdio::{LineReader, LineWriter};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const CALL: &str = r#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"0"}}}}"#;
+
+const LIST: &str = r#"{"jsonrpc":"2.0","id":42,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"0"}}}}"#;
 
 fn echo_tool() -> Tool {
     let schema = json!({"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]});
@@ -72,11 +75,15 @@ fn validation(c: &mut Criterion) {
 }
 
 fn round_trip(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let router = Router::new().tool(echo_tool(), |args, _ctx| async move {
-        let message = args.as_object().get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
-        Ok(CallToolResult::text(message))
-    });
+    // One thread: the server and the client take turns, so what is measured is the CPU cost of the
+    // path, not cross-thread wake-ups (which dominate, and vary, on a multi-threaded runtime).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let router = Router::new()
+        .tool(echo_tool(), |args, _ctx| async move {
+            let message = args.as_object().get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+            Ok(CallToolResult::text(message))
+        })
+        .tool(add_tool(), |_args, _ctx| async move { Ok(CallToolResult::text("5")) });
     let server = Server::builder("bench", "0").router(router).unwrap().build();
     let (client, server_end) = tokio::io::duplex(1 << 20);
     let (server_read, server_write) = tokio::io::split(server_end);
@@ -85,15 +92,33 @@ fn round_trip(c: &mut Criterion) {
     });
     let (read, mut writer) = tokio::io::split(client);
     let mut lines = BufReader::new(read).lines();
-    let frame = format!("{CALL}\n");
+    // Request ids must not be reused on a connection (the engine refuses an id it still has in
+    // flight), so every request gets its own.
+    let mut next_id = 1_000_u64;
+    let mut frame = |template: &str| {
+        next_id += 1;
+        let body = template.replacen(r#""id":42"#, &format!(r#""id":{next_id}"#), 1);
+        format!("{body}\n")
+    };
     let mut g = c.benchmark_group("round_trip");
     g.throughput(Throughput::Elements(1));
     g.bench_function("tools/call echo (modern, in-memory pipe)", |b| {
         b.iter(|| {
+            let frame = frame(CALL);
             rt.block_on(async {
                 writer.write_all(frame.as_bytes()).await.unwrap();
                 let line = lines.next_line().await.unwrap().unwrap();
                 assert!(line.contains(r#""text":"hello""#), "{line}");
+            })
+        })
+    });
+    g.bench_function("tools/list, 2 tools (modern, in-memory pipe)", |b| {
+        b.iter(|| {
+            let list = frame(LIST);
+            rt.block_on(async {
+                writer.write_all(list.as_bytes()).await.unwrap();
+                let line = lines.next_line().await.unwrap().unwrap();
+                assert!(line.contains(r#""name":"add""#), "{line}");
             })
         })
     });
