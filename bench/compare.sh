@@ -45,7 +45,9 @@ QUIET="${BENCH_QUIET:-1}"
 OUT="${BENCH_OUT:-$ROOT/target/bench}"
 SB="${BENCH_SWITCHBOARD:-$ROOT/target/release/switchboard}"
 SHOP_ARGS="${BENCH_SHOP_ARGS:-{\"order_id\":\"ORD-20250204-1037\"\}}"
-SHOP_CMD="${BENCH_SHOP_CMD-$SB serve --config $ROOT/examples/shop/shop.yaml --data-dir $OUT/shop-data --listen 127.0.0.1:{PORT} --log-level warn}"
+# (The default is built apart: a `}` inside `${VAR-default}` would end the expansion at `{PORT}`.)
+SHOP_DEFAULT="$SB serve --config $ROOT/examples/shop/shop.yaml --data-dir $OUT/shop-data --listen 127.0.0.1:{PORT} --log-level warn"
+SHOP_CMD="${BENCH_SHOP_CMD-$SHOP_DEFAULT}"
 NODE="$ROOT/.peers/node22/bin/node"
 PY="$ROOT/.peers/py2/bin/python"
 log() { printf '[compare] %s\n' "$*" >&2; }

@@ -504,6 +504,32 @@ fn suggest_order_id(s: &str) -> Option<String> {
     (digits.len() == 12).then(|| format!("ORD-{}-{}", &digits[..8], &digits[8..]))
 }
 
+/// An order and its shipments in one pass: a LEFT JOIN, so an order without shipments is one row
+/// whose `shipment_*` columns are NULL.
+const ORDER_STATUS_SQL: &str = "SELECT o.id, o.status, o.created_at, o.delivered_at, o.total_cents, \
+     s.carrier AS shipment_carrier, s.tracking_number AS shipment_tracking_number, \
+     s.status AS shipment_status, s.shipped_at AS shipment_shipped_at, s.eta AS shipment_eta \
+     FROM orders o LEFT JOIN shipments s ON s.order_id = o.id WHERE o.id = :id ORDER BY s.shipped_at, s.id";
+
+/// Splits a row of [`ORDER_STATUS_SQL`] into the order's columns and its shipment, if the row has
+/// one (`carrier` is NOT NULL, so a NULL carrier means the LEFT JOIN found none).
+fn split_shipment(row: Map<String, Value>) -> (Map<String, Value>, Option<Value>) {
+    let mut order = Map::new();
+    let mut shipment = Map::new();
+    for (k, v) in row {
+        match k.strip_prefix("shipment_") {
+            Some(field) => {
+                shipment.insert(field.to_owned(), v);
+            }
+            None => {
+                order.insert(k, v);
+            }
+        }
+    }
+    let present = shipment.get("carrier").is_some_and(|c| !c.is_null());
+    (order, present.then_some(Value::Object(shipment)))
+}
+
 /// Registers `get_order_status`.
 pub fn get_order_status(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
@@ -519,15 +545,21 @@ pub fn get_order_status(router: Router, name: &str, description: &str, db: Datab
                 };
                 return Err(HandlerError::msg(format!("{id:?} is not a valid order ID.{hint}")));
             }
-            let mut tx = db.pool.begin().await.map_err(db_failed)?;
-            let order = rows(&db, &mut tx, "SELECT id, status, created_at, delivered_at, total_cents FROM orders WHERE id = :id", &params(&[("id", json!(id))])).await?;
-            let Some(order) = order.into_iter().next() else {
+            // One statement, not a transaction of two: a single SELECT already reads one snapshot,
+            // and on SQLite every statement is a round trip to the connection's worker thread.
+            let compiled = sql::compile(ORDER_STATUS_SQL, db.kind);
+            let joined = sql::bind(&compiled, &params(&[("id", json!(id))]))
+                .fetch_all(&db.pool)
+                .await
+                .map_err(db_failed)?;
+            let mut joined = joined.iter().map(sql::row_to_json);
+            let Some(first) = joined.next() else {
                 return Err(HandlerError::msg(format!("no order {id} exists; check the ID in the confirmation email")));
             };
-            let shipments = rows(&db, &mut tx, "SELECT carrier, tracking_number, status, shipped_at, eta FROM shipments WHERE order_id = :id", &params(&[("id", json!(id))])).await?;
-            tx.commit().await.map_err(db_failed)?;
+            let (order, shipment) = split_shipment(first);
+            let shipments: Vec<Value> = shipment.into_iter().chain(joined.filter_map(|row| split_shipment(row).1)).collect();
             let mut v = Value::Object(order);
-            v["shipments"] = Value::Array(shipments.into_iter().map(Value::Object).collect());
+            v["shipments"] = Value::Array(shipments);
             Ok(CallToolResult::structured(v))
         }
     })

@@ -85,9 +85,20 @@ impl Default for HttpConfig {
     }
 }
 
-/// Shared state of the HTTP endpoints.
+/// Shared state of the HTTP endpoints: one `Arc`, because axum clones the state for every request
+/// (twice, with the guard middleware) and a clone should be one reference count, not five.
 #[derive(Clone)]
-pub(crate) struct HttpState {
+pub(crate) struct HttpState(Arc<HttpShared>);
+
+impl std::ops::Deref for HttpState {
+    type Target = HttpShared;
+    fn deref(&self) -> &HttpShared {
+        &self.0
+    }
+}
+
+/// What [`HttpState`] shares.
+pub(crate) struct HttpShared {
     pub(crate) server: Server,
     pub(crate) config: Arc<HttpConfig>,
     pub(crate) stateless: Arc<crate::server::StatelessConnection>,
@@ -98,13 +109,13 @@ pub(crate) struct HttpState {
 /// The MCP endpoints for `server`, ready to serve or to merge into a larger axum app.
 pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) -> Router {
     let body_limit = config.max_body_bytes.unwrap_or(server.limits().max_message_bytes);
-    let state = HttpState {
+    let state = HttpState(Arc::new(HttpShared {
         stateless: Arc::new(server.stateless_connection()),
         sessions: Arc::new(legacy::Sessions::new(store, config.session_idle_timeout)),
         sse_sessions: Arc::new(legacy_sse::SseSessions::default()),
         config: Arc::new(config.clone()),
         server,
-    };
+    }));
     legacy::spawn_expiry(state.clone());
     let mut app = Router::new().route(&config.path, any(endpoint));
     if config.legacy_sse {
