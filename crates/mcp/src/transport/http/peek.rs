@@ -242,8 +242,7 @@ struct PeekMeta<'a> {
     capabilities: bool,
 }
 
-const VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+use switchboard_protocol::meta::{CLIENT_CAPABILITIES as CAPABILITIES, PROTOCOL_VERSION as VERSION};
 
 /// The member names the peek looks at, matched without allocating (escaped names included).
 enum Key {
