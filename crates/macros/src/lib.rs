@@ -24,7 +24,7 @@ mod tests;
 /// `#[tool]` or `#[prompt]` are left alone.
 ///
 /// ```
-/// use switchboard_mcp::server::{IntoRouter, Json, RequestContext, ServerHandler, ToolError};
+/// use switchboard_mcp::server::{IntoRouter, Json, RequestContext, ToolError};
 ///
 /// #[derive(serde::Serialize, schemars::JsonSchema)]
 /// struct Quotient { value: f64 }

@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use switchboard_mcp::protocol::jsonrpc::{decode, write_result, DecodeLimits, Decoded, Inbound};
 use switchboard_mcp::protocol::tools::{CallToolResult, Tool};
-use switchboard_mcp::server::{Router, Server, ToolCatalog};
+use switchboard_mcp::server::{Router, Server};
 use switchboard_mcp::transport::stdio::{LineReader, LineWriter};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -59,7 +59,9 @@ fn codec(c: &mut Criterion) {
 }
 
 fn validation(c: &mut Criterion) {
-    let catalog = ToolCatalog::new([echo_tool(), add_tool()]).unwrap();
+    let ok = |_, _| async { Ok(CallToolResult::text("ok")) };
+    let catalog = Router::new().tool(echo_tool(), ok).tool(add_tool(), ok).build().unwrap();
+    let catalog = catalog.tools();
     let mut g = c.benchmark_group("validate_args");
     for (tool, args) in [("echo", json!({"message": "hello"})), ("add", json!({"a": 2, "b": 3}))] {
         let entry = catalog.get(tool).unwrap();

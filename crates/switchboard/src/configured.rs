@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use switchboard_gateway::Config;
-use switchboard_mcp::server::{Notifier, Server, SwappableHandler};
+use switchboard_mcp::server::{Catalog, CatalogHandle, Notifier, Server};
 use switchboard_mcp::Limits;
 
 /// A server for `config_path`, and the config (for its listen/stdio defaults).
@@ -30,10 +30,10 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     if let Some(text) = &config.server.instructions {
         builder = builder.instructions(text.clone());
     }
-    let handler = SwappableHandler::new(catalog.router.build().context("compiling tool schemas")?);
+    let catalog = CatalogHandle::new(catalog.router.build().context("compiling tool schemas")?);
     let notifier = Notifier::default();
-    let server = builder.handler(handler.clone()).notifier(notifier.clone()).build();
-    watch(config_path.to_owned(), data_dir, handler, notifier, server.shutdown_token());
+    let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
+    watch(config_path.to_owned(), data_dir, catalog, notifier, server.shutdown_token());
     Ok((server, config))
 }
 
@@ -43,7 +43,7 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
 fn watch(
     path: PathBuf,
     data_dir: PathBuf,
-    handler: SwappableHandler,
+    catalog: CatalogHandle,
     notifier: Notifier,
     stop: tokio_util::sync::CancellationToken,
 ) {
@@ -61,7 +61,7 @@ fn watch(
             seen = now;
             match reload(&path, &data_dir).await {
                 Ok(new) => {
-                    handler.swap(new);
+                    catalog.store(new);
                     notifier.tools_changed();
                     notifier.prompts_changed();
                     notifier.resources_changed();
@@ -75,7 +75,7 @@ fn watch(
     });
 }
 
-async fn reload(path: &Path, data_dir: &Path) -> anyhow::Result<switchboard_mcp::server::RouterHandler> {
+async fn reload(path: &Path, data_dir: &Path) -> anyhow::Result<Catalog> {
     let config = Config::load(path)?;
     let catalog = switchboard_gateway::build(&config, data_dir).await?;
     Ok(catalog.router.build()?)

@@ -1,21 +1,21 @@
 //! What the expansion registers: each definition, serialized as a client would receive it.
 
 use serde_json::{json, Value};
-use switchboard_mcp::server::{IntoRouter, RouterHandler, ServerHandler};
+use switchboard_mcp::server::{Catalog, IntoRouter};
 
 use crate::fixtures::{Calculator, Extras};
 
-fn build(router: impl IntoRouter) -> RouterHandler {
+fn build(router: impl IntoRouter) -> Catalog {
     router.into_router().build().expect("the generated schemas compile")
 }
 
 /// Every tool of `handler`, in registration order, as JSON.
-fn tools(handler: &RouterHandler) -> Vec<Value> {
+fn tools(handler: &Catalog) -> Vec<Value> {
     handler.tools().entries().iter().map(|e| serde_json::to_value(e.tool()).expect("a tool serializes")).collect()
 }
 
 /// Every prompt of `handler`, in registration order, as JSON.
-fn prompts(handler: &RouterHandler) -> Vec<Value> {
+fn prompts(handler: &Catalog) -> Vec<Value> {
     handler.prompts().iter().map(|p| serde_json::to_value(p).expect("a prompt serializes")).collect()
 }
 

@@ -118,12 +118,20 @@ pub(crate) struct ServerConnection {
     /// Where notifications unrelated to any request go (list changes, resource updates). Unset
     /// on stdio, where the connection itself is that channel; HTTP sets its standalone stream.
     pub(crate) unsolicited: OnceLock<PeerHandle>,
+    /// Who this connection's requests act for (anonymous until a transport authenticates).
+    pub(crate) principal: super::Principal,
 }
 
 impl ServerConnection {
     pub(crate) fn new(server: Arc<ServerInner>) -> Self {
         let closing = server.shutdown.child_token();
-        Self { server, session: OnceLock::new(), closing, unsolicited: OnceLock::new() }
+        Self {
+            server,
+            session: OnceLock::new(),
+            closing,
+            unsolicited: OnceLock::new(),
+            principal: super::Principal::anonymous(),
+        }
     }
 
     /// Recreates a connection around an existing legacy session (HTTP, after a restart or on

@@ -41,6 +41,7 @@ struct Inner {
     mrtr_allowed: bool,
     last_progress: Mutex<Option<f64>>,
     tasks: Option<TaskEnv>,
+    principal: super::Principal,
 }
 
 /// What a request knows about tasks.
@@ -83,6 +84,7 @@ pub(crate) struct ContextParts {
     pub(crate) state: Option<serde_json::Value>,
     pub(crate) mrtr_allowed: bool,
     pub(crate) tasks: Option<TaskEnv>,
+    pub(crate) principal: super::Principal,
 }
 
 impl RequestContext {
@@ -100,8 +102,25 @@ impl RequestContext {
                 mrtr_allowed: parts.mrtr_allowed,
                 last_progress: Mutex::new(None),
                 tasks: parts.tasks,
+                principal: parts.principal,
             }),
         }
+    }
+
+    /// Who the request acts for, from its credentials (anonymous without authentication).
+    pub fn principal(&self) -> &super::Principal {
+        &self.inner.principal
+    }
+
+    /// The request's JSON-RPC id.
+    pub fn request_id(&self) -> &switchboard_protocol::jsonrpc::RequestId {
+        self.inner.handle.id()
+    }
+
+    /// When the request times out if it makes no progress (reporting progress pushes it back,
+    /// up to a hard ceiling).
+    pub fn deadline(&self) -> tokio::time::Instant {
+        self.inner.handle.deadline().due()
     }
 
     /// The protocol revision this request speaks.
@@ -350,6 +369,7 @@ impl RequestContext {
                 mrtr_allowed: false,
                 last_progress: Mutex::new(None),
                 tasks: Some(task_env),
+                principal: self.inner.principal.clone(),
             }),
         };
         let version = self.inner.version;

@@ -1,5 +1,6 @@
-//! Method dispatch: parse params (once, with path-bearing errors), decide the era, call the
-//! handler, and encode the result shaped for the revision the request speaks.
+//! Method dispatch: parse params (once, with path-bearing errors), decide the era, take one
+//! catalog snapshot, call the snapshot's service, and encode the result shaped for the revision
+//! the request speaks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,15 +27,16 @@ use switchboard_protocol::subscriptions::{
 use switchboard_protocol::tools::{CallToolParams, CallToolResult, ListToolsResult};
 use switchboard_protocol::{methods, ErrorObject, JsonObject, ProtocolVersion, ResultType, Shape};
 use tokio::sync::broadcast::error::RecvError;
+use tower::ServiceExt as _;
 use tracing::debug;
 
 use super::connection::{error_frame, Mode, ServerConnection, Session};
 use super::context::{ContextParts, RequestContext, TaskEnv, TaskMode};
 use super::cursor;
 use super::error::{ErrorKind, HandlerError};
-use super::handler::ToolCall;
 use super::notify::Change;
 use super::seal::StateSealer;
+use super::service::{CompletionRequest, PromptRequest, ResourceRequest};
 use crate::engine::{Frame, RequestHandle};
 
 type Outcome = Result<Frame, ErrorObject>;
@@ -69,9 +71,6 @@ impl Extras {
         Self { answers, state, mrtr_allowed: true, tasks }
     }
 }
-
-/// The principal a request acts for; transports with authentication will supply it.
-const ANONYMOUS: &str = "";
 
 impl ServerConnection {
     pub(crate) async fn dispatch(self: Arc<Self>, request: RawRequest, handle: RequestHandle) -> Outcome {
@@ -121,13 +120,14 @@ impl ServerConnection {
             methods::TOOLS_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
-                let catalog = self.server.handler.tools();
-                let (start, next) = self.page_bounds("tools", catalog.len(), p.cursor.as_deref())?;
+                let catalog = self.server.catalog.load();
+                let tools = catalog.tools();
+                let (start, next) = self.page_bounds("tools", tools.len(), p.cursor.as_deref())?;
                 let version = mode.version();
                 // A page depends only on the catalog, the revision and where it starts: it is
                 // shaped and encoded once per catalog, then reused until the catalog is swapped.
                 let page = self.server.tools_pages.get_or_encode(&catalog, (version, start), || {
-                    let tools = catalog.entries()[start..start + self.page_len(start, catalog.len())]
+                    let tools = tools.entries()[start..start + self.page_len(start, tools.len())]
                         .iter()
                         .map(|e| e.tool().clone())
                         .collect();
@@ -143,7 +143,7 @@ impl ServerConnection {
             methods::RESOURCES_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
-                let all = self.server.handler.resources();
+                let all = self.server.catalog.load().resources().clone();
                 let (resources, next_cursor) =
                     cursor::page("resources", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListResourcesResult { resources, next_cursor, ..Default::default() };
@@ -152,7 +152,7 @@ impl ServerConnection {
             methods::RESOURCES_TEMPLATES_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
-                let all = self.server.handler.resource_templates();
+                let all = self.server.catalog.load().resource_templates().clone();
                 let (resource_templates, next_cursor) =
                     cursor::page("templates", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListResourceTemplatesResult { resource_templates, next_cursor, ..Default::default() };
@@ -162,7 +162,7 @@ impl ServerConnection {
             methods::PROMPTS_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
-                let all = self.server.handler.prompts();
+                let all = self.server.catalog.load().prompts().clone();
                 let (prompts, next_cursor) = cursor::page("prompts", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListPromptsResult { prompts, next_cursor, ..Default::default() };
                 Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
@@ -172,13 +172,13 @@ impl ServerConnection {
                 let p: CompleteParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.completions.is_some())?;
                 let context = p.context.and_then(|c| c.arguments).unwrap_or_default();
-                let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::default());
-                let mut completion = self
-                    .server
-                    .handler
-                    .complete(p.reference, p.argument, context, ctx)
-                    .await
-                    .map_err(|e| into_rpc(e, m))?;
+                let catalog = self.server.catalog.load();
+                let mut completion = switchboard_protocol::completion::Completion::default();
+                if let Some(service) = catalog.completion(&p.reference, &p.argument.name) {
+                    let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::default());
+                    let request = CompletionRequest { value: p.argument.value, context, ctx };
+                    completion.values = service.clone().oneshot(request).await.map_err(|e| into_rpc(e, m))?;
+                }
                 let total = completion.values.len();
                 if total > 100 {
                     completion.values.truncate(100);
@@ -252,9 +252,11 @@ impl ServerConnection {
         let m = methods::TOOLS_CALL;
         let p: CallToolParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
-        let catalog = self.server.handler.tools();
+        // One snapshot for the whole call: the entry that validates the arguments is the entry
+        // whose service runs them.
+        let catalog = self.server.catalog.load();
         let entry =
-            catalog.get(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
+            catalog.tool(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
         let arguments = p.arguments.unwrap_or_default();
         // The digest binds sealed state to this call's params. Only the rare rounds that open or
         // seal state need it, so it is computed then (from the raw params; arguments move on).
@@ -266,17 +268,17 @@ impl ServerConnection {
             StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(args)])
         };
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
-        let args = match entry.validate_args(arguments) {
-            Ok(args) => args,
+        let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref())?;
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
+        let call = match entry.call(arguments, ctx) {
+            Ok(call) => call,
             Err(problems) => {
                 // SEP-1303: argument errors are tool errors, so the model can correct itself.
                 let result = CallToolResult::error(format!("invalid arguments for tool {}: {problems}", p.name));
                 return Ok(self.encode(id, result, mode.version(), None));
             }
         };
-        let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref())?;
-        let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
-        let outcome = self.server.handler.call_tool(ToolCall { name: p.name.clone(), args }, ctx).await;
+        let outcome = call.await;
         match outcome {
             Ok(result) => {
                 if result.is_error != Some(true) {
@@ -303,8 +305,13 @@ impl ServerConnection {
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
         let digest = || StateSealer::digest(&[&Value::String(p.uri.clone())]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let catalog = self.server.catalog.load();
+        let Some((service, variables)) = catalog.resource(&p.uri) else {
+            return Err(ErrorObject::resource_not_found(&p.uri, mode.version()));
+        };
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
-        match self.server.handler.read_resource(p.uri.clone(), ctx).await {
+        let request = ResourceRequest { uri: p.uri.clone(), variables, ctx };
+        match service.clone().oneshot(request).await {
             Ok(Some(contents)) if !contents.is_empty() => {
                 let result = ReadResourceResult { contents, ..Default::default() };
                 Ok(self.encode(id, result, mode.version(), Some(self.server.cache.read)))
@@ -318,10 +325,9 @@ impl ServerConnection {
         let m = methods::PROMPTS_GET;
         let p: GetPromptParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
-        let prompts = self.server.handler.prompts();
-        let prompt = prompts
-            .iter()
-            .find(|pr| pr.name == p.name)
+        let catalog = self.server.catalog.load();
+        let (prompt, service) = catalog
+            .prompt(&p.name)
             .ok_or_else(|| ErrorObject::invalid_params(format!("unknown prompt: {}", p.name)))?;
         let arguments: BTreeMap<String, String> = p.arguments.unwrap_or_default();
         if let Some(missing) =
@@ -336,9 +342,9 @@ impl ServerConnection {
         let digest = || StateSealer::digest(&[&Value::String(p.name.clone()), &digest_args]);
         let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
-        match self.server.handler.get_prompt(p.name.clone(), arguments, ctx).await {
-            Ok(Some(result)) => Ok(self.encode(id, result, mode.version(), None)),
-            Ok(None) => Err(ErrorObject::invalid_params(format!("unknown prompt: {}", p.name))),
+        let request = PromptRequest { name: p.name.clone(), arguments, ctx };
+        match service.clone().oneshot(request).await {
+            Ok(result) => Ok(self.encode(id, result, mode.version(), None)),
             Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
         }
     }
@@ -464,7 +470,7 @@ impl ServerConnection {
             ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
                 // Carry earlier answers forward so a handler that re-runs finds them all.
                 answers.retain(|k, _| !needed.requests.contains_key(k));
-                let state = self.server.sealer.seal(method, digest(), ANONYMOUS, answers, needed.state);
+                let state = self.server.sealer.seal(method, digest(), self.principal.id(), answers, needed.state);
                 let result = InputRequiredResult {
                     result_type: Some(ResultType::InputRequired),
                     input_requests: Some(needed.requests),
@@ -491,7 +497,7 @@ impl ServerConnection {
         }
         let (mut answers, state) = match request_state {
             Some(token) => {
-                let sealed = self.server.sealer.open(token, method, &digest(), ANONYMOUS)?;
+                let sealed = self.server.sealer.open(token, method, &digest(), self.principal.id())?;
                 (sealed.a, sealed.s)
             }
             None => (InputResponses::new(), None),
@@ -520,6 +526,7 @@ impl ServerConnection {
                 state,
                 mrtr_allowed,
                 tasks,
+                principal: self.principal.clone(),
             },
             Mode::Legacy(s) => ContextParts {
                 version: s.version,
@@ -531,6 +538,7 @@ impl ServerConnection {
                 state,
                 mrtr_allowed,
                 tasks,
+                principal: self.principal.clone(),
             },
         };
         RequestContext::new(handle, parts)

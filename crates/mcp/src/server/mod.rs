@@ -1,12 +1,13 @@
 //! The dual-era server runtime.
 //!
-//! A [`Server`] serves one [`ServerHandler`] over any number of connections. On each
+//! A [`Server`] serves one [`Catalog`] slot ([`CatalogHandle`]) over any number of connections. On each
 //! connection, a request that carries modern `_meta` (protocol 2026-07-28) is served statelessly
 //! from that `_meta` alone; an `initialize` starts a legacy session (2024-11-05 … 2025-11-25) for
 //! that connection. Both can happen on the same connection.
 //!
 //! Flow of one request: engine → [`connection`] (era, session) → [`dispatch`] (method,
-//! params, validation, MRTR sealing, result shaping) → the handler.
+//! params, one catalog snapshot, validation, MRTR sealing, result shaping) → the snapshot's
+//! [`tower::Service`] for that tool, resource, prompt or completion ([`service`]).
 
 mod catalog;
 mod connection;
@@ -14,15 +15,17 @@ mod context;
 mod cursor;
 mod dispatch;
 mod error;
-mod handler;
 mod notify;
+mod principal;
 mod router;
 mod seal;
-mod swap;
+mod service;
 mod tasks;
 mod typed;
 pub mod uri_template;
 
+#[cfg(test)]
+mod seam_tests;
 #[cfg(test)]
 mod tests;
 
@@ -37,14 +40,17 @@ pub(crate) use connection::{ServerConnection, Session};
 /// The connection modern HTTP requests are served on.
 pub(crate) type StatelessConnection = ServerConnection;
 pub use crate::xmcp::HeaderParam;
-pub use catalog::{ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
+pub use catalog::{Catalog, CatalogHandle, ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
 pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
-pub use handler::{BoxFuture, ServerHandler, ToolCall};
 pub use notify::{Change, Notifier};
-pub use router::{Router, RouterError, RouterHandler, TaskSupport, ToolInfo};
+pub use principal::Principal;
+pub use router::{Router, RouterError, TaskSupport, ToolInfo};
 pub use seal::StateSealer;
-pub use swap::SwappableHandler;
+pub use service::{
+    CompletionRequest, CompletionService, PromptRequest, PromptService, ResourceRequest, ResourceService, ToolRequest,
+    ToolService,
+};
 pub use tasks::{InMemoryTaskStore, TaskRecord, TaskStore};
 pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
 
@@ -80,7 +86,7 @@ impl Default for CacheHints {
 pub struct ServerBuilder {
     info: Implementation,
     instructions: Option<String>,
-    handler: Option<Arc<dyn ServerHandler>>,
+    catalog: Option<CatalogHandle>,
     capabilities: Option<ServerCapabilities>,
     limits: Limits,
     sealer: StateSealer,
@@ -96,22 +102,17 @@ impl std::fmt::Debug for dyn TaskStore {
     }
 }
 
-impl std::fmt::Debug for dyn ServerHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ServerHandler")
-    }
-}
-
 impl ServerBuilder {
-    /// Serves `handler`.
-    pub fn handler(mut self, handler: impl ServerHandler) -> Self {
-        self.handler = Some(Arc::new(handler));
+    /// Serves whatever snapshot `catalog` holds when each request arrives: pass a
+    /// [`Catalog`], or a [`CatalogHandle`] kept to swap in new snapshots (configuration reload).
+    pub fn catalog(mut self, catalog: impl Into<CatalogHandle>) -> Self {
+        self.catalog = Some(catalog.into());
         self
     }
 
     /// Serves a [`Router`], or a type with a `#[handler]` impl (compiling its schemas).
     pub fn router(self, router: impl IntoRouter) -> Result<Self, RouterError> {
-        Ok(self.handler(router.into_router().build()?))
+        Ok(self.catalog(router.into_router().build()?))
     }
 
     /// Guidance for the model about this server.
@@ -171,15 +172,13 @@ impl ServerBuilder {
 
     /// Finishes the server.
     pub fn build(self) -> Server {
-        let handler = self.handler.unwrap_or_else(|| {
-            Arc::new(Router::new().build().unwrap_or_else(|_| unreachable!("an empty router is valid")))
-        });
-        let capabilities = self.capabilities.unwrap_or_else(|| derive_capabilities(handler.as_ref()));
+        let catalog = self.catalog.unwrap_or_default();
+        let capabilities = self.capabilities.unwrap_or_else(|| derive_capabilities(&catalog.load()));
         Server {
             inner: Arc::new(ServerInner {
                 info: Arc::new(self.info),
                 instructions: self.instructions,
-                handler,
+                catalog,
                 capabilities,
                 limits: self.limits,
                 sealer: self.sealer,
@@ -195,11 +194,11 @@ impl ServerBuilder {
     }
 }
 
-fn derive_capabilities(handler: &dyn ServerHandler) -> ServerCapabilities {
-    let has_tools = !handler.tools().is_empty();
-    let has_resources = !handler.resources().is_empty() || !handler.resource_templates().is_empty();
-    let has_prompts = !handler.prompts().is_empty();
-    let has_tasks = handler.tools().entries().iter().any(|e| {
+fn derive_capabilities(catalog: &Catalog) -> ServerCapabilities {
+    let has_tools = !catalog.tools().is_empty();
+    let has_resources = !catalog.resources().is_empty() || !catalog.resource_templates().is_empty();
+    let has_prompts = !catalog.prompts().is_empty();
+    let has_tasks = catalog.tools().entries().iter().any(|e| {
         e.tool()
             .execution
             .as_ref()
@@ -225,13 +224,13 @@ fn derive_capabilities(handler: &dyn ServerHandler) -> ServerCapabilities {
         tools: has_tools.then_some(ListChangedCapability { list_changed: Some(true) }),
         resources: has_resources.then_some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
         prompts: has_prompts.then_some(ListChangedCapability { list_changed: Some(true) }),
-        completions: (has_prompts || !handler.resource_templates().is_empty()).then(Default::default),
+        completions: (has_prompts || !catalog.resource_templates().is_empty()).then(Default::default),
         logging: Some(Default::default()),
         ..ServerCapabilities::default()
     }
 }
 
-/// A running MCP server. Cheap to clone; every clone serves the same handler.
+/// A running MCP server. Cheap to clone; every clone serves the same catalog slot.
 #[derive(Debug, Clone)]
 pub struct Server {
     inner: Arc<ServerInner>,
@@ -241,7 +240,7 @@ pub struct Server {
 pub(crate) struct ServerInner {
     pub(crate) info: Arc<Implementation>,
     pub(crate) instructions: Option<String>,
-    pub(crate) handler: Arc<dyn ServerHandler>,
+    pub(crate) catalog: CatalogHandle,
     pub(crate) capabilities: ServerCapabilities,
     pub(crate) limits: Limits,
     pub(crate) sealer: StateSealer,
@@ -251,7 +250,7 @@ pub(crate) struct ServerInner {
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: Arc<dyn TaskStore>,
     pub(crate) task_runtime: Arc<tasks::TaskRuntime>,
-    /// Encoded `tools/list` pages of the handler's current catalog.
+    /// Encoded `tools/list` pages of the current catalog snapshot.
     pub(crate) tools_pages: catalog::ListCache,
 }
 
@@ -261,7 +260,7 @@ impl Server {
         ServerBuilder {
             info: Implementation::new(name, version),
             instructions: None,
-            handler: None,
+            catalog: None,
             capabilities: None,
             limits: Limits::default(),
             sealer: StateSealer::random(),
@@ -292,9 +291,9 @@ impl Server {
         ServerConnection::with_session(self.inner.clone(), session)
     }
 
-    /// The handler's current tools.
-    pub(crate) fn handler_tools(&self) -> Arc<ToolCatalog> {
-        self.inner.handler.tools()
+    /// The current catalog snapshot.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.inner.catalog.load()
     }
 
     /// A token that fires when [`Server::shutdown`] is called.

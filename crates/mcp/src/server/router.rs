@@ -1,5 +1,6 @@
-//! [`Router`]: register tools, resources, templates, prompts and completions as closures, then
-//! serve them. It is what `#[handler]` expands to, and what a hand-written server uses.
+//! [`Router`]: register tools, resources, templates, prompts and completions — as closures or
+//! as [`tower::Service`]s — then [`build`](Router::build) them into a [`Catalog`] snapshot. It is
+//! what `#[handler]` expands to, and what a hand-written server or a gateway source uses.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -7,42 +8,21 @@ use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use switchboard_protocol::completion::{Completion, CompletionArgument, CompletionReference};
 use switchboard_protocol::content::{Icon, ResourceContents};
 use switchboard_protocol::prompts::{GetPromptResult, Prompt};
 use switchboard_protocol::resources::{Resource, ResourceTemplate};
 use switchboard_protocol::tools::{CallToolResult, Tool, ToolAnnotations};
 use switchboard_protocol::JsonObject;
+use tower::service_fn;
 
-use super::catalog::{ToolCatalog, ToolDefinitionError, ValidatedArgs};
-use super::handler::{BoxFuture, ServerHandler, ToolCall};
+use super::catalog::{Catalog, CatalogParts, ToolCatalog, ToolDefinitionError, ValidatedArgs};
+use super::service::{
+    CompletionRequest, CompletionService, PromptRequest, PromptService, ResourceRequest, ResourceService, ToolRequest,
+    ToolService,
+};
 use super::typed::{input_schema_of, IntoToolResult};
 use super::uri_template::{TemplateError, UriTemplate};
 use super::{HandlerError, RequestContext};
-
-type ToolFn = Arc<
-    dyn Fn(ValidatedArgs, RequestContext) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> + Send + Sync,
->;
-type ResourceFn = Arc<
-    dyn Fn(String, RequestContext) -> BoxFuture<'static, Result<Vec<ResourceContents>, HandlerError>> + Send + Sync,
->;
-type TemplateFn = Arc<
-    dyn Fn(
-            String,
-            BTreeMap<String, String>,
-            RequestContext,
-        ) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>>
-        + Send
-        + Sync,
->;
-type PromptFn = Arc<
-    dyn Fn(BTreeMap<String, String>, RequestContext) -> BoxFuture<'static, Result<GetPromptResult, HandlerError>>
-        + Send
-        + Sync,
->;
-type CompleteFn = Arc<
-    dyn Fn(String, BTreeMap<String, String>) -> BoxFuture<'static, Result<Vec<String>, HandlerError>> + Send + Sync,
->;
 
 /// Whether a tool runs as a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,11 +108,11 @@ impl ToolInfo {
 /// A set of handlers, built up then served. See the crate docs for an example.
 #[derive(Default, Clone)]
 pub struct Router {
-    tools: Vec<(Tool, ToolFn)>,
-    resources: Vec<(Resource, ResourceFn)>,
-    templates: Vec<(ResourceTemplate, UriTemplate, TemplateFn)>,
-    prompts: Vec<(Prompt, PromptFn)>,
-    completions: HashMap<(String, String), CompleteFn>,
+    tools: Vec<(Tool, ToolService)>,
+    resources: Vec<(Resource, ResourceService)>,
+    templates: Vec<(ResourceTemplate, UriTemplate, ResourceService)>,
+    prompts: Vec<(Prompt, PromptService)>,
+    completions: HashMap<(String, String), CompletionService>,
 }
 
 impl std::fmt::Debug for Router {
@@ -165,12 +145,18 @@ impl Router {
     }
 
     /// Registers a tool with a hand-written definition; `f` receives validated arguments.
-    pub fn tool<F, Fut>(mut self, tool: Tool, f: F) -> Self
+    pub fn tool<F, Fut>(self, tool: Tool, f: F) -> Self
     where
         F: Fn(ValidatedArgs, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<CallToolResult, HandlerError>> + Send + 'static,
     {
-        self.tools.push((tool, Arc::new(move |args, ctx| Box::pin(f(args, ctx)))));
+        let f = Arc::new(f);
+        self.tool_service(tool, ToolService::new(service_fn(move |r: ToolRequest| f(r.args, r.ctx))))
+    }
+
+    /// Registers a tool served by `service` (a source's own [`tower::Service`]).
+    pub fn tool_service(mut self, tool: Tool, service: ToolService) -> Self {
+        self.tools.push((tool, service));
         self
     }
 
@@ -196,12 +182,22 @@ impl Router {
     }
 
     /// Registers a concrete resource read by `f`.
-    pub fn resource<F, Fut>(mut self, resource: Resource, f: F) -> Self
+    pub fn resource<F, Fut>(self, resource: Resource, f: F) -> Self
     where
         F: Fn(String, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<ResourceContents>, HandlerError>> + Send + 'static,
     {
-        self.resources.push((resource, Arc::new(move |uri, ctx| Box::pin(f(uri, ctx)))));
+        let f = Arc::new(f);
+        let service = service_fn(move |r: ResourceRequest| {
+            let read = f(r.uri, r.ctx);
+            async move { read.await.map(Some) }
+        });
+        self.resource_service(resource, ResourceService::new(service))
+    }
+
+    /// Registers a concrete resource read by `service`.
+    pub fn resource_service(mut self, resource: Resource, service: ResourceService) -> Self {
+        self.resources.push((resource, service));
         self
     }
 
@@ -217,23 +213,40 @@ impl Router {
 
     /// Registers a resource template; `f` receives the URI and the template variables and
     /// returns `None` when nothing exists at that URI.
-    pub fn resource_template<F, Fut>(mut self, template: ResourceTemplate, f: F) -> Result<Self, RouterError>
+    pub fn resource_template<F, Fut>(self, template: ResourceTemplate, f: F) -> Result<Self, RouterError>
     where
         F: Fn(String, BTreeMap<String, String>, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Option<Vec<ResourceContents>>, HandlerError>> + Send + 'static,
     {
+        let f = Arc::new(f);
+        let service = service_fn(move |r: ResourceRequest| f(r.uri, r.variables, r.ctx));
+        self.template_service(template, ResourceService::new(service))
+    }
+
+    /// Registers a resource template read by `service` (which gets the template's variables).
+    pub fn template_service(
+        mut self,
+        template: ResourceTemplate,
+        service: ResourceService,
+    ) -> Result<Self, RouterError> {
         let parsed = UriTemplate::parse(&template.uri_template)?;
-        self.templates.push((template, parsed, Arc::new(move |uri, vars, ctx| Box::pin(f(uri, vars, ctx)))));
+        self.templates.push((template, parsed, service));
         Ok(self)
     }
 
     /// Registers a prompt rendered by `f` (required arguments are checked before `f` runs).
-    pub fn prompt<F, Fut>(mut self, prompt: Prompt, f: F) -> Self
+    pub fn prompt<F, Fut>(self, prompt: Prompt, f: F) -> Self
     where
         F: Fn(BTreeMap<String, String>, RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<GetPromptResult, HandlerError>> + Send + 'static,
     {
-        self.prompts.push((prompt, Arc::new(move |args, ctx| Box::pin(f(args, ctx)))));
+        let f = Arc::new(f);
+        self.prompt_service(prompt, PromptService::new(service_fn(move |r: PromptRequest| f(r.arguments, r.ctx))))
+    }
+
+    /// Registers a prompt rendered by `service`.
+    pub fn prompt_service(mut self, prompt: Prompt, service: PromptService) -> Self {
+        self.prompts.push((prompt, service));
         self
     }
 
@@ -260,7 +273,9 @@ impl Router {
         F: Fn(String, BTreeMap<String, String>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<String>, HandlerError>> + Send + 'static,
     {
-        self.completions.insert((key, argument.to_owned()), Arc::new(move |v, c| Box::pin(f(v, c))));
+        let f = Arc::new(f);
+        let service = CompletionService::new(service_fn(move |r: CompletionRequest| f(r.value, r.context)));
+        self.completions.insert((key, argument.to_owned()), service);
         self
     }
 
@@ -274,120 +289,15 @@ impl Router {
         self
     }
 
-    /// Compiles the tool schemas and freezes the router into a [`ServerHandler`].
-    pub fn build(self) -> Result<RouterHandler, RouterError> {
-        let catalog = ToolCatalog::new(self.tools.iter().map(|(t, _)| t.clone()))?;
-        let tool_fns = self.tools.into_iter().map(|(t, f)| (t.name, f)).collect();
-        Ok(RouterHandler {
-            catalog: Arc::new(catalog),
-            tool_fns,
-            resource_list: self.resources.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>().into(),
-            resource_fns: self.resources.into_iter().map(|(r, f)| (r.uri, f)).collect(),
-            template_list: self.templates.iter().map(|(t, _, _)| t.clone()).collect::<Vec<_>>().into(),
-            templates: self.templates.into_iter().map(|(_, t, f)| (t, f)).collect(),
-            prompt_list: self.prompts.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>().into(),
-            prompt_fns: self.prompts.into_iter().map(|(p, f)| (p.name, f)).collect(),
+    /// Compiles the tool schemas and freezes the router into a [`Catalog`] snapshot.
+    pub fn build(self) -> Result<Catalog, RouterError> {
+        let tools = ToolCatalog::new(self.tools)?;
+        Ok(Catalog::from_parts(CatalogParts {
+            tools,
+            resources: self.resources,
+            templates: self.templates,
+            prompts: self.prompts,
             completions: self.completions,
-        })
-    }
-}
-
-/// A built [`Router`]: immutable, cheap to query.
-pub struct RouterHandler {
-    catalog: Arc<ToolCatalog>,
-    tool_fns: HashMap<String, ToolFn>,
-    resource_list: Arc<[Resource]>,
-    resource_fns: HashMap<String, ResourceFn>,
-    template_list: Arc<[ResourceTemplate]>,
-    templates: Vec<(UriTemplate, TemplateFn)>,
-    prompt_list: Arc<[Prompt]>,
-    prompt_fns: HashMap<String, PromptFn>,
-    completions: HashMap<(String, String), CompleteFn>,
-}
-
-impl std::fmt::Debug for RouterHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RouterHandler").field("tools", &self.catalog.len()).finish_non_exhaustive()
-    }
-}
-
-impl ServerHandler for RouterHandler {
-    fn tools(&self) -> Arc<ToolCatalog> {
-        self.catalog.clone()
-    }
-
-    fn call_tool(
-        &self,
-        call: ToolCall,
-        ctx: RequestContext,
-    ) -> BoxFuture<'static, Result<CallToolResult, HandlerError>> {
-        match self.tool_fns.get(&call.name) {
-            Some(f) => f(call.args, ctx),
-            None => Box::pin(async move { Err(HandlerError::invalid_params(format!("unknown tool: {}", call.name))) }),
-        }
-    }
-
-    fn resources(&self) -> Arc<[Resource]> {
-        self.resource_list.clone()
-    }
-
-    fn resource_templates(&self) -> Arc<[ResourceTemplate]> {
-        self.template_list.clone()
-    }
-
-    fn read_resource(
-        &self,
-        uri: String,
-        ctx: RequestContext,
-    ) -> BoxFuture<'static, Result<Option<Vec<ResourceContents>>, HandlerError>> {
-        if let Some(f) = self.resource_fns.get(&uri) {
-            let fut = f(uri, ctx);
-            return Box::pin(async move { fut.await.map(Some) });
-        }
-        for (template, f) in &self.templates {
-            if let Some(vars) = template.matches(&uri) {
-                return f(uri, vars, ctx);
-            }
-        }
-        Box::pin(async { Ok(None) })
-    }
-
-    fn prompts(&self) -> Arc<[Prompt]> {
-        self.prompt_list.clone()
-    }
-
-    fn get_prompt(
-        &self,
-        name: String,
-        arguments: BTreeMap<String, String>,
-        ctx: RequestContext,
-    ) -> BoxFuture<'static, Result<Option<GetPromptResult>, HandlerError>> {
-        match self.prompt_fns.get(&name) {
-            Some(f) => {
-                let fut = f(arguments, ctx);
-                Box::pin(async move { fut.await.map(Some) })
-            }
-            None => Box::pin(async { Ok(None) }),
-        }
-    }
-
-    fn complete(
-        &self,
-        reference: CompletionReference,
-        argument: CompletionArgument,
-        context: BTreeMap<String, String>,
-        _ctx: RequestContext,
-    ) -> BoxFuture<'static, Result<Completion, HandlerError>> {
-        let key = match &reference {
-            CompletionReference::Prompt { name, .. } => format!("prompt:{name}"),
-            CompletionReference::Resource { uri } => format!("resource:{uri}"),
-        };
-        match self.completions.get(&(key, argument.name.clone())) {
-            Some(f) => {
-                let fut = f(argument.value, context);
-                Box::pin(async move { Ok(Completion { values: fut.await?, total: None, has_more: None }) })
-            }
-            None => Box::pin(async { Ok(Completion::default()) }),
-        }
+        }))
     }
 }

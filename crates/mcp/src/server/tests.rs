@@ -14,8 +14,15 @@ fn tool(name: &str, schema: Value) -> Tool {
     Tool::new(name, "test", schema)
 }
 
+fn with_service(tool: Tool) -> (Tool, super::ToolService) {
+    let service = tower::service_fn(|_: super::ToolRequest| async {
+        Ok(switchboard_protocol::tools::CallToolResult::text("ok"))
+    });
+    (tool, super::ToolService::new(service))
+}
+
 fn catalog(schema: Value) -> Result<ToolCatalog, ToolDefinitionError> {
-    ToolCatalog::new([tool("t", schema)])
+    ToolCatalog::new([with_service(tool("t", schema))])
 }
 
 #[test]
@@ -33,9 +40,12 @@ fn catalog_refuses_bad_definitions() {
     }
     let deep = catalog(json!({"type": "object", "properties": {"a": deep}}));
     assert!(matches!(deep, Err(ToolDefinitionError::InvalidSchema { .. })), "composition is bounded");
-    let dup = ToolCatalog::new([tool("t", json!({"type": "object"})), tool("t", json!({"type": "object"}))]);
+    let dup = ToolCatalog::new([
+        with_service(tool("t", json!({"type": "object"}))),
+        with_service(tool("t", json!({"type": "object"}))),
+    ]);
     assert_eq!(dup.err(), Some(ToolDefinitionError::Duplicate("t".into())));
-    let bad_name = ToolCatalog::new([tool("has space", json!({"type": "object"}))]);
+    let bad_name = ToolCatalog::new([with_service(tool("has space", json!({"type": "object"})))]);
     assert!(matches!(bad_name, Err(ToolDefinitionError::InvalidName(_))));
 }
 
@@ -133,7 +143,7 @@ impl Wire {
     }
 }
 
-fn listing_router(names: &[&str]) -> super::RouterHandler {
+fn listing_router(names: &[&str]) -> super::Catalog {
     let mut router = super::Router::new();
     for name in names {
         let mut t = tool(name, json!({"type": "object"}));
@@ -148,8 +158,8 @@ fn listing_router(names: &[&str]) -> super::RouterHandler {
 /// from the next request on.
 #[tokio::test]
 async fn tool_listings_follow_the_catalog_and_the_revision() {
-    let handler = super::SwappableHandler::new(listing_router(&["a", "b", "c"]));
-    let server = super::Server::builder("t", "0").handler(handler.clone()).page_size(2).build();
+    let handler = super::CatalogHandle::new(listing_router(&["a", "b", "c"]));
+    let server = super::Server::builder("t", "0").catalog(handler.clone()).page_size(2).build();
     let mut wire = Wire::serve(&server);
     let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}});
     let list = |id: u64, cursor: Option<&Value>| {
@@ -190,7 +200,7 @@ async fn tool_listings_follow_the_catalog_and_the_revision() {
     assert!(legacy["result"].get("resultType").is_none() && legacy["result"].get("ttlMs").is_none(), "{legacy}");
     assert_eq!(wire.call(list(6, None)).await["result"], first["result"], "the modern page is still cached");
 
-    handler.swap(listing_router(&["x"]));
+    handler.store(listing_router(&["x"]));
     let swapped = wire.call(list(7, None)).await;
     assert_eq!(names(&swapped), ["x"], "{swapped}");
     assert!(swapped["result"].get("nextCursor").is_none(), "{swapped}");

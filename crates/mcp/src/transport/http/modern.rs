@@ -82,8 +82,8 @@ fn validate(state: &HttpState, parts: &Parts, request: &RawRequest, routing: &Ro
     };
     headers::check_routing(&parts.headers, &request.method, mirrored)?;
     if request.method == "tools/call" {
-        let catalog = state.server.handler_tools();
-        if let Some(entry) = routing.name.as_deref().and_then(|n| catalog.get(n)) {
+        let catalog = state.server.catalog();
+        if let Some(entry) = routing.name.as_deref().and_then(|n| catalog.tool(n)) {
             if !entry.header_params().is_empty() {
                 let args: Option<serde_json::Value> =
                     routing.arguments.and_then(|a| serde_json::from_str(a.get()).ok());

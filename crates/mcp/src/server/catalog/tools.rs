@@ -1,13 +1,15 @@
-//! [`ToolCatalog`]: an immutable, ordered set of tools with their argument and output
-//! validators compiled once. A server swaps whole catalogs; it never edits one in place.
+//! [`ToolCatalog`]: an immutable, ordered set of tools, each with its argument and output
+//! validators compiled once and the [`ToolService`] that runs it. Part of a
+//! [`Catalog`](super::Catalog) snapshot; never edited in place.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::Value;
 use switchboard_protocol::tools::Tool;
-use switchboard_protocol::{JsonObject, ProtocolVersion};
+use switchboard_protocol::JsonObject;
+
+use crate::server::ToolService;
 
 /// The most nested a tool's schema may be, so that validating against it stays cheap.
 const MAX_SCHEMA_DEPTH: usize = 32;
@@ -61,13 +63,19 @@ impl ValidatedArgs {
     }
 }
 
-/// One tool with its compiled validators.
-#[derive(Debug)]
+/// One tool: its definition, its compiled validators and the service that runs it.
 pub struct ToolEntry {
     tool: Tool,
     input: jsonschema::Validator,
     output: Option<jsonschema::Validator>,
-    header_params: Vec<super::HeaderParam>,
+    header_params: Vec<crate::server::HeaderParam>,
+    service: ToolService,
+}
+
+impl std::fmt::Debug for ToolEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolEntry").field("name", &self.tool.name).finish_non_exhaustive()
+    }
 }
 
 impl ToolEntry {
@@ -77,8 +85,26 @@ impl ToolEntry {
     }
 
     /// The arguments mirrored into `Mcp-Param-*` headers on Streamable HTTP.
-    pub fn header_params(&self) -> &[super::HeaderParam] {
+    pub fn header_params(&self) -> &[crate::server::HeaderParam] {
         &self.header_params
+    }
+
+    /// The service that runs the tool (with every layer applied to this snapshot).
+    pub fn service(&self) -> &ToolService {
+        &self.service
+    }
+
+    /// Validates `args` and, when they pass, runs the tool on them: validation and execution
+    /// always use this one entry, so they can never come from two different catalogs.
+    pub fn call(
+        &self,
+        args: JsonObject,
+        ctx: crate::server::RequestContext,
+    ) -> Result<tower::util::Oneshot<ToolService, crate::server::ToolRequest>, String> {
+        use tower::ServiceExt as _;
+        let args = self.validate_args(args)?;
+        let request = crate::server::ToolRequest { name: self.tool.name.clone(), args, ctx };
+        Ok(self.service.clone().oneshot(request))
     }
 
     /// Checks `args` against the input schema; on failure says which paths are wrong.
@@ -128,15 +154,15 @@ pub struct ToolCatalog {
 
 impl ToolCatalog {
     /// Builds a catalog, compiling every schema. Fails on the first bad definition.
-    pub fn new(tools: impl IntoIterator<Item = Tool>) -> Result<Self, ToolDefinitionError> {
+    pub(crate) fn new(tools: impl IntoIterator<Item = (Tool, ToolService)>) -> Result<Self, ToolDefinitionError> {
         let mut catalog = ToolCatalog::default();
-        for tool in tools {
-            catalog.push(tool)?;
+        for (tool, service) in tools {
+            catalog.push(tool, service)?;
         }
         Ok(catalog)
     }
 
-    fn push(&mut self, tool: Tool) -> Result<(), ToolDefinitionError> {
+    fn push(&mut self, tool: Tool, service: ToolService) -> Result<(), ToolDefinitionError> {
         if !valid_name(&tool.name) {
             return Err(ToolDefinitionError::InvalidName(tool.name));
         }
@@ -152,7 +178,7 @@ impl ToolCatalog {
             None => None,
         };
         self.index.insert(tool.name.clone(), self.entries.len());
-        self.entries.push(ToolEntry { tool, input, output, header_params });
+        self.entries.push(ToolEntry { tool, input, output, header_params, service });
         Ok(())
     }
 
@@ -166,6 +192,14 @@ impl ToolCatalog {
         &self.entries
     }
 
+    /// Replaces every tool's service with `f(tool, service)`.
+    pub(crate) fn map_services(&mut self, mut f: impl FnMut(&Tool, ToolService) -> ToolService) {
+        for entry in &mut self.entries {
+            let service = std::mem::replace(&mut entry.service, placeholder());
+            entry.service = f(&entry.tool, service);
+        }
+    }
+
     /// How many tools there are.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -177,50 +211,11 @@ impl ToolCatalog {
     }
 }
 
-/// Encoded `tools/list` results of one catalog, one per protocol revision and page start, so a
-/// listing is shaped and serialized once per catalog instead of once per request. The catalog is
-/// held weakly and compared by identity: when the handler's catalog is swapped, the next lookup
-/// finds a different one and starts over, so no request sees a page of an older catalog.
-#[derive(Debug, Default)]
-pub(crate) struct ListCache {
-    state: Mutex<Option<CachedPages>>,
-}
-
-#[derive(Debug)]
-struct CachedPages {
-    catalog: Weak<ToolCatalog>,
-    pages: HashMap<(ProtocolVersion, usize), Arc<RawValue>>,
-}
-
-impl ListCache {
-    /// The page of `catalog` for `key`, encoding it with `encode` the first time.
-    pub(crate) fn get_or_encode<E>(
-        &self,
-        catalog: &Arc<ToolCatalog>,
-        key: (ProtocolVersion, usize),
-        encode: impl FnOnce() -> Result<Box<RawValue>, E>,
-    ) -> Result<Arc<RawValue>, E> {
-        // The weak reference keeps the old catalog's allocation, so its address is never reused
-        // by a newer one while it is cached: address equality is identity.
-        let same = |c: &CachedPages| std::ptr::eq(c.catalog.as_ptr(), Arc::as_ptr(catalog));
-        if let Some(page) = self.lock().as_ref().filter(|c| same(c)).and_then(|c| c.pages.get(&key)) {
-            return Ok(page.clone());
-        }
-        // Encoded outside the lock; two requests racing for the same page both encode it.
-        let page: Arc<RawValue> = Arc::from(encode()?);
-        let mut state = self.lock();
-        if !state.as_ref().is_some_and(same) {
-            *state = Some(CachedPages { catalog: Arc::downgrade(catalog), pages: HashMap::new() });
-        }
-        if let Some(c) = state.as_mut() {
-            c.pages.insert(key, page.clone());
-        }
-        Ok(page)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CachedPages>> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A service that is never called: it only fills a slot while the real one is being wrapped.
+fn placeholder() -> ToolService {
+    ToolService::new(tower::service_fn(|_: crate::server::ToolRequest| async {
+        Err(crate::server::HandlerError::msg("tool unavailable"))
+    }))
 }
 
 /// Names: 1-128 characters of `A-Za-z0-9_-.`, as the spec recommends.
