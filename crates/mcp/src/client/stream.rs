@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::channel::Outgoing;
 use super::inbound::Inbound;
 use super::ClientError;
-use crate::engine::{self, Frame, Handler, PeerError, PeerHandle, RequestHandle};
+use crate::engine::{self, Handler, PeerError, PeerHandle, Reply, RequestHandle};
 use crate::transport::{FrameReader, FrameWriter};
 use crate::Limits;
 
@@ -133,23 +133,23 @@ impl Handler for ClientLoop {
         self: &Arc<Self>,
         request: RawRequest,
         _handle: RequestHandle,
-    ) -> impl Future<Output = Frame> + Send + 'static {
+    ) -> impl Future<Output = Reply> + Send + 'static {
         let inbound = self.inbound.clone();
         async move {
             let params = request.params.as_deref().and_then(|p| serde_json::from_str::<Value>(p.get()).ok());
-            let mut frame = Vec::with_capacity(256);
             match inbound.request(&request.method, params).await {
                 Ok(result) => {
-                    if let Err(e) = jsonrpc::write_result(&mut frame, &request.id, &result) {
-                        frame.clear();
-                        let error =
-                            switchboard_protocol::ErrorObject::internal(format!("could not encode the answer: {e}"));
-                        jsonrpc::write_error(&mut frame, Some(&request.id), &error);
+                    let mut frame = Vec::with_capacity(256);
+                    match jsonrpc::write_result(&mut frame, &request.id, &result) {
+                        Ok(()) => Reply::result(frame),
+                        Err(e) => Reply::error(
+                            Some(&request.id),
+                            &switchboard_protocol::ErrorObject::internal(format!("could not encode the answer: {e}")),
+                        ),
                     }
                 }
-                Err(error) => jsonrpc::write_error(&mut frame, Some(&request.id), &error),
+                Err(error) => Reply::error(Some(&request.id), &error),
             }
-            frame
         }
     }
 

@@ -18,22 +18,46 @@ pub use run::{run_request, serve_connection, ConnectionError};
 use std::future::Future;
 use std::sync::Arc;
 
-use switchboard_protocol::jsonrpc::{RawNotification, RawRequest};
+use switchboard_protocol::jsonrpc::{RawNotification, RawRequest, RequestId};
 use switchboard_protocol::ErrorObject;
 
 /// One encoded JSON-RPC message (no trailing newline).
 pub type Frame = Vec<u8>;
 
+/// A response ready for the wire and what it says: transports pick HTTP statuses (and anything
+/// else that depends on the outcome) from `error`, never by re-reading the bytes they were given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The encoded response.
+    pub frame: Frame,
+    /// The JSON-RPC error code, when the response is an error.
+    pub error: Option<switchboard_protocol::ErrorCode>,
+}
+
+impl Reply {
+    /// A response carrying a result.
+    pub fn result(frame: Frame) -> Self {
+        Self { frame, error: None }
+    }
+
+    /// An error response to `id`, encoded.
+    pub fn error(id: Option<&RequestId>, error: &ErrorObject) -> Self {
+        let mut frame = Vec::with_capacity(96 + error.message.len());
+        switchboard_protocol::jsonrpc::write_error(&mut frame, id, error);
+        Self { frame, error: Some(error.code) }
+    }
+}
+
 /// What plugs into the engine: the server or client runtime of one connection.
 pub trait Handler: Send + Sync + 'static {
-    /// Handles one request and returns the encoded response frame. The engine drops the future
+    /// Handles one request and returns the encoded response. The engine drops the future
     /// when the peer cancels the request, and answers with a timeout error when its deadline
     /// passes, so implementations need not watch for either.
     fn request(
         self: &Arc<Self>,
         request: RawRequest,
         handle: RequestHandle,
-    ) -> impl Future<Output = Frame> + Send + 'static;
+    ) -> impl Future<Output = Reply> + Send + 'static;
 
     /// Handles a notification (other than `notifications/cancelled`, which the engine consumes).
     fn notification(&self, notification: RawNotification, peer: &PeerHandle);

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::peer::{PeerHandle, RequestHandle, RequestRoute};
-use super::{Deadline, Frame, Handler};
+use super::{Deadline, Frame, Handler, Reply};
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 use crate::Limits;
 
@@ -264,7 +264,7 @@ impl<H: Handler> LoopState<H> {
     }
 
     async fn on_batch(&mut self, items: Vec<Result<Inbound, DecodeError>>) {
-        let mut answers: Vec<std::pin::Pin<Box<dyn Future<Output = Option<Frame>> + Send>>> = Vec::new();
+        let mut answers: Vec<std::pin::Pin<Box<dyn Future<Output = Option<Reply>> + Send>>> = Vec::new();
         for item in items {
             match item {
                 Ok(Inbound::Request(request)) => {
@@ -274,9 +274,8 @@ impl<H: Handler> LoopState<H> {
                 }
                 Ok(other) => self.on_message(other).await,
                 Err(DecodeError { id, error }) => {
-                    let mut frame = Vec::new();
-                    jsonrpc::write_error(&mut frame, id.as_ref(), &error);
-                    answers.push(Box::pin(async move { Some(frame) }));
+                    let reply = Reply::error(id.as_ref(), &error);
+                    answers.push(Box::pin(async move { Some(reply) }));
                 }
             }
         }
@@ -285,7 +284,8 @@ impl<H: Handler> LoopState<H> {
         }
         let peer = self.peer.clone();
         tokio::spawn(async move {
-            let frames: Vec<Frame> = futures_util::future::join_all(answers).await.into_iter().flatten().collect();
+            let frames: Vec<Frame> =
+                futures_util::future::join_all(answers).await.into_iter().flatten().map(|r| r.frame).collect();
             if frames.is_empty() {
                 return;
             }
@@ -329,8 +329,8 @@ impl<H: Handler> LoopState<H> {
             let events = self.events.clone();
             let id = request.id.clone();
             tokio::spawn(async move {
-                if let Some(frame) = run_request(handler, request, handle).await {
-                    let _ = peer.send_frame(frame).await;
+                if let Some(reply) = run_request(handler, request, handle).await {
+                    let _ = peer.send_frame(reply.frame).await;
                 }
                 let _ = events.send(Event::Done(id));
             });
@@ -354,7 +354,7 @@ impl<H: Handler> LoopState<H> {
 /// that order, so they win over a result that is ready at the same moment; their wake-ups are
 /// armed only once the handler has to wait, so a request answered on its first poll costs no
 /// timer and no waiter.
-pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: RequestHandle) -> Option<Frame> {
+pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handle: RequestHandle) -> Option<Reply> {
     let id = request.id.clone();
     let method = request.method.clone();
     let token = handle.token.clone();
@@ -374,7 +374,7 @@ pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handl
             // connection. The future that panicked is dropped at once (a panic in its drop is
             // caught too) and never polled again.
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.poll(cx))) {
-                Ok(Poll::Ready(frame)) => return Poll::Ready(Outcome::Done(frame)),
+                Ok(Poll::Ready(reply)) => return Poll::Ready(Outcome::Done(reply)),
                 Ok(Poll::Pending) => {}
                 Err(payload) => {
                     let message = panic_message(payload.as_ref());
@@ -393,7 +393,7 @@ pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handl
     })
     .await;
     match outcome {
-        Outcome::Done(frame) => Some(frame),
+        Outcome::Done(reply) => Some(reply),
         Outcome::Cancelled => None,
         Outcome::TimedOut => {
             token.cancel();
@@ -405,26 +405,18 @@ pub async fn run_request<H: Handler>(handler: Arc<H>, request: RawRequest, handl
             let error = ErrorObject::internal(format!("{method} timed out after {which}")).with_data(
                 serde_json::json!({ "reason": "timeout", "elapsedMs": deadline.elapsed().as_millis() as u64 }),
             );
-            let mut frame = Vec::new();
-            jsonrpc::write_error(&mut frame, Some(&id), &error);
-            Some(frame)
+            Some(Reply::error(Some(&id), &error))
         }
         Outcome::Panicked(message) => {
             warn!(target: "switchboard::engine", %method, error = %message, "request handler panicked");
-            let mut frame = Vec::new();
-            jsonrpc::write_error(
-                &mut frame,
-                Some(&id),
-                &ErrorObject::internal(format!("internal error while handling {method}")),
-            );
-            Some(frame)
+            Some(Reply::error(Some(&id), &ErrorObject::internal(format!("internal error while handling {method}"))))
         }
     }
 }
 
 /// How [`run_request`] ended.
 enum Outcome {
-    Done(Frame),
+    Done(Reply),
     Cancelled,
     TimedOut,
     Panicked(String),

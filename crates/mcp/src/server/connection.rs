@@ -18,7 +18,7 @@ use tracing::debug;
 
 use super::notify::Change;
 use super::ServerInner;
-use crate::engine::{Frame, Handler, PeerHandle, RequestHandle};
+use crate::engine::{Frame, Handler, PeerHandle, Reply, RequestHandle};
 
 /// A legacy session, created by `initialize`. Immutable after creation but for the log level
 /// and resource subscriptions.
@@ -244,13 +244,13 @@ impl Handler for ServerConnection {
         self: &Arc<Self>,
         request: RawRequest,
         handle: RequestHandle,
-    ) -> impl Future<Output = Frame> + Send + 'static {
+    ) -> impl Future<Output = Reply> + Send + 'static {
         let this = self.clone();
         async move {
             let id = request.id.clone();
             match this.dispatch(request, handle).await {
-                Ok(frame) => frame,
-                Err(error) => error_frame(&id, &error),
+                Ok(frame) => Reply::result(frame),
+                Err(error) => Reply::error(Some(&id), &error),
             }
         }
     }

@@ -209,7 +209,7 @@ pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> R
     ));
     let (tx, _rx) = mpsc::channel::<Frame>(16);
     let handle = RequestHandle::detached(request.id.clone(), state.server.limits(), tx, CancellationToken::new(), None);
-    let Some(frame) = run_request(conn.clone(), request, handle).await else {
+    let Some(crate::engine::Reply { frame, .. }) = run_request(conn.clone(), request, handle).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let Some(session) = conn.session.get().cloned() else {
@@ -360,7 +360,7 @@ fn start(
     let store = state.sessions.store.clone();
     let (task_stream, task_name) = (stream.clone(), name.clone());
     tokio::spawn(async move {
-        let work = run_request(live.conn.clone(), request, handle);
+        let work = async { run_request(live.conn.clone(), request, handle).await.map(|reply| reply.frame) };
         tokio::pin!(work);
         let mut open = true;
         let final_frame = loop {

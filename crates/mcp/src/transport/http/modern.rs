@@ -19,7 +19,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::headers::{self, header};
 use super::peek::Routing;
 use super::{sse, HttpState};
-use crate::engine::{run_request, Frame, RequestHandle};
+use crate::engine::{run_request, Frame, Reply, RequestHandle};
 
 pub(crate) async fn post(state: HttpState, parts: Parts, body: &[u8], routing: Option<Routing<'_>>) -> Response {
     let request = match jsonrpc::decode(body, &state.server.limits().decode()) {
@@ -94,7 +94,7 @@ fn validate(state: &HttpState, parts: &Parts, request: &RawRequest, routing: &Ro
     Ok(())
 }
 
-type Work = Pin<Box<dyn Future<Output = Option<Frame>> + Send>>;
+type Work = Pin<Box<dyn Future<Output = Option<Reply>> + Send>>;
 
 /// Runs the request, answering with JSON if the result comes first, else with SSE.
 async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
@@ -109,10 +109,10 @@ async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
         frame = &mut work => {
             let queued = drain(&mut rx);
             match frame {
-                Some(frame) if queued.is_empty() || !streaming => sse::json(sse::modern_status(&frame), frame),
-                Some(frame) => {
+                Some(reply) if queued.is_empty() || !streaming => sse::json(sse::modern_status(reply.error), reply.frame),
+                Some(reply) => {
                     let mut chunk: Vec<u8> = queued.iter().flat_map(|f| sse::event(None, f)).collect();
-                    chunk.extend_from_slice(&sse::event(None, &frame));
+                    chunk.extend_from_slice(&sse::event(None, &reply.frame));
                     sse::stream(futures_util::stream::iter([Bytes::from(chunk)]), None)
                 }
                 None => StatusCode::NO_CONTENT.into_response_compat(),
@@ -121,7 +121,7 @@ async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
         first = rx.recv(), if streaming => match first {
             Some(first) => sse::stream(stream(first, rx, work, guard, state.config.keep_alive), None),
             None => match work.await {
-                Some(frame) => sse::json(sse::modern_status(&frame), frame),
+                Some(reply) => sse::json(sse::modern_status(reply.error), reply.frame),
                 None => StatusCode::NO_CONTENT.into_response_compat(),
             },
         },
@@ -161,15 +161,15 @@ fn stream(
                 note = rx.recv() => match note {
                     Some(f) => Some((sse::event(None, &f), Phase::Running { rx, work, guard, keep_alive })),
                     None => {
-                        let last = work.await.map(|f| sse::event(None, &f)).unwrap_or_default();
+                        let last = work.await.map(|r| sse::event(None, &r.frame)).unwrap_or_default();
                         drop(guard);
                         Some((last, Phase::Done))
                     }
                 },
                 frame = &mut work => {
                     let mut chunk: Vec<u8> = drain(&mut rx).iter().flat_map(|f| sse::event(None, f)).collect();
-                    if let Some(f) = frame {
-                        chunk.extend_from_slice(&sse::event(None, &f));
+                    if let Some(reply) = frame {
+                        chunk.extend_from_slice(&sse::event(None, &reply.frame));
                     }
                     drop(guard);
                     Some((Bytes::from(chunk), Phase::Done))
