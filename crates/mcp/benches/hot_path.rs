@@ -2,7 +2,7 @@
 //! its result, validating tool arguments against a compiled `inputSchema`, and the whole
 //! decode → dispatch → encode round trip of a modern `tools/call` and a `tools/list` through a
 //! served connection (an in-memory pipe on a one-thread runtime, so neither a socket nor a wake-up
-//! across threads is measured). SSE framing (`transport/http/sse.rs`) is crate-private and is
+//! across threads is measured). SSE framing (`server/http/sse.rs`) is crate-private and is
 //! measured end to end by `switchboard bench` instead.
 //!
 //! Run: `cargo bench -p switchboard-mcp --bench hot_path`.

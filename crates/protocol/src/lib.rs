@@ -25,6 +25,7 @@
 //! | [`notifications`] | progress, cancellation, list-changed and update notifications |
 //! | [`result`] | the fields every result shares and the [`Shape`] trait |
 
+pub mod capabilities;
 pub mod client;
 pub mod completion;
 pub mod content;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::{ClientCapabilities, Implementation};
+use crate::capabilities::{ClientCapabilities, Implementation};
 use crate::logging::LoggingLevel;
 use crate::{JsonObject, RequestId};
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use switchboard_mcp::server::http::{self, HttpConfig, InMemorySessionStore, ListenerConfig};
 use switchboard_mcp::server::{Notifier, Server};
-use switchboard_mcp::transport::http::{self, HttpConfig, InMemorySessionStore, ListenerConfig};
 use switchboard_mcp::transport::stdio;
 use switchboard_mcp::transport::tap::WireLog;
 use switchboard_mcp::Limits;

@@ -15,6 +15,8 @@ mod context;
 mod cursor;
 mod dispatch;
 mod error;
+#[cfg(feature = "http-server")]
+pub mod http;
 mod notify;
 mod principal;
 mod router;

@@ -4,12 +4,9 @@
 //! | transport | module | use it when |
 //! | --- | --- | --- |
 //! | stdio | [`stdio`] | the client launches the server as a child process (desktop apps, IDEs) |
-//! | Streamable HTTP | `http` | remote clients; both eras on one endpoint; load balancers |
-//! | HTTP+SSE (2024-11-05) | `http` | old clients that only know `/sse` |
-//! | WebSocket | `http` | clients that want one long-lived bidirectional connection |
+//!
+//! HTTP serving (Streamable HTTP, HTTP+SSE, WebSocket) is part of the server: `server::http`.
 
-#[cfg(feature = "http-server")]
-pub mod http;
 #[cfg(feature = "stdio")]
 pub mod stdio;
 pub mod tap;

@@ -16,6 +16,7 @@ mod modern;
 mod readme;
 mod shop;
 mod tasks;
+mod tidy;
 
 use std::path::PathBuf;
 

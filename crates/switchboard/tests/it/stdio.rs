@@ -1,1 +1,0 @@
-use switchboard_testkit as _;
