@@ -16,6 +16,7 @@ use switchboard_mcp::server::{HandlerError, Router, RouterError};
 
 use crate::config::{self, Config, ParamType, ResultMode, SourceKind, ToolKind};
 use crate::http::{self, Upstream};
+use crate::native::{NativeTool, NativeTools};
 use crate::sql::{self, Compiled, Database, DbError};
 
 /// Everything a config serves.
@@ -45,8 +46,9 @@ pub enum BuildError {
     Router(#[from] RouterError),
 }
 
-/// Connects every source and builds the catalog. `data_dir` holds embedded databases.
-pub async fn build(config: &Config, data_dir: &Path) -> Result<Catalog, BuildError> {
+/// Connects every source and builds the catalog. `data_dir` holds embedded databases; `natives`
+/// are the native tools the config may name.
+pub async fn build(config: &Config, data_dir: &Path, natives: &NativeTools) -> Result<Catalog, BuildError> {
     let mut databases = BTreeMap::new();
     let mut upstreams = BTreeMap::new();
     for (name, source) in &config.sources {
@@ -61,8 +63,9 @@ pub async fn build(config: &Config, data_dir: &Path) -> Result<Catalog, BuildErr
         let kind = tool.kind().map_err(|m| BuildError::Invalid(format!("tools.{name}: {m}")))?;
         router = match kind {
             ToolKind::Native(native) => {
-                let db = tool.source.as_ref().and_then(|s| databases.get(s)).cloned();
-                crate::native::register(router, name, native, tool, db).map_err(BuildError::Invalid)?
+                let database = tool.source.as_ref().and_then(|s| databases.get(s)).cloned();
+                let native = NativeTool { name, native, config: tool, database };
+                natives.register(router, &native).map_err(BuildError::Invalid)?
             }
             ToolKind::Http(spec) => {
                 let source = tool.source.as_deref().unwrap_or_default();

@@ -346,7 +346,7 @@ pub struct Resource {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceTemplate {
-    /// The RFC 6570 template, e.g. `shop://orders/{order_id}`.
+    /// The RFC 6570 template, e.g. `crm://customers/{customer_id}`.
     pub uri_template: String,
     /// Its name.
     pub name: String,

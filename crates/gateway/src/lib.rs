@@ -20,3 +20,4 @@ mod template;
 
 pub use catalog::{build, BuildError, Catalog};
 pub use config::{Config, ConfigError};
+pub use native::{NativeTool, NativeTools};

@@ -19,7 +19,7 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    let catalog = switchboard_gateway::build(&config, &data_dir)
+    let catalog = switchboard_gateway::build(&config, &data_dir, &switchboard_shop::natives())
         .await
         .with_context(|| format!("building the catalog of {}", config_path.display()))?;
     let mut builder = Server::builder(
@@ -77,7 +77,7 @@ fn watch(
 
 async fn reload(path: &Path, data_dir: &Path) -> anyhow::Result<switchboard_mcp::server::RouterHandler> {
     let config = Config::load(path)?;
-    let catalog = switchboard_gateway::build(&config, data_dir).await?;
+    let catalog = switchboard_gateway::build(&config, data_dir, &switchboard_shop::natives()).await?;
     Ok(catalog.router.build()?)
 }
 

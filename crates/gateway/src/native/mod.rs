@@ -1,40 +1,88 @@
-//! Native tools: Rust implementations for what one fixed SQL statement list cannot express
-//! cleanly (a variable number of order lines, refund arithmetic under row locks, return
-//! eligibility rules). A config names them with `native: <name>`.
+//! Native tools: Rust tools a config names with `native: <name>`. The gateway knows none by
+//! itself: whoever builds the catalog passes a [`NativeTools`] registry (the binary registers the
+//! ones it ships), and a config naming a tool that is not registered is refused when the catalog
+//! is built.
 
-pub mod shop;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use switchboard_mcp::server::Router;
 
 use crate::config;
 use crate::sql::Database;
 
-/// The native tools a config can name.
-pub const KNOWN: [&str; 6] = [
-    "shop.get_order_status",
-    "shop.create_order",
-    "shop.process_refund",
-    "shop.process_return",
-    "shop.realtime_stock",
-    "shop.escalate_to_human",
-];
+/// What a native tool's constructor is given.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct NativeTool<'a> {
+    /// The tool's name in the catalog (its key under `tools:`).
+    pub name: &'a str,
+    /// The registered name it was chosen by (`native: <name>`).
+    pub native: &'a str,
+    /// Its config entry (description, title, params, ...).
+    pub config: &'a config::Tool,
+    /// The database its `source` names, if it names one.
+    pub database: Option<Database>,
+}
 
-/// Registers the native tool `native` as tool `name`.
-pub fn register(
-    router: Router,
-    name: &str,
-    native: &str,
-    tool: &config::Tool,
-    db: Option<Database>,
-) -> Result<Router, String> {
-    let db = || db.clone().ok_or_else(|| format!("tools.{name}: native tool {native} needs `source`"));
-    match native {
-        "shop.create_order" => Ok(shop::create_order(router, name, &tool.description, db()?)),
-        "shop.process_refund" => Ok(shop::process_refund(router, name, &tool.description, db()?)),
-        "shop.process_return" => Ok(shop::process_return(router, name, &tool.description, db()?)),
-        "shop.get_order_status" => Ok(shop::get_order_status(router, name, &tool.description, db()?)),
-        "shop.realtime_stock" => Ok(shop::realtime_stock(router, name, &tool.description, db()?)),
-        "shop.escalate_to_human" => Ok(shop::escalate_to_human(router, name, &tool.description, db()?)),
-        other => Err(format!("tools.{name}: unknown native tool {other:?} (known: {})", KNOWN.join(", "))),
+impl NativeTool<'_> {
+    /// The tool's database, or a message saying that the tool needs a `source`.
+    pub fn database(&self) -> Result<Database, String> {
+        self.database.clone().ok_or_else(|| format!("tools.{}: native tool {} needs `source`", self.name, self.native))
+    }
+}
+
+/// A native tool's constructor: registers the tool on the router, or says why it cannot.
+type Constructor = dyn Fn(Router, &NativeTool<'_>) -> Result<Router, String> + Send + Sync;
+
+/// The native tools a config may name, by name.
+#[derive(Clone, Default)]
+pub struct NativeTools {
+    constructors: BTreeMap<String, Arc<Constructor>>,
+}
+
+impl std::fmt::Debug for NativeTools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.constructors.keys()).finish()
+    }
+}
+
+impl NativeTools {
+    /// An empty registry: a config that names a native tool fails to build.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the native tool `native`.
+    pub fn with(
+        mut self,
+        native: impl Into<String>,
+        constructor: impl Fn(Router, &NativeTool<'_>) -> Result<Router, String> + Send + Sync + 'static,
+    ) -> Self {
+        self.constructors.insert(native.into(), Arc::new(constructor));
+        self
+    }
+
+    /// Adds every tool of `other` (replacing same-named ones).
+    pub fn merge(mut self, other: NativeTools) -> Self {
+        self.constructors.extend(other.constructors);
+        self
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.constructors.keys().map(String::as_str)
+    }
+
+    /// Registers `tool` on `router` with the constructor its `native` name picks.
+    pub fn register(&self, router: Router, tool: &NativeTool<'_>) -> Result<Router, String> {
+        match self.constructors.get(tool.native) {
+            Some(constructor) => constructor(router, tool),
+            None => {
+                let known: Vec<&str> = self.names().collect();
+                let known = if known.is_empty() { "none are registered".to_owned() } else { known.join(", ") };
+                Err(format!("tools.{}: unknown native tool {:?} (known: {known})", tool.name, tool.native))
+            }
+        }
     }
 }

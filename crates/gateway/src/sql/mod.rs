@@ -293,12 +293,14 @@ impl Database {
 /// before now, so seeded data stays relative to when the database was created.
 fn render_script(text: &str) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
-    env.add_function("days_ago", |n: i64| {
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-        crate::native::shop::iso_date(now - n * 86_400)
-    });
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    env.add_function("days_ago", move |n: i64| days_before(today, n));
     env.render_str(text, ()).map_err(|e| e.to_string())
+}
+
+/// The ISO date `n` days before `today` (`today` itself when that is out of range).
+fn days_before(today: jiff::civil::Date, n: i64) -> String {
+    jiff::Span::new().try_days(n).and_then(|span| today.checked_sub(span)).unwrap_or(today).to_string()
 }
 
 fn first_line(s: &str) -> String {
@@ -343,6 +345,15 @@ mod tests {
         assert_eq!(pg.order, vec!["a", "c", "a"]);
         let lite = compile(sql, SourceKind::Sqlite);
         assert!(lite.sql.contains("a = ? AND b = ':not'"));
+    }
+
+    #[test]
+    fn days_ago_counts_back_across_months_and_leap_days() {
+        let today = jiff::civil::date(2024, 3, 1);
+        assert_eq!(days_before(today, 0), "2024-03-01");
+        assert_eq!(days_before(today, 1), "2024-02-29");
+        assert_eq!(days_before(today, 366), "2023-03-01");
+        assert_eq!(days_before(today, -31), "2024-04-01");
     }
 
     #[test]
