@@ -650,7 +650,7 @@ impl Config {
                 };
                 self.database(source).map_err(|m| Problem::new(&["tools", name, "source"], m))?;
                 for st in &tool.statements {
-                    for p in crate::sql::placeholders(&st.sql) {
+                    for p in crate::syntax::placeholders::placeholders(&st.sql) {
                         if tool.params.get(&p).is_none() {
                             return Err(Problem::new(
                                 &["tools", name, "statements"],

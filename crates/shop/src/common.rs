@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde_json::{Map, Value};
 use sqlx::{Any, Transaction};
 use switchboard_gateway::config::SourceKind;
-use switchboard_gateway::sql::{self, Database};
+use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::{Tool, ToolAnnotations};
 use switchboard_mcp::server::{input_schema_of, HandlerError};
 

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{Config, Problem, Scalar, Secret, Tool};
-use crate::template::Template;
+use crate::syntax::template::Template;
 
 /// How long a command may run when its tool does not say (30 s).
 pub const DEFAULT_COMMAND_TIMEOUT_MS: u64 = 30_000;

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{indexmap_like::OrderedMap, ParamType, Problem, Scalar, Secret, Source, SourceKind, Tool};
-use crate::template::{json_params, Template};
+use crate::syntax::template::{json_params, Template};
 
 /// How long a request may take when neither the tool nor its source says (30 s).
 pub const DEFAULT_HTTP_TIMEOUT_MS: u64 = 30_000;
@@ -203,7 +203,7 @@ pub(super) fn check_tool(
             return Err(at(&["path"], format!("uses {{{param}}}, which must be required or have a default")));
         }
     }
-    if path.parts().iter().any(|p| matches!(p, crate::template::Part::Text(t) if t.contains(['{', '}']))) {
+    if path.parts().iter().any(|p| matches!(p, crate::syntax::template::Part::Text(t) if t.contains(['{', '}']))) {
         return Err(at(&["path"], format!("{:?}: a brace that is not a {{param}} placeholder", http.path)));
     }
     // Query, headers, body.
@@ -222,8 +222,8 @@ pub(super) fn check_tool(
             .parts()
             .iter()
             .filter_map(|p| match p {
-                crate::template::Part::Text(t) => Some(t.as_str()),
-                crate::template::Part::Param(_) => None,
+                crate::syntax::template::Part::Text(t) => Some(t.as_str()),
+                crate::syntax::template::Part::Param(_) => None,
             })
             .collect();
         if HeaderValue::from_str(&literal).is_err() {

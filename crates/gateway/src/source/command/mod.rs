@@ -25,10 +25,10 @@ use switchboard_mcp::protocol::tools::{CallToolResult, Tool, ToolAnnotations};
 use switchboard_mcp::protocol::JsonObject;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::catalog::BuildError;
 use crate::config::{
     self, CommandTool, Config, ParamType, Secret, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
 };
+use crate::source::RegisterError;
 
 /// A command tool, compiled.
 #[derive(Debug)]
@@ -52,10 +52,10 @@ pub fn register(
     name: &str,
     tool: &config::Tool,
     spec: &CommandTool,
-) -> Result<Router, BuildError> {
+) -> Result<Router, RegisterError> {
     let call = Arc::new(CommandCall::new(config, name, tool, spec)?);
     let read_only = tool.read_only.unwrap_or(false);
-    let mut def = Tool::new(name, tool.description.clone(), crate::catalog::input_schema(&tool.params));
+    let mut def = Tool::new(name, tool.description.clone(), crate::source::input_schema(&tool.params));
     def.title = tool.title.clone();
     def.output_schema = Some(Arc::new(output_schema()));
     def.annotations = Some(ToolAnnotations {
@@ -70,8 +70,8 @@ pub fn register(
 }
 
 impl CommandCall {
-    fn new(config: &Config, name: &str, tool: &config::Tool, spec: &CommandTool) -> Result<Self, BuildError> {
-        let resolved = config.resolve_command(name, spec).map_err(|p| BuildError::Invalid(p.to_string()))?;
+    fn new(config: &Config, name: &str, tool: &config::Tool, spec: &CommandTool) -> Result<Self, RegisterError> {
+        let resolved = config.resolve_command(name, spec).map_err(|p| RegisterError::Invalid(p.to_string()))?;
         Ok(Self {
             tool: name.to_owned(),
             program: resolved.program,

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use super::response::{success, Redactor};
 use super::{request, run, HttpCall, Upstream};
 use crate::config::{Config, ToolKind};
-use crate::template::Template;
+use crate::syntax::template::Template;
 
 fn args(v: Value) -> Map<String, Value> {
     match v {

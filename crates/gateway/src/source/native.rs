@@ -9,7 +9,7 @@ use std::sync::Arc;
 use switchboard_mcp::server::Router;
 
 use crate::config;
-use crate::sql::Database;
+use crate::source::sql::Database;
 
 /// What a native tool's constructor is given.
 #[derive(Debug)]
