@@ -7,7 +7,7 @@ use std::path::Path;
 
 use switchboard_mcp::server::{Router, RouterError};
 
-use crate::config::{Config, SourceKind, ToolKind};
+use crate::config::{Config, ConfigError, Env, SourceKind, ToolKind};
 use crate::source::http::{self, SetupError, Upstream};
 use crate::source::native::{NativeTool, NativeTools};
 use crate::source::sql::{self, Database, DbError};
@@ -94,4 +94,13 @@ pub async fn build(config: &Config, data_dir: &Path, natives: &NativeTools) -> R
         router = prompt::register(router, name, p, &databases)?;
     }
     Ok(Catalog { router, databases })
+}
+
+/// Parses the config (see [`Config::parse`]) and checks what only this machine can tell: the
+/// command allow-list's programs and directories. `config check`, `serve` and reloads all come
+/// through here, so they refuse the same configs with the same located messages.
+pub fn check(text: &str, path: &Path, env: &Env) -> Result<Config, ConfigError> {
+    let config = Config::parse(text, path, env)?;
+    command::check(&config).map_err(|problem| ConfigError::invalid(text, path, &config.substituted, &problem))?;
+    Ok(config)
 }

@@ -8,7 +8,8 @@
 //! **Invariant:** imports point one way: [`config`] ← [`source`] ← [`catalog`]. The config knows
 //! no source, and no source knows the catalog.
 //!
-//! Flow: [`config`] (parse, interpolate `${ENV}`, validate) → [`source`] (one module per kind:
+//! Flow: [`config`] (parse text and an environment map, interpolate `${ENV}` in string values,
+//! validate; no I/O) → [`check`] (the command allow-list against this machine) → [`source`] (one module per kind:
 //! `sql`, `http`, `command`, `native`, `resource`, `prompt`; each turns its part of the config
 //! into `Router` registrations) → [`catalog`] (opens the sources and hands each entry to its
 //! source) → the SDK server.
@@ -18,6 +19,6 @@ pub mod config;
 pub mod source;
 mod syntax;
 
-pub use catalog::{build, BuildError, Catalog};
-pub use config::{Config, ConfigError};
+pub use catalog::{build, check, BuildError, Catalog};
+pub use config::{Config, ConfigError, Env};
 pub use source::native::{NativeTool, NativeTools};

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod config_file;
 pub mod configured;
 pub mod fixture;
 pub mod logging;

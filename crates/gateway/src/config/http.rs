@@ -8,7 +8,9 @@ use reqwest::Url;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{indexmap_like::OrderedMap, ParamType, Problem, Scalar, Secret, Source, SourceKind, Tool};
+use indexmap::IndexMap;
+
+use super::{ParamType, Problem, Scalar, Secret, Source, SourceKind, Tool};
 use crate::syntax::template::{json_params, Template};
 
 /// How long a request may take when neither the tool nor its source says (30 s).
@@ -73,7 +75,7 @@ pub struct HttpTool {
     /// Query parameters: name → value (`"{param}"`, literal text, or both). A pair whose param
     /// was not given is left out.
     #[serde(default)]
-    pub query: OrderedMap<Scalar>,
+    pub query: IndexMap<String, Scalar>,
     /// Headers of this request (after the source's), name → value; `{param}` placeholders are
     /// filled. Values are treated as secrets.
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! What every source shares: the error a registration fails with, and the `inputSchema` a tool's
 //! declared params make.
 
+use indexmap::IndexMap;
 use serde_json::{json, Map, Value};
 use switchboard_mcp::protocol::JsonObject;
 use switchboard_mcp::server::RouterError;
@@ -20,7 +21,7 @@ pub enum RegisterError {
 }
 
 /// The `inputSchema` of a tool's declared params.
-pub fn input_schema(params: &config::indexmap_like::OrderedMap<config::Param>) -> JsonObject {
+pub fn input_schema(params: &IndexMap<String, config::Param>) -> JsonObject {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for (name, p) in params.iter() {

@@ -9,6 +9,7 @@
 //! The result's `structuredContent` is `{exitCode, stdout, stderr, truncated, timedOut}` (the
 //! tool's `outputSchema`); a non-zero exit, a signal or a timeout makes it `isError`.
 
+mod allow;
 mod argv;
 mod process;
 #[cfg(test)]
@@ -26,7 +27,7 @@ use switchboard_mcp::protocol::JsonObject;
 use switchboard_mcp::server::{HandlerError, Router};
 
 use crate::config::{
-    self, CommandTool, Config, ParamType, Secret, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
+    self, redact, CommandTool, Config, ParamType, Problem, Secret, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
 };
 use crate::source::RegisterError;
 
@@ -42,6 +43,12 @@ struct CommandCall {
     max_output: usize,
     defaults: Map<String, Value>,
     path_params: BTreeSet<String>,
+}
+
+/// Checks the `commands:` allow-list and every command tool against this machine: the programs
+/// exist and are executable, each tool's program is listed, each cwd is inside the allowed roots.
+pub(crate) fn check(config: &Config) -> Result<(), Problem> {
+    allow::check(config)
 }
 
 /// Registers the command tool `name` (whose `command:` section is `spec`) on `router`; the
@@ -71,7 +78,8 @@ pub fn register(
 
 impl CommandCall {
     fn new(config: &Config, name: &str, tool: &config::Tool, spec: &CommandTool) -> Result<Self, RegisterError> {
-        let resolved = config.resolve_command(name, spec).map_err(|p| RegisterError::Invalid(p.to_string()))?;
+        let resolved = allow::resolve(config, name, spec)
+            .map_err(|p| RegisterError::Invalid(redact(p.to_string(), &config.substituted)))?;
         Ok(Self {
             tool: name.to_owned(),
             program: resolved.program,
