@@ -221,3 +221,16 @@ fn maps_keep_the_order_of_the_file() {
     let names: Vec<&str> = config.tools.keys().map(String::as_str).collect();
     assert_eq!(names, ["zeta", "alpha", "mid"]);
 }
+
+#[test]
+fn shape_errors_name_the_line_and_column_of_the_key() {
+    let cases = [
+        ("server:\n  name: x\n  colour: blue\n", "gateway.yaml:3:3: server.colour: unknown field `colour`"),
+        ("sources: [1, 2]\n", "gateway.yaml:1:1: sources: invalid type: sequence, expected a map"),
+        ("tools:\n  t:\n    description: d\n    max_rows: many\n", "gateway.yaml:4:5: tools.t.max_rows: invalid type"),
+    ];
+    for (text, want) in cases {
+        let e = parse_with(text, &Env::new()).expect_err("refused").to_string();
+        assert!(e.contains(want), "{e}\nshould mention {want:?}");
+    }
+}
