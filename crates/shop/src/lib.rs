@@ -23,6 +23,8 @@ mod orders;
 mod refunds;
 mod returns;
 mod stock;
+#[cfg(test)]
+mod tests;
 mod tickets;
 
 use switchboard_gateway::NativeTools;

@@ -234,3 +234,14 @@ fn shape_errors_name_the_line_and_column_of_the_key() {
         assert!(e.contains(want), "{e}\nshould mention {want:?}");
     }
 }
+
+#[test]
+fn the_example_configs_parse() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for file in ["http-and-commands.yaml", "shop/shop.yaml"] {
+        let path = examples.join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let config = Config::parse(&text, &path, &Env::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!config.tools.is_empty(), "{file}");
+    }
+}
