@@ -1,25 +1,38 @@
-//! The config file: YAML, `${ENV}` interpolation, unknown keys rejected, and errors that name
-//! the file, line and column. [`schema`] publishes the JSON Schema editors autocomplete from.
+//! The typed config: [`Config::parse`] turns YAML text and an environment map into a checked
+//! `Config`, with no I/O (the binary reads the file and passes `std::env::vars()`). Unknown keys
+//! and duplicate keys are refused, and errors name the file, line and column. [`schema`]
+//! publishes the JSON Schema editors autocomplete from.
 //!
-//! Sections that need more than a few lines of checks live in submodules: `http` (HTTP API
-//! sources and tools), `command` (the `commands:` allow-list and command tools).
+//! Modules: `parse` (YAML, then `${ENV}` in string values, then the typed shape), `validate`
+//! (references and per-kind rules), `http` and `command` (those sections' types and checks),
+//! `values` ([`Scalar`], [`Secret`]), `error` ([`ConfigError`]), `locate` (key path → line).
+//!
+//! **Invariant:** imports nothing of the sources or the catalog; a value that came from the
+//! environment never appears in an error message.
 
 mod command;
+mod error;
 mod http;
 mod locate;
+mod parse;
 #[cfg(test)]
 mod tests;
+mod validate;
 mod values;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
+pub use self::error::ConfigError;
+pub(crate) use self::error::{redact, Problem};
 pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
+pub use self::parse::Env;
 pub use self::values::{Scalar, Secret};
 
 /// The whole config file.
@@ -37,7 +50,7 @@ pub struct Config {
     pub commands: CommandsSection,
     /// Tools, by name (the order of the file is kept when listing).
     #[serde(default)]
-    pub tools: indexmap_like::OrderedMap<Tool>,
+    pub tools: IndexMap<String, Tool>,
     /// Fixed resources.
     #[serde(default)]
     pub resources: Vec<Resource>,
@@ -46,10 +59,13 @@ pub struct Config {
     pub resource_templates: Vec<ResourceTemplate>,
     /// Prompts, by name.
     #[serde(default)]
-    pub prompts: indexmap_like::OrderedMap<Prompt>,
+    pub prompts: IndexMap<String, Prompt>,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
+    /// The values `${NAME}` took from the environment, kept only to redact them from messages.
+    #[serde(skip)]
+    pub(crate) substituted: Vec<Secret>,
 }
 
 /// The `server:` section.
@@ -241,7 +257,7 @@ pub struct Tool {
     pub source: Option<String>,
     /// Parameters, in order.
     #[serde(default)]
-    pub params: indexmap_like::OrderedMap<Param>,
+    pub params: IndexMap<String, Param>,
     /// Statements, run in one transaction; the last one's rows are the result.
     #[serde(default)]
     pub statements: Vec<Statement>,
@@ -346,7 +362,7 @@ pub struct Resource {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceTemplate {
-    /// The RFC 6570 template, e.g. `shop://orders/{order_id}`.
+    /// The RFC 6570 template, e.g. `crm://customers/{customer_id}`.
     pub uri_template: String,
     /// Its name.
     pub name: String,
@@ -396,280 +412,15 @@ pub struct Prompt {
     pub description: String,
     /// Its arguments, in order.
     #[serde(default)]
-    pub arguments: indexmap_like::OrderedMap<PromptArgument>,
+    pub arguments: IndexMap<String, PromptArgument>,
     /// Data loaded before rendering, by name: each becomes a template variable.
     #[serde(default)]
-    pub context: indexmap_like::OrderedMap<Query>,
+    pub context: IndexMap<String, Query>,
     /// The message text (a minijinja template; arguments and context are variables).
     pub template: String,
 }
 
-/// A map that keeps the order of the file (tools list in the order they are written).
-pub mod indexmap_like {
-    use schemars::JsonSchema;
-    use serde::de::{MapAccess, Visitor};
-    use serde::{Deserialize, Deserializer};
-
-    /// Entries in file order.
-    #[derive(Debug, Clone, PartialEq)]
-    pub struct OrderedMap<V>(pub Vec<(String, V)>);
-
-    impl<V> Default for OrderedMap<V> {
-        fn default() -> Self {
-            Self(Vec::new())
-        }
-    }
-
-    impl<V> OrderedMap<V> {
-        /// Iterates in file order.
-        pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
-            self.0.iter().map(|(k, v)| (k, v))
-        }
-
-        /// The entry called `key`.
-        pub fn get(&self, key: &str) -> Option<&V> {
-            self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-        }
-
-        /// How many entries.
-        pub fn len(&self) -> usize {
-            self.0.len()
-        }
-
-        /// Whether empty.
-        pub fn is_empty(&self) -> bool {
-            self.0.is_empty()
-        }
-    }
-
-    impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V2<V>(std::marker::PhantomData<V>);
-            impl<'de, V: Deserialize<'de>> Visitor<'de> for V2<V> {
-                type Value = OrderedMap<V>;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("a map")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                    let mut out: Vec<(String, V)> = Vec::new();
-                    while let Some((k, v)) = map.next_entry::<String, V>()? {
-                        if out.iter().any(|(e, _)| *e == k) {
-                            return Err(serde::de::Error::custom(format!("duplicate key {k:?}")));
-                        }
-                        out.push((k, v));
-                    }
-                    Ok(OrderedMap(out))
-                }
-            }
-            d.deserialize_map(V2(std::marker::PhantomData))
-        }
-    }
-
-    impl<V: JsonSchema> JsonSchema for OrderedMap<V> {
-        fn schema_name() -> std::borrow::Cow<'static, str> {
-            format!("Map_of_{}", V::schema_name()).into()
-        }
-        fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-            let inner = generator.subschema_for::<V>();
-            schemars::json_schema!({"type": "object", "additionalProperties": inner})
-        }
-    }
-}
-
-/// Why a config could not be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The YAML is malformed or does not match the expected shape.
-    #[error("{path}:{line}:{column}: {message}")]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line (0 when unknown).
-        line: usize,
-        /// 1-based column (0 when unknown).
-        column: usize,
-        /// What was expected.
-        message: String,
-    },
-    /// `${NAME}` names an unset environment variable.
-    #[error("{path}:{line}: environment variable {name} is not set")]
-    MissingEnv {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// The variable.
-        name: String,
-    },
-    /// The config parses but does not make sense (a tool names an unknown source, ...).
-    #[error("{path}{}: {message}", at(.line, .column))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line of the offending key (0 when unknown).
-        line: usize,
-        /// 1-based column of the offending key (0 when unknown).
-        column: usize,
-        /// What is wrong, starting with the key path (`tools.get_order.http.path: ...`).
-        message: String,
-    },
-}
-
-fn at(line: &usize, column: &usize) -> String {
-    if *line == 0 {
-        String::new()
-    } else {
-        format!(":{line}:{column}")
-    }
-}
-
-/// A validation failure: the key path it is about and what is wrong there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Problem {
-    at: Vec<String>,
-    message: String,
-}
-
-impl Problem {
-    /// A problem at the key path `at` (`["tools", name, "http", "path"]`).
-    pub(crate) fn new(at: &[&str], message: String) -> Self {
-        Self { at: at.iter().map(|s| (*s).to_owned()).collect(), message }
-    }
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.at.join("."), self.message)
-    }
-}
-
 impl Config {
-    /// Reads, interpolates and validates the config at `path`.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Self::parse(&text, path)
-    }
-
-    /// Parses config text; `path` is for messages and relative paths.
-    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let interpolated = interpolate(text, path)?;
-        let mut config: Config = serde_norway::from_str(&interpolated).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            ConfigError::Syntax { path: path.to_owned(), line, column, message: e.to_string() }
-        })?;
-        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        config.validate().map_err(|problem| {
-            // Keys are looked up in the text as written, whose lines are the ones people see.
-            let (line, column) = locate::locate(text, &problem.at).unwrap_or((0, 0));
-            ConfigError::Invalid { path: path.to_owned(), line, column, message: problem.to_string() }
-        })?;
-        Ok(config)
-    }
-
-    fn validate(&self) -> Result<(), Problem> {
-        for (name, source) in &self.sources {
-            self.check_source(name, source)?;
-        }
-        command::check_section(self)?;
-        for (name, tool) in self.tools.iter() {
-            self.check_tool(name, tool)?;
-        }
-        for t in &self.resource_templates {
-            self.database(&t.source)
-                .map_err(|m| Problem::new(&["resource_templates"], format!("{}: {m}", t.uri_template)))?;
-        }
-        for (name, prompt) in self.prompts.iter() {
-            for (q, query) in prompt.context.iter() {
-                self.database(&query.source).map_err(|m| Problem::new(&["prompts", name, "context", q], m))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks that `name` is a database source (not unknown, not an HTTP API).
-    fn database(&self, name: &str) -> Result<(), String> {
-        match self.sources.get(name) {
-            None => Err(format!("unknown source {name:?}")),
-            Some(s) if s.kind == SourceKind::Http => Err(format!("{name:?} is an http source, not a database")),
-            Some(_) => Ok(()),
-        }
-    }
-
-    fn check_source(&self, name: &str, source: &Source) -> Result<(), Problem> {
-        let here = &["sources", name][..];
-        if source.kind == SourceKind::Http {
-            return http::check_source(name, source);
-        }
-        if source.base_url.is_some()
-            || !source.headers.is_empty()
-            || source.timeout_ms.is_some()
-            || source.max_response_bytes.is_some()
-        {
-            let message = "`base_url`, `headers`, `timeout_ms` and `max_response_bytes` are for http sources";
-            return Err(Problem::new(here, message.into()));
-        }
-        match source.kind {
-            SourceKind::Sqlite if source.path.is_none() => {
-                Err(Problem::new(here, "a sqlite source needs `path`".into()))
-            }
-            SourceKind::Postgres | SourceKind::Mysql if source.url.as_deref().unwrap_or("").is_empty() => {
-                Err(Problem::new(here, format!("a {} source needs `url`", source.kind.as_str())))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn check_tool(&self, name: &str, tool: &Tool) -> Result<(), Problem> {
-        let kind = tool.kind().map_err(|m| Problem::new(&["tools", name], m))?;
-        if !matches!(kind, ToolKind::Command(_)) {
-            if let Some((param, _)) = tool.params.iter().find(|(_, p)| p.kind == ParamType::Path) {
-                return Err(Problem::new(
-                    &["tools", name, "params", param],
-                    "type path is only for command tools".into(),
-                ));
-            }
-        }
-        if !matches!(kind, ToolKind::Sql) && (tool.max_rows.is_some() || tool.not_found.is_some()) {
-            return Err(Problem::new(&["tools", name], "`max_rows` and `not_found` are for SQL tools".into()));
-        }
-        match kind {
-            ToolKind::Sql => {
-                let Some(source) = &tool.source else {
-                    return Err(Problem::new(&["tools", name], "SQL statements need `source`, a database".into()));
-                };
-                self.database(source).map_err(|m| Problem::new(&["tools", name, "source"], m))?;
-                for st in &tool.statements {
-                    for p in crate::sql::placeholders(&st.sql) {
-                        if tool.params.get(&p).is_none() {
-                            return Err(Problem::new(
-                                &["tools", name, "statements"],
-                                format!("the SQL uses :{p}, which is not a declared param"),
-                            ));
-                        }
-                    }
-                }
-                Ok(())
-            }
-            ToolKind::Native(_) => match &tool.source {
-                Some(s) => self.database(s).map_err(|m| Problem::new(&["tools", name, "source"], m)),
-                None => Ok(()),
-            },
-            ToolKind::Http(h) => http::check_tool(name, tool, h, &self.sources),
-            ToolKind::Command(c) => command::check_tool(self, name, tool, c),
-        }
-    }
-
     /// Resolves a path given in the config (relative to the config file).
     pub fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
@@ -678,46 +429,6 @@ impl Config {
             self.base_dir.join(p)
         }
     }
-}
-
-/// Replaces `${NAME}` (or `${NAME:-default}`) with the environment variable's value (`$${`
-/// escapes a literal `${`).
-fn interpolate(text: &str, path: &Path) -> Result<String, ConfigError> {
-    let mut out = String::with_capacity(text.len());
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let mut rest = line;
-        while let Some(start) = rest.find("${") {
-            if rest[..start].ends_with('$') {
-                out.push_str(&rest[..start - 1]);
-                out.push_str("${");
-                rest = &rest[start + 2..];
-                continue;
-            }
-            out.push_str(&rest[..start]);
-            let Some(end) = rest[start..].find('}') else {
-                out.push_str(&rest[start..]);
-                rest = "";
-                break;
-            };
-            let expr = &rest[start + 2..start + end];
-            // `${NAME:-default}` falls back to `default` when NAME is unset or empty.
-            let (name, default) = match expr.split_once(":-") {
-                Some((n, d)) => (n, Some(d)),
-                None => (expr, None),
-            };
-            let value = match (std::env::var(name).ok().filter(|v| !v.is_empty()), default) {
-                (Some(v), _) => v,
-                (None, Some(d)) => d.to_owned(),
-                (None, None) => {
-                    return Err(ConfigError::MissingEnv { path: path.to_owned(), line: i + 1, name: name.to_owned() })
-                }
-            };
-            out.push_str(&value);
-            rest = &rest[start + end + 1..];
-        }
-        out.push_str(rest);
-    }
-    Ok(out)
 }
 
 /// The JSON Schema of the config file, for editors.

@@ -5,18 +5,20 @@
 //! validates them first), and SQL parameters are always bound, never spliced into SQL text.
 //! **Invariant:** HTTP tools only reach their source's host, and command tools only run
 //! allow-listed programs, with argv built without a shell.
+//! **Invariant:** imports point one way: [`config`] ← [`source`] ← [`catalog`]. The config knows
+//! no source, and no source knows the catalog.
 //!
-//! Flow: [`config`] (parse, interpolate `${ENV}`, validate) → [`sql`] (pools, statements),
-//! [`http`] (HTTP API clients) → [`catalog`] (a `Router` of SQL, native, [`http`] and
-//! [`command`] tools, resources and prompts) → the SDK server.
+//! Flow: [`config`] (parse text and an environment map, interpolate `${ENV}` in string values,
+//! validate; no I/O) → [`check`] (the command allow-list against this machine) → [`source`] (one module per kind:
+//! `sql`, `http`, `command`, `native`, `resource`, `prompt`; each turns its part of the config
+//! into `Router` registrations) → [`catalog`] (opens the sources and hands each entry to its
+//! source) → the SDK server.
 
 pub mod catalog;
-pub mod command;
 pub mod config;
-pub mod http;
-pub mod native;
-pub mod sql;
-mod template;
+pub mod source;
+mod syntax;
 
-pub use catalog::{build, BuildError, Catalog};
-pub use config::{Config, ConfigError};
+pub use catalog::{build, check, BuildError, Catalog};
+pub use config::{Config, ConfigError, Env};
+pub use source::native::{NativeTool, NativeTools};

@@ -12,14 +12,14 @@ use switchboard_mcp::Limits;
 
 /// A server for `config_path`, and the config (for its listen/stdio defaults).
 pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits) -> anyhow::Result<(Server, Config)> {
-    let config = Config::load(config_path)?;
+    let config = crate::config_file::load(config_path)?;
     let data_dir: PathBuf = match data_dir {
         Some(d) => d.to_owned(),
         None => config.resolve(config.server.data_dir.as_deref().unwrap_or(Path::new("data"))),
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    let catalog = switchboard_gateway::build(&config, &data_dir)
+    let catalog = switchboard_gateway::build(&config, &data_dir, &switchboard_shop::natives())
         .await
         .with_context(|| format!("building the catalog of {}", config_path.display()))?;
     let mut builder = Server::builder(
@@ -76,8 +76,8 @@ fn watch(
 }
 
 async fn reload(path: &Path, data_dir: &Path) -> anyhow::Result<Catalog> {
-    let config = Config::load(path)?;
-    let catalog = switchboard_gateway::build(&config, data_dir).await?;
+    let config = crate::config_file::load(path)?;
+    let catalog = switchboard_gateway::build(&config, data_dir, &switchboard_shop::natives()).await?;
     Ok(catalog.router.build()?)
 }
 

@@ -1,12 +1,13 @@
-//! The Switchboard binary's library half: command-line definitions, wiring, and the built-in
-//! demonstration server. Only this crate reads argv, environment variables and files.
+//! The Switchboard binary's library half: command-line definitions and wiring (the demonstration
+//! server is `switchboard-demo`, the shop's native tools `switchboard-shop`). Only this crate reads
+//! argv, environment variables and files.
 //!
 //! **Invariant:** no business rules live here; it parses, wires and reports.
 
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod config_file;
 pub mod configured;
-pub mod fixture;
 pub mod logging;
 pub mod serve;

@@ -108,7 +108,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 fn run_config(command: ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Check { file } => {
-            let config = switchboard_gateway::Config::load(&file)?;
+            let config = switchboard::config_file::load(&file)?;
             eprintln!(
                 "{}: ok ({} sources, {} tools, {} resources, {} prompts)",
                 file.display(),

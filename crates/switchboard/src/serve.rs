@@ -11,18 +11,16 @@ use switchboard_mcp::transport::stdio;
 use switchboard_mcp::transport::tap::WireLog;
 use switchboard_mcp::Limits;
 
-use crate::fixture;
-
-/// The demonstration server (see [`fixture`]).
+/// The demonstration server (see [`switchboard_demo`]).
 pub fn demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
     let notifier = Notifier::default();
-    let router = fixture::router(notifier.clone()).context("building the demonstration tools")?;
+    let router = switchboard_demo::router(notifier.clone()).context("building the demonstration tools")?;
     build_demo(name, limits, notifier, router)
 }
 
-/// The demonstration server with only its `echo` and `add` tools ([`fixture::basic_router`]).
+/// The demonstration server with only its `echo` and `add` tools ([`switchboard_demo::basic_router`]).
 pub fn basic_demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
-    build_demo(name, limits, Notifier::default(), fixture::basic_router())
+    build_demo(name, limits, Notifier::default(), switchboard_demo::basic_router())
 }
 
 fn build_demo(

@@ -7,13 +7,13 @@
 //! Nothing is ever looked up in `PATH`, and a program not on the list fails the config check.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Config, Problem, Scalar, Secret, Tool};
-use crate::template::Template;
+use super::{Problem, Scalar, Secret, Tool};
+use crate::syntax::template::Template;
 
 /// How long a command may run when its tool does not say (30 s).
 pub const DEFAULT_COMMAND_TIMEOUT_MS: u64 = 30_000;
@@ -64,138 +64,14 @@ pub struct CommandTool {
     pub max_output_bytes: Option<u64>,
 }
 
-/// A command tool's program and working directory, resolved and checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ResolvedCommand {
-    /// The allow-listed program (absolute).
-    pub(crate) program: PathBuf,
-    /// The working directory (canonical).
-    pub(crate) cwd: PathBuf,
-}
-
-impl Config {
-    /// The config file's directory, usable as a path even when the file was given bare.
-    fn dir(&self) -> &Path {
-        if self.base_dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            &self.base_dir
-        }
-    }
-
-    /// The allow-list, as absolute paths, each checked to be an executable file.
-    fn allowed_programs(&self) -> Result<Vec<PathBuf>, Problem> {
-        let mut out = Vec::new();
-        for entry in &self.commands.allow {
-            let at = |message: String| Problem::new(&["commands", "allow"], message);
-            let path =
-                std::path::absolute(self.dir().join(entry)).map_err(|e| at(format!("{}: {e}", entry.display())))?;
-            let meta = std::fs::metadata(&path).map_err(|e| at(format!("{}: {e}", path.display())))?;
-            if !meta.is_file() || !is_executable(&meta) {
-                return Err(at(format!("{} is not an executable file", path.display())));
-            }
-            out.push(path);
-        }
-        Ok(out)
-    }
-
-    /// The directories a cwd may be in, canonical.
-    fn allowed_roots(&self) -> Result<Vec<PathBuf>, Problem> {
-        let roots: Vec<PathBuf> = if self.commands.allowed_roots.is_empty() {
-            vec![self.dir().to_owned()]
-        } else {
-            self.commands.allowed_roots.iter().map(|r| self.dir().join(r)).collect()
-        };
-        roots
-            .iter()
-            .map(|r| {
-                std::fs::canonicalize(r)
-                    .map_err(|e| Problem::new(&["commands", "allowed_roots"], format!("{}: {e}", r.display())))
-            })
-            .collect()
-    }
-
-    /// Finds a command tool's program in the allow-list and confines its cwd.
-    pub(crate) fn resolve_command(&self, name: &str, command: &CommandTool) -> Result<ResolvedCommand, Problem> {
-        let at = |key: &str, message: String| Problem::new(&["tools", name, "command", key], message);
-        let allowed = self.allowed_programs()?;
-        let listed = || {
-            let names: Vec<String> = allowed.iter().map(|p| p.display().to_string()).collect();
-            if names.is_empty() {
-                "commands.allow is empty".to_owned()
-            } else {
-                format!("allowed: {}", names.join(", "))
-            }
-        };
-        let wanted = &command.program;
-        let program = if wanted.contains('/') {
-            let path = std::path::absolute(self.dir().join(wanted)).map_err(|e| at("program", e.to_string()))?;
-            allowed.iter().find(|p| **p == path).cloned()
-        } else {
-            let mut matches = allowed.iter().filter(|p| p.file_name().is_some_and(|n| n == wanted.as_str()));
-            match (matches.next(), matches.next()) {
-                (Some(_), Some(_)) => {
-                    return Err(at(
-                        "program",
-                        format!("{wanted:?} names several commands.allow entries; give the path"),
-                    ))
-                }
-                (one, None) => one.cloned(),
-                (None, Some(_)) => None,
-            }
-        };
-        let Some(program) = program else {
-            return Err(at("program", format!("{wanted:?} is not in commands.allow ({})", listed())));
-        };
-        let roots = self.allowed_roots()?;
-        let given = command.cwd.as_deref().unwrap_or(Path::new("."));
-        let cwd = std::fs::canonicalize(self.dir().join(given))
-            .map_err(|e| at("cwd", format!("{}: {e}", given.display())))?;
-        if !cwd.is_dir() {
-            return Err(at("cwd", format!("{} is not a directory", cwd.display())));
-        }
-        if !roots.iter().any(|r| cwd.starts_with(r)) {
-            let roots: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
-            return Err(at(
-                "cwd",
-                format!(
-                    "{} is outside the allowed roots ({}); see commands.allowed_roots",
-                    cwd.display(),
-                    roots.join(", ")
-                ),
-            ));
-        }
-        Ok(ResolvedCommand { program, cwd })
-    }
-}
-
-#[cfg(unix)]
-fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
-}
-
-#[cfg(not(unix))]
-fn is_executable(_: &std::fs::Metadata) -> bool {
-    true
-}
-
-/// Checks the `commands:` section.
-pub(super) fn check_section(config: &Config) -> Result<(), Problem> {
-    config.allowed_programs()?;
-    if !config.commands.allowed_roots.is_empty() {
-        config.allowed_roots()?;
-    }
-    Ok(())
-}
-
-/// Checks a command tool: no source, a listed program, a confined cwd, declared params.
-pub(super) fn check_tool(config: &Config, name: &str, tool: &Tool, command: &CommandTool) -> Result<(), Problem> {
+/// Checks a command tool: no source, declared params, valid env names, limits. (Whether its
+/// program is on the allow-list and its cwd inside the allowed roots is a question for the
+/// filesystem, which the command source asks.)
+pub(super) fn check_tool(name: &str, tool: &Tool, command: &CommandTool) -> Result<(), Problem> {
     let at = |key: &str, message: String| Problem::new(&["tools", name, "command", key], message);
     if tool.source.is_some() {
         return Err(Problem::new(&["tools", name, "source"], "a command tool takes no source".into()));
     }
-    config.resolve_command(name, command)?;
     for arg in &command.args {
         for param in Template::parse(&arg.0).params() {
             if tool.params.get(param).is_none() {

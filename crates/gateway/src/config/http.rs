@@ -8,8 +8,10 @@ use reqwest::Url;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{indexmap_like::OrderedMap, ParamType, Problem, Scalar, Secret, Source, SourceKind, Tool};
-use crate::template::{json_params, Template};
+use indexmap::IndexMap;
+
+use super::{ParamType, Problem, Scalar, Secret, Source, SourceKind, Tool};
+use crate::syntax::template::{json_params, Template};
 
 /// How long a request may take when neither the tool nor its source says (30 s).
 pub const DEFAULT_HTTP_TIMEOUT_MS: u64 = 30_000;
@@ -73,7 +75,7 @@ pub struct HttpTool {
     /// Query parameters: name → value (`"{param}"`, literal text, or both). A pair whose param
     /// was not given is left out.
     #[serde(default)]
-    pub query: OrderedMap<Scalar>,
+    pub query: IndexMap<String, Scalar>,
     /// Headers of this request (after the source's), name → value; `{param}` placeholders are
     /// filled. Values are treated as secrets.
     #[serde(default)]
@@ -203,7 +205,7 @@ pub(super) fn check_tool(
             return Err(at(&["path"], format!("uses {{{param}}}, which must be required or have a default")));
         }
     }
-    if path.parts().iter().any(|p| matches!(p, crate::template::Part::Text(t) if t.contains(['{', '}']))) {
+    if path.parts().iter().any(|p| matches!(p, crate::syntax::template::Part::Text(t) if t.contains(['{', '}']))) {
         return Err(at(&["path"], format!("{:?}: a brace that is not a {{param}} placeholder", http.path)));
     }
     // Query, headers, body.
@@ -222,8 +224,8 @@ pub(super) fn check_tool(
             .parts()
             .iter()
             .filter_map(|p| match p {
-                crate::template::Part::Text(t) => Some(t.as_str()),
-                crate::template::Part::Param(_) => None,
+                crate::syntax::template::Part::Text(t) => Some(t.as_str()),
+                crate::syntax::template::Part::Param(_) => None,
             })
             .collect();
         if HeaderValue::from_str(&literal).is_err() {

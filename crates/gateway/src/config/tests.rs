@@ -1,10 +1,11 @@
 //! Config checks for HTTP sources and tools and command tools: every bad config is refused with
-//! the key path, and the file's line and column.
+//! the key path, and the file's line and column. (The command allow-list, checked against the
+//! machine, is tested with the command source.)
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Config, ConfigError, Secret, ToolKind};
+use super::{Config, ConfigError, Env, Secret, ToolKind};
 
 /// A fresh directory for one test's config file (and whatever it needs beside it).
 fn scratch() -> PathBuf {
@@ -19,7 +20,7 @@ fn scratch() -> PathBuf {
 }
 
 fn parse(dir: &Path, text: &str) -> Result<Config, ConfigError> {
-    Config::parse(text, &dir.join("gateway.yaml"))
+    Config::parse(text, &dir.join("gateway.yaml"), &Env::new())
 }
 
 /// Parses `text` in a fresh directory; `Ok` when `error` is empty, else an error mentioning it.
@@ -65,10 +66,7 @@ tools:
     let get = config.tools.get("get").expect("get");
     assert!(matches!(get.kind(), Ok(ToolKind::Http(h)) if h.query.get("n").is_some_and(|n| n.0 == "10")));
     let say = config.tools.get("say").expect("say");
-    let Ok(ToolKind::Command(c)) = say.kind() else { panic!("a command tool") };
-    let resolved = config.resolve_command("say", c).expect("resolves");
-    assert_eq!(resolved.program, Path::new("/bin/echo"));
-    assert!(resolved.cwd.ends_with("work") && resolved.cwd.is_absolute());
+    assert!(matches!(say.kind(), Ok(ToolKind::Command(c)) if c.program == "echo"));
 }
 
 #[test]
@@ -134,31 +132,15 @@ fn http_tools_are_checked() {
 #[test]
 fn command_tools_are_checked() {
     let tool = |command: &str| {
-        format!("commands:\n  allow: [/bin/echo, /bin/sh]\ntools:\n  t:\n    description: d\n    params: {{n: {{type: integer}}}}\n    command: {command}\n")
+        format!("tools:\n  t:\n    description: d\n    params: {{n: {{type: integer}}}}\n    command: {command}\n")
     };
     check(&tool("{program: echo, args: [\"{n}\"]}"), "");
-    check(&tool("{program: /bin/sh, args: [-c, \"exit {n}\"]}"), "");
-    check(
-        &tool("{program: rm, args: [-rf, /]}"),
-        "tools.t.command.program: \"rm\" is not in commands.allow (allowed: /bin/echo, /bin/sh)",
-    );
-    check(&tool("{program: /usr/bin/env}"), "\"/usr/bin/env\" is not in commands.allow");
     check(&tool("{program: echo, args: [\"{nope}\"]}"), "tools.t.command.args: uses {nope}");
-    check(&tool("{program: echo, cwd: missing}"), "tools.t.command.cwd: missing:");
-    check(&tool("{program: echo, cwd: ..}"), "is outside the allowed roots");
-    check(&tool("{program: echo, cwd: /}"), "is outside the allowed roots");
     check(&tool("{program: echo, timeout_ms: 0}"), "tools.t.command.timeout_ms: must be at least 1");
     check(&tool("{program: echo, env: {\"A=B\": x}}"), "\"A=B\" is not a valid variable name");
     check(&tool("{program: echo, shell: true}"), "unknown field `shell`");
     check(
-        "tools:\n  t:\n    description: d\n    command: {program: echo}\n",
-        "\"echo\" is not in commands.allow (commands.allow is empty)",
-    );
-    check("commands:\n  allow: [/nonexistent/tool]\n", "commands.allow: /nonexistent/tool:");
-    check("commands:\n  allow: [/etc/passwd]\n", "is not an executable file");
-    check("commands:\n  allow: [/bin/echo]\n  allowed_roots: [/]\ntools:\n  t:\n    description: d\n    command: {program: echo, cwd: /tmp}\n", "");
-    check(
-        "commands:\n  allow: [/bin/echo]\ntools:\n  t:\n    description: d\n    source: x\n    command: {program: echo}\n",
+        "tools:\n  t:\n    description: d\n    source: x\n    command: {program: echo}\n",
         "tools.t.source: a command tool takes no source",
     );
 }
@@ -166,9 +148,100 @@ fn command_tools_are_checked() {
 #[test]
 fn problems_name_the_line_and_column_of_the_key() {
     let dir = scratch();
-    let text = "commands:\n  allow: [/bin/echo]\ntools:\n  t:\n    description: d\n    command:\n      program: rm\n";
-    let e = parse(&dir, text).expect_err("rm is not allowed").to_string();
-    assert!(e.contains("gateway.yaml:7:7: tools.t.command.program:"), "{e}");
+    let text = "tools:\n  t:\n    description: d\n    command:\n      program: rm\n      timeout_ms: 0\n";
+    let e = parse(&dir, text).expect_err("a zero timeout").to_string();
+    assert!(e.contains("gateway.yaml:6:7: tools.t.command.timeout_ms:"), "{e}");
     let e = parse(&dir, &http_tool("{}", "{path: nope}")).expect_err("bad path").to_string();
     assert!(e.contains("gateway.yaml:8:12: tools.t.http.path:"), "{e}");
+}
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn parse_with(text: &str, env: &Env) -> Result<Config, ConfigError> {
+    Config::parse(text, &scratch().join("gateway.yaml"), env)
+}
+
+/// Interpolation happens inside parsed string values, so YAML syntax in a value (`#`, `: `, a
+/// newline, quotes) arrives as text and cannot change the document.
+#[test]
+fn environment_values_arrive_intact() {
+    let secret = "s3cr3t #not-a-comment: still\nnext line 'single' \"double\" ${NOT_EXPANDED} $${}";
+    let text = "server:\n  name: pre-${TOKEN}-post  # a comment\n  instructions: ${TOKEN}\n  version: \"${UNSET:-1.0} $${LITERAL}\"\n";
+    let config = parse_with(text, &env(&[("TOKEN", secret)])).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.server.instructions.as_deref(), Some(secret));
+    assert_eq!(config.server.name, Some(format!("pre-{secret}-post")));
+    assert_eq!(config.server.version.as_deref(), Some("1.0 ${LITERAL}"));
+    // An empty variable counts as unset for `:-`.
+    let config = parse_with("server: {name: \"${EMPTY:-fallback}\"}\n", &env(&[("EMPTY", "")])).expect("parses");
+    assert_eq!(config.server.name.as_deref(), Some("fallback"));
+}
+
+#[test]
+fn an_unset_variable_is_named_with_its_line() {
+    let e = parse_with("server:\n  name: x\n  instructions: ${SURELY_UNSET}\n", &Env::new()).expect_err("unset");
+    let e = e.to_string();
+    assert!(e.contains("gateway.yaml:3: server.instructions: environment variable SURELY_UNSET is not set"), "{e}");
+}
+
+/// Neither a shape error (YAML that does not fit the config) nor a validation error ever shows a
+/// value that came from the environment.
+#[test]
+fn environment_values_never_reach_error_messages() {
+    let secret = "hunter2-s3cr3t";
+    let env = env(&[("SECRET", secret), ("URL", "ftp://user:hunter2-s3cr3t@host/x")]);
+    let cases = [
+        ("sources:\n  db:\n    kind: ${SECRET}\n", "gateway.yaml:3:5: sources.db.kind: unknown variant `***`"),
+        ("server:\n  stdio: ${SECRET}\n", "gateway.yaml:2:3: server.stdio: invalid type: string \"***\""),
+        ("sources:\n  api: {kind: http, base_url: \"${URL}\"}\n", "the scheme must be http or https, not ftp"),
+        (
+            "sources:\n  api:\n    kind: http\n    base_url: http://x\n    headers: {Authorization: \"Bearer ${SECRET}\\u0001\"}\n",
+            "sources.api.headers.Authorization: the value is not a valid header value",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = parse_with(text, &env).expect_err("refused").to_string();
+        assert!(e.contains(want), "{e}\nshould mention {want:?}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+}
+
+#[test]
+fn duplicate_keys_are_refused() {
+    let text = "tools:\n  t:\n    description: a\n    native: x\n  t:\n    description: b\n    native: y\n";
+    let e = parse_with(text, &Env::new()).expect_err("duplicate").to_string();
+    assert!(e.contains("gateway.yaml:2:3: tools: duplicate entry with key \"t\""), "{e}");
+}
+
+#[test]
+fn maps_keep_the_order_of_the_file() {
+    let text = "tools:\n  zeta: {description: z, native: x}\n  alpha: {description: a, native: x}\n  mid: {description: m, native: x}\n";
+    let config = parse_with(text, &Env::new()).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = config.tools.keys().map(String::as_str).collect();
+    assert_eq!(names, ["zeta", "alpha", "mid"]);
+}
+
+#[test]
+fn shape_errors_name_the_line_and_column_of_the_key() {
+    let cases = [
+        ("server:\n  name: x\n  colour: blue\n", "gateway.yaml:3:3: server.colour: unknown field `colour`"),
+        ("sources: [1, 2]\n", "gateway.yaml:1:1: sources: invalid type: sequence, expected a map"),
+        ("tools:\n  t:\n    description: d\n    max_rows: many\n", "gateway.yaml:4:5: tools.t.max_rows: invalid type"),
+    ];
+    for (text, want) in cases {
+        let e = parse_with(text, &Env::new()).expect_err("refused").to_string();
+        assert!(e.contains(want), "{e}\nshould mention {want:?}");
+    }
+}
+
+#[test]
+fn the_example_configs_parse() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for file in ["http-and-commands.yaml", "shop/shop.yaml"] {
+        let path = examples.join(file);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let config = Config::parse(&text, &path, &Env::new()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!config.tools.is_empty(), "{file}");
+    }
 }

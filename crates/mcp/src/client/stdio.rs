@@ -456,67 +456,12 @@ impl Drop for StdioChannel {
     }
 }
 
-/// POSIX-shell-like word splitting: whitespace separates words; single quotes keep everything;
-/// double quotes keep everything but `\"` and `\\`; a backslash outside quotes escapes the next
-/// character.
+/// POSIX-shell-like word splitting (the `shell-words` crate): whitespace separates words; single
+/// quotes keep everything; double quotes keep everything but `\"`, `\\`, `\$` and `` \` ``; a
+/// backslash outside quotes escapes the next character; a `#` that starts a word starts a comment.
+/// Nothing is expanded and no shell runs.
 pub fn shell_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("unterminated double quote".into()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => word.push(c),
-                    None => return Err("trailing backslash".into()),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+    ::shell_words::split(line).map_err(|e| format!("cannot split the command line: {e}"))
 }
 
 #[cfg(test)]
@@ -532,5 +477,6 @@ mod tests {
         assert_eq!(shell_words("  ").unwrap_or_default(), Vec::<String>::new());
         assert_eq!(shell_words("x ''").unwrap_or_default(), ["x", ""]);
         assert!(shell_words("'open").is_err());
+        assert_eq!(shell_words("run a#b # the rest").unwrap_or_default(), ["run", "a#b"]);
     }
 }

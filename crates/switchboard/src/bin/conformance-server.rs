@@ -1,6 +1,6 @@
 //! `conformance-server`: the fixture server the official MCP conformance suite and our interop
 //! tests run against. Every tool, prompt and resource name the suite expects is served, built
-//! with the SDK's public API only (see `switchboard::fixture`).
+//! with the SDK's public API only (see `switchboard_demo`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

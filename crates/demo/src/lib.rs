@@ -1,6 +1,12 @@
-//! The demonstration server: one of everything the runtime supports, under the tool, prompt
-//! and resource names the official conformance suite expects. It is built only with the SDK's
-//! public API and doubles as its most complete example.
+//! The demonstration and conformance server: one of everything the runtime supports, under the
+//! tool, prompt and resource names the official conformance suite expects. [`router`] is the
+//! whole set (`switchboard serve --demo`, the `conformance-server` binary); [`basic_router`] only
+//! `echo` and `add` (`serve --demo-basic`).
+//!
+//! **Invariant:** built only with `switchboard-mcp`'s public API (no private module, no feature
+//! beyond `server`), so it doubles as the SDK's most complete example.
+//! **Boundary:** the names and behaviours the conformance suite and our interop tests expect;
+//! renaming anything here breaks them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::config::Scalar;
-use crate::template::{Part, Template};
+use crate::syntax::template::{Part, Template};
 
 /// One argument template.
 #[derive(Debug, Clone)]

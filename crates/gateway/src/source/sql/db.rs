@@ -1,14 +1,14 @@
-//! SQL sources through sqlx's `Any` driver: one code path for SQLite, PostgreSQL and
-//! MySQL/MariaDB. Statements use `:name` placeholders, rewritten to the database's positional
-//! syntax and always bound; rows come back as JSON objects.
+//! Connected databases through sqlx's `Any` driver (one code path for SQLite, PostgreSQL and
+//! MySQL/MariaDB): pools, init scripts run on an empty database, the schema description.
 
 use std::path::Path;
 use std::sync::Once;
 
 use serde_json::{Map, Value};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Column, Row, TypeInfo, ValueRef};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
 
+use super::statement::row_to_json;
 use crate::config::{Source, SourceKind};
 
 /// A connected database.
@@ -43,145 +43,6 @@ fn not_a_database(name: &str) -> DbError {
 fn db_err(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
     let context = context.into();
     move |source| DbError { context, source }
-}
-
-/// The names of the `:name` placeholders in `sql`, in order of first use.
-pub fn placeholders(sql: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    for (name, _) in scan(sql) {
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    names
-}
-
-/// Finds `:name` placeholders outside quotes and comments (skipping `::` casts); yields each
-/// name with its byte range.
-fn scan(sql: &str) -> Vec<(String, std::ops::Range<usize>)> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    i += 1;
-                }
-                i += 1;
-            }
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b':' if b.get(i + 1) == Some(&b':') => i += 2,
-            b':' if b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') => {
-                let start = i;
-                i += 1;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                out.push((sql[start + 1..i].to_owned(), start..i));
-            }
-            _ => i += 1,
-        }
-    }
-    out
-}
-
-/// A statement rewritten for one database: positional placeholders and the parameter order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Compiled {
-    /// The SQL to send.
-    pub sql: String,
-    /// The parameter bound at each position.
-    pub order: Vec<String>,
-}
-
-/// Rewrites `:name` placeholders to `$n` (PostgreSQL) or `?` (SQLite, MySQL).
-pub fn compile(sql: &str, kind: SourceKind) -> Compiled {
-    let mut out = String::with_capacity(sql.len());
-    let mut order = Vec::new();
-    let mut last = 0;
-    for (name, range) in scan(sql) {
-        out.push_str(&sql[last..range.start]);
-        order.push(name);
-        match kind {
-            SourceKind::Postgres => out.push_str(&format!("${}", order.len())),
-            // An http source never becomes a `Database` (`connect` refuses it).
-            SourceKind::Sqlite | SourceKind::Mysql | SourceKind::Http => out.push('?'),
-        }
-        last = range.end;
-    }
-    out.push_str(&sql[last..]);
-    Compiled { sql: out, order }
-}
-
-/// Binds `args` to a compiled statement, in its order. Missing values bind as text NULL; use
-/// [`bind_typed`] when the parameter types are known (PostgreSQL types NULLs strictly).
-pub fn bind<'q>(
-    compiled: &'q Compiled,
-    args: &'q Map<String, Value>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    bind_typed(compiled, args, &|_| None)
-}
-
-/// Binds `args`, typing NULLs by `type_of(name)`. Booleans bind as 0/1 everywhere.
-pub fn bind_typed<'q>(
-    compiled: &'q Compiled,
-    args: &'q Map<String, Value>,
-    type_of: &dyn Fn(&str) -> Option<crate::config::ParamType>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    use crate::config::ParamType;
-    let mut q = sqlx::query(&compiled.sql);
-    for name in &compiled.order {
-        q = match args.get(name) {
-            None | Some(Value::Null) => match type_of(name) {
-                Some(ParamType::Integer | ParamType::Boolean) => q.bind(Option::<i64>::None),
-                Some(ParamType::Number) => q.bind(Option::<f64>::None),
-                _ => q.bind(Option::<String>::None),
-            },
-            Some(Value::Bool(b)) => q.bind(i64::from(*b)),
-            Some(Value::Number(n)) => match n.as_i64() {
-                Some(i) => q.bind(i),
-                None => q.bind(n.as_f64().unwrap_or(0.0)),
-            },
-            Some(Value::String(s)) => q.bind(s.as_str()),
-            Some(other) => q.bind(other.to_string()),
-        };
-    }
-    q
-}
-
-/// A row as a JSON object.
-pub fn row_to_json(row: &AnyRow) -> Map<String, Value> {
-    let mut map = Map::new();
-    for (i, column) in row.columns().iter().enumerate() {
-        let value = match row.try_get_raw(i) {
-            Ok(raw) if raw.is_null() => Value::Null,
-            Ok(raw) => {
-                let ty = raw.type_info().name().to_ascii_uppercase();
-                if ty.contains("BOOL") {
-                    row.try_get::<bool, _>(i).map(Value::Bool).unwrap_or(Value::Null)
-                } else if ty.contains("INT") {
-                    row.try_get::<i64, _>(i).map(Value::from).unwrap_or(Value::Null)
-                } else if ty.contains("REAL") || ty.contains("DOUBLE") || ty.contains("FLOAT") {
-                    row.try_get::<f64, _>(i).map(Value::from).unwrap_or(Value::Null)
-                } else {
-                    row.try_get::<String, _>(i)
-                        .map(Value::String)
-                        .or_else(|_| row.try_get::<i64, _>(i).map(Value::from))
-                        .or_else(|_| row.try_get::<f64, _>(i).map(Value::from))
-                        .unwrap_or(Value::Null)
-                }
-            }
-            Err(_) => Value::Null,
-        };
-        map.insert(column.name().to_owned(), value);
-    }
-    map
 }
 
 /// Connects to a source; runs its `init` scripts if the database has no tables.
@@ -293,12 +154,14 @@ impl Database {
 /// before now, so seeded data stays relative to when the database was created.
 fn render_script(text: &str) -> Result<String, String> {
     let mut env = minijinja::Environment::new();
-    env.add_function("days_ago", |n: i64| {
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-        crate::native::shop::iso_date(now - n * 86_400)
-    });
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    env.add_function("days_ago", move |n: i64| days_before(today, n));
     env.render_str(text, ()).map_err(|e| e.to_string())
+}
+
+/// The ISO date `n` days before `today` (`today` itself when that is out of range).
+fn days_before(today: jiff::civil::Date, n: i64) -> String {
+    jiff::Span::new().try_days(n).and_then(|span| today.checked_sub(span)).unwrap_or(today).to_string()
 }
 
 fn first_line(s: &str) -> String {
@@ -335,14 +198,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_rewritten_and_never_spliced() {
-        let sql = "SELECT * FROM t WHERE a = :a AND b = ':not' AND c::text = :c -- :comment\n AND d = :a";
-        assert_eq!(placeholders(sql), vec!["a", "c"]);
-        let pg = compile(sql, SourceKind::Postgres);
-        assert_eq!(pg.sql, "SELECT * FROM t WHERE a = $1 AND b = ':not' AND c::text = $2 -- :comment\n AND d = $3");
-        assert_eq!(pg.order, vec!["a", "c", "a"]);
-        let lite = compile(sql, SourceKind::Sqlite);
-        assert!(lite.sql.contains("a = ? AND b = ':not'"));
+    fn days_ago_counts_back_across_months_and_leap_days() {
+        let today = jiff::civil::date(2024, 3, 1);
+        assert_eq!(days_before(today, 0), "2024-03-01");
+        assert_eq!(days_before(today, 1), "2024-02-29");
+        assert_eq!(days_before(today, 366), "2023-03-01");
+        assert_eq!(days_before(today, -31), "2024-04-01");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! The result's `structuredContent` is `{exitCode, stdout, stderr, truncated, timedOut}` (the
 //! tool's `outputSchema`); a non-zero exit, a signal or a timeout makes it `isError`.
 
+mod allow;
 mod argv;
 mod process;
 #[cfg(test)]
@@ -25,10 +26,10 @@ use switchboard_mcp::protocol::tools::{CallToolResult, Tool, ToolAnnotations};
 use switchboard_mcp::protocol::JsonObject;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::catalog::BuildError;
 use crate::config::{
-    self, CommandTool, Config, ParamType, Secret, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
+    self, redact, CommandTool, Config, ParamType, Problem, Secret, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
 };
+use crate::source::RegisterError;
 
 /// A command tool, compiled.
 #[derive(Debug)]
@@ -44,6 +45,12 @@ struct CommandCall {
     path_params: BTreeSet<String>,
 }
 
+/// Checks the `commands:` allow-list and every command tool against this machine: the programs
+/// exist and are executable, each tool's program is listed, each cwd is inside the allowed roots.
+pub(crate) fn check(config: &Config) -> Result<(), Problem> {
+    allow::check(config)
+}
+
 /// Registers the command tool `name` (whose `command:` section is `spec`) on `router`; the
 /// program and working directory are resolved against `config`'s allow-list and roots.
 pub fn register(
@@ -52,10 +59,10 @@ pub fn register(
     name: &str,
     tool: &config::Tool,
     spec: &CommandTool,
-) -> Result<Router, BuildError> {
+) -> Result<Router, RegisterError> {
     let call = Arc::new(CommandCall::new(config, name, tool, spec)?);
     let read_only = tool.read_only.unwrap_or(false);
-    let mut def = Tool::new(name, tool.description.clone(), crate::catalog::input_schema(&tool.params));
+    let mut def = Tool::new(name, tool.description.clone(), crate::source::input_schema(&tool.params));
     def.title = tool.title.clone();
     def.output_schema = Some(Arc::new(output_schema()));
     def.annotations = Some(ToolAnnotations {
@@ -70,8 +77,9 @@ pub fn register(
 }
 
 impl CommandCall {
-    fn new(config: &Config, name: &str, tool: &config::Tool, spec: &CommandTool) -> Result<Self, BuildError> {
-        let resolved = config.resolve_command(name, spec).map_err(|p| BuildError::Invalid(p.to_string()))?;
+    fn new(config: &Config, name: &str, tool: &config::Tool, spec: &CommandTool) -> Result<Self, RegisterError> {
+        let resolved = allow::resolve(config, name, spec)
+            .map_err(|p| RegisterError::Invalid(redact(p.to_string(), &config.substituted)))?;
         Ok(Self {
             tool: name.to_owned(),
             program: resolved.program,

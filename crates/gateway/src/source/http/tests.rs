@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use super::response::{success, Redactor};
 use super::{request, run, HttpCall, Upstream};
 use crate::config::{Config, ToolKind};
-use crate::template::Template;
+use crate::syntax::template::Template;
 
 fn args(v: Value) -> Map<String, Value> {
     match v {
@@ -153,7 +153,8 @@ fn tool(addr: &str, params: &str, http: &str) -> (Upstream, HttpCall) {
         "sources:\n  api:\n    kind: http\n    base_url: http://{addr}/v1\n    headers: {{Authorization: \"Bearer {SECRET}\"}}\n    max_response_bytes: 1000\n\
          tools:\n  t:\n    description: d\n    source: api\n    params: {params}\n    http: {http}\n"
     );
-    let config = Config::parse(&text, std::path::Path::new("/nonexistent/x.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::parse(&text, std::path::Path::new("/nonexistent/x.yaml"), &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
     let source = config.sources.get("api").expect("source");
     let upstream = Upstream::new("api", source).expect("upstream");
     let t = config.tools.get("t").expect("tool");

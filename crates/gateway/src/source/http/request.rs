@@ -7,7 +7,7 @@ use reqwest::Url;
 use serde_json::{Map, Value};
 
 use super::CallError;
-use crate::template::{present, render_json, text_of, Part, Template};
+use crate::syntax::template::{present, render_json, text_of, Part, Template};
 
 /// What a path value keeps as is: RFC 3986 unreserved characters. Everything else (`/`, `?`, `#`,
 /// `%`, `\`, spaces, non-ASCII) is percent-encoded, so a value stays inside its segment.

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::argv::{compile, confine, render};
 use super::{run, CommandCall};
-use crate::config::{Config, Scalar, ToolKind};
+use crate::config::{Config, ConfigError, Env, Scalar, ToolKind};
 
 fn args(v: Value) -> Map<String, Value> {
     match v {
@@ -91,7 +91,7 @@ fn sh_tool(dir: &Path, params: &str, command: &str) -> CommandCall {
     let text = format!(
         "commands:\n  allow: [/bin/sh]\ntools:\n  t:\n    description: d\n    params: {params}\n    command: {command}\n"
     );
-    let config = Config::parse(&text, &dir.join("x.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let config = load(dir, &text).unwrap_or_else(|e| panic!("{e}"));
     let tool = config.tools.get("t").expect("tool");
     let Ok(ToolKind::Command(spec)) = tool.kind() else { panic!("a command tool") };
     CommandCall::new(&config, "t", tool, spec).unwrap_or_else(|e| panic!("{e}"))
@@ -195,4 +195,72 @@ async fn path_params_are_confined_before_the_command_runs() {
     assert!(!failed && out["stdout"] == "inside", "{out}");
     let (failed, _, text) = call(&t, json!({"file": "../../../../etc/passwd"})).await;
     assert!(failed && text.contains("is outside the tool's working directory"), "{text}");
+}
+
+/// Parses `text` as `dir/gateway.yaml` and checks its command allow-list, as `crate::check` does.
+fn load(dir: &Path, text: &str) -> Result<Config, ConfigError> {
+    let path = dir.join("gateway.yaml");
+    let config = Config::parse(text, &path, &Env::new())?;
+    super::check(&config).map_err(|p| ConfigError::invalid(text, &path, &config.substituted, &p))?;
+    Ok(config)
+}
+
+/// Loads `text` in a fresh directory (with a `work` subdirectory); `Ok` when `error` is empty,
+/// else an error mentioning it.
+fn check(text: &str, error: &str) {
+    let dir = scratch();
+    std::fs::create_dir_all(dir.join("work")).expect("work dir");
+    match (load(&dir, text), error) {
+        (Ok(_), "") => {}
+        (Ok(_), want) => panic!("should fail with {want:?}:\n{text}"),
+        (Err(e), "") => panic!("should load, but: {e}"),
+        (Err(e), want) => assert!(e.to_string().contains(want), "{e}\nshould mention {want:?}"),
+    }
+}
+
+#[test]
+fn command_tools_are_checked_against_the_allow_list() {
+    let tool = |command: &str| {
+        format!("commands:\n  allow: [/bin/echo, /bin/sh]\ntools:\n  t:\n    description: d\n    params: {{n: {{type: integer}}}}\n    command: {command}\n")
+    };
+    check(&tool("{program: echo, args: [\"{n}\"]}"), "");
+    check(&tool("{program: /bin/sh, args: [-c, \"exit {n}\"]}"), "");
+    check(
+        &tool("{program: rm, args: [-rf, /]}"),
+        "tools.t.command.program: \"rm\" is not in commands.allow (allowed: /bin/echo, /bin/sh)",
+    );
+    check(&tool("{program: /usr/bin/env}"), "\"/usr/bin/env\" is not in commands.allow");
+    check(&tool("{program: echo, args: [\"{nope}\"]}"), "tools.t.command.args: uses {nope}");
+    check(&tool("{program: echo, cwd: missing}"), "tools.t.command.cwd: missing:");
+    check(&tool("{program: echo, cwd: ..}"), "is outside the allowed roots");
+    check(&tool("{program: echo, cwd: /}"), "is outside the allowed roots");
+    check(&tool("{program: echo, timeout_ms: 0}"), "tools.t.command.timeout_ms: must be at least 1");
+    check(&tool("{program: echo, env: {\"A=B\": x}}"), "\"A=B\" is not a valid variable name");
+    check(&tool("{program: echo, shell: true}"), "unknown field `shell`");
+    check(
+        "tools:\n  t:\n    description: d\n    command: {program: echo}\n",
+        "\"echo\" is not in commands.allow (commands.allow is empty)",
+    );
+    check("commands:\n  allow: [/nonexistent/tool]\n", "commands.allow: /nonexistent/tool:");
+    check("commands:\n  allow: [/etc/passwd]\n", "is not an executable file");
+    check("commands:\n  allow: [/bin/echo]\n  allowed_roots: [/]\ntools:\n  t:\n    description: d\n    command: {program: echo, cwd: /tmp}\n", "");
+    check(
+        "commands:\n  allow: [/bin/echo]\ntools:\n  t:\n    description: d\n    source: x\n    command: {program: echo}\n",
+        "tools.t.source: a command tool takes no source",
+    );
+}
+
+#[test]
+fn allow_list_problems_name_the_line_and_column_of_the_key() {
+    let dir = scratch();
+    let text = "commands:\n  allow: [/bin/echo]\ntools:\n  t:\n    description: d\n    command:\n      program: rm\n";
+    let e = load(&dir, text).expect_err("rm is not allowed").to_string();
+    assert!(e.contains("gateway.yaml:7:7: tools.t.command.program:"), "{e}");
+    let text =
+        "commands:\n  allow: [/bin/echo]\ntools:\n  say:\n    description: d\n    command: {program: echo, cwd: .}\n";
+    let config = load(&dir, text).unwrap_or_else(|e| panic!("{e}"));
+    let Ok(ToolKind::Command(c)) = config.tools.get("say").expect("say").kind() else { panic!("a command tool") };
+    let resolved = super::allow::resolve(&config, "say", c).expect("resolves");
+    assert_eq!(resolved.program, Path::new("/bin/echo"));
+    assert_eq!(resolved.cwd, dir);
 }

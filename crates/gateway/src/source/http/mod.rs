@@ -28,7 +28,7 @@ use switchboard_mcp::server::{HandlerError, Router};
 
 use self::response::Redactor;
 use crate::config::{self, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
-use crate::template::Template;
+use crate::syntax::template::Template;
 
 /// An http source, ready to send: its base URL, a connection pool that adds its headers, and its
 /// limits.
@@ -195,7 +195,7 @@ pub fn register(
     upstream: &Upstream,
 ) -> Result<Router, SetupError> {
     let read_only = tool.read_only.unwrap_or(spec.method.is_read_only());
-    let mut def = Tool::new(name, tool.description.clone(), crate::catalog::input_schema(&tool.params));
+    let mut def = Tool::new(name, tool.description.clone(), crate::source::input_schema(&tool.params));
     def.title = tool.title.clone();
     def.annotations = Some(ToolAnnotations {
         read_only_hint: Some(read_only),

@@ -1,0 +1,17 @@
+//! SQL sources through sqlx's `Any` driver: one code path for SQLite, PostgreSQL and
+//! MySQL/MariaDB. Statements use `:name` placeholders, rewritten to the database's positional
+//! syntax and always bound; rows come back as JSON objects.
+//!
+//! Shape (as every source): [`connect`] turns a source's config into a ready [`Database`];
+//! [`register`] turns a tool's config into a tool on the router; [`resource`] serves SQL-backed
+//! resources and resource templates.
+
+mod db;
+pub mod resource;
+mod statement;
+mod tool;
+
+pub use self::db::{connect, Database, DbError};
+pub use self::resource::{query_resource, resource_template, schema_resource};
+pub use self::statement::{bind, bind_typed, compile, row_to_json, Compiled};
+pub use self::tool::register;

@@ -1,0 +1,194 @@
+//! SQL tools: the tool's statements, compiled for its database, run in one transaction per call;
+//! a guard, an `expect_rows` or a failure rolls all of them back with a filled-in message.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+use switchboard_mcp::protocol::tools::{CallToolResult, Tool, ToolAnnotations};
+use switchboard_mcp::protocol::JsonObject;
+use switchboard_mcp::server::{HandlerError, Router};
+
+use super::db::Database;
+use super::statement::{self as sql, Compiled};
+use crate::config::{self, ParamType, ResultMode};
+use crate::source::common::{input_schema, RegisterError};
+
+/// One statement, compiled for its database.
+#[derive(Debug)]
+struct Step {
+    compiled: Compiled,
+    guard: Option<String>,
+    expect_rows: Option<String>,
+}
+
+/// A compiled SQL tool.
+#[derive(Debug)]
+struct SqlTool {
+    name: String,
+    steps: Vec<Step>,
+    result: ResultMode,
+    not_found: Option<String>,
+    max_rows: usize,
+    defaults: Map<String, Value>,
+    types: BTreeMap<String, ParamType>,
+    like: BTreeMap<String, config::LikeMode>,
+}
+
+/// Registers the SQL tool `name` on `router`: its statements compiled for the database its
+/// `source` names (one of `dbs`), read-only when every statement reads.
+pub fn register(
+    router: Router,
+    name: &str,
+    tool: &config::Tool,
+    dbs: &BTreeMap<String, Database>,
+) -> Result<Router, RegisterError> {
+    let source = tool.source.as_deref().unwrap_or_default();
+    let db = dbs
+        .get(source)
+        .cloned()
+        .ok_or_else(|| RegisterError::Invalid(format!("tools.{name}: unknown source {source:?}")))?;
+    let read_only = tool.read_only.unwrap_or_else(|| {
+        tool.statements.iter().all(|s| {
+            s.sql.trim_start().to_ascii_uppercase().starts_with("SELECT")
+                || s.sql.trim_start().to_ascii_uppercase().starts_with("WITH")
+        })
+    });
+    let mut def = Tool::new(name, tool.description.clone(), input_schema(&tool.params));
+    def.title = tool.title.clone();
+    def.annotations = Some(ToolAnnotations {
+        read_only_hint: Some(read_only),
+        destructive_hint: (!read_only).then_some(false),
+        open_world_hint: Some(false),
+        ..ToolAnnotations::default()
+    });
+    def.output_schema = Some(Arc::new(output_schema(tool.result)));
+    let compiled = Arc::new(SqlTool {
+        name: name.to_owned(),
+        steps: tool
+            .statements
+            .iter()
+            .map(|s| Step {
+                compiled: sql::compile(&s.sql, db.kind),
+                guard: s.guard.clone(),
+                expect_rows: s.expect_rows.clone(),
+            })
+            .collect(),
+        result: tool.result,
+        not_found: tool.not_found.clone(),
+        max_rows: tool.max_rows.unwrap_or(100),
+        defaults: tool.params.iter().filter_map(|(k, p)| Some((k.clone(), p.default.clone()?))).collect(),
+        types: tool.params.iter().map(|(k, p)| (k.clone(), p.kind)).collect(),
+        like: tool.params.iter().filter_map(|(k, p)| Some((k.clone(), p.like?))).collect(),
+    });
+    Ok(router.tool(def, move |args, _ctx| {
+        let (db, t) = (db.clone(), compiled.clone());
+        async move { run_sql_tool(&db, &t, args.into_object()).await }
+    }))
+}
+
+fn output_schema(mode: ResultMode) -> JsonObject {
+    let v = match mode {
+        ResultMode::Many => {
+            json!({"type": "object", "properties": {"rows": {"type": "array", "items": {"type": "object"}}, "truncated": {"type": "boolean"}}, "required": ["rows"]})
+        }
+        ResultMode::One => json!({"type": "object"}),
+        ResultMode::None => {
+            json!({"type": "object", "properties": {"affected": {"type": "integer"}}, "required": ["affected"]})
+        }
+    };
+    match v {
+        Value::Object(o) => o,
+        _ => JsonObject::new(),
+    }
+}
+
+/// Fills `{name}` placeholders from the arguments and a row.
+fn fill(message: &str, args: &Map<String, Value>, row: Option<&Map<String, Value>>) -> String {
+    let mut out = message.to_owned();
+    for (k, v) in args.iter().chain(row.into_iter().flat_map(|r| r.iter())) {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out = out.replace(&format!("{{{k}}}"), &text);
+    }
+    out
+}
+
+fn truthy(row: &Map<String, Value>) -> bool {
+    match row.values().next() {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(_) => true,
+    }
+}
+
+async fn run_sql_tool(
+    db: &Database,
+    tool: &SqlTool,
+    mut args: Map<String, Value>,
+) -> Result<CallToolResult, HandlerError> {
+    for (k, v) in &tool.defaults {
+        args.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    for (k, mode) in &tool.like {
+        if let Some(Value::String(s)) = args.get_mut(k) {
+            *s = match mode {
+                config::LikeMode::Contains => format!("%{s}%"),
+                config::LikeMode::Prefix => format!("{s}%"),
+            };
+        }
+    }
+    let type_of = |name: &str| tool.types.get(name).copied();
+    let failed = |e: sqlx::Error| {
+        tracing::warn!(target: "switchboard::gateway", tool = %tool.name, error = %e, "statement failed");
+        HandlerError::msg(format!("{} failed in the database: {e}", tool.name))
+    };
+    // Every statement runs in one transaction: a guard or failure rolls all of them back.
+    let mut tx = db.pool.begin().await.map_err(failed)?;
+    let last = tool.steps.len().saturating_sub(1);
+    let mut output = Value::Null;
+    for (i, step) in tool.steps.iter().enumerate() {
+        let query = sql::bind_typed(&step.compiled, &args, &type_of);
+        if let Some(message) = &step.guard {
+            let row = query.fetch_optional(&mut *tx).await.map_err(failed)?.map(|r| sql::row_to_json(&r));
+            if !row.as_ref().is_some_and(truthy) {
+                return Err(HandlerError::msg(fill(message, &args, row.as_ref())));
+            }
+            continue;
+        }
+        if i < last || tool.result == ResultMode::None {
+            let done = query.execute(&mut *tx).await.map_err(failed)?;
+            if let Some(message) = &step.expect_rows {
+                if done.rows_affected() == 0 {
+                    return Err(HandlerError::msg(fill(message, &args, None)));
+                }
+            }
+            if i == last {
+                output = json!({"affected": done.rows_affected()});
+            }
+            continue;
+        }
+        let rows = query.fetch_all(&mut *tx).await.map_err(failed)?;
+        output = match tool.result {
+            ResultMode::One => match rows.first() {
+                Some(r) => Value::Object(sql::row_to_json(r)),
+                None => {
+                    let message = tool.not_found.as_deref().unwrap_or("no matching record");
+                    return Err(HandlerError::msg(fill(message, &args, None)));
+                }
+            },
+            _ => {
+                let truncated = rows.len() > tool.max_rows;
+                let rows: Vec<Value> =
+                    rows.iter().take(tool.max_rows).map(|r| Value::Object(sql::row_to_json(r))).collect();
+                json!({"rows": rows, "truncated": truncated})
+            }
+        };
+    }
+    tx.commit().await.map_err(failed)?;
+    Ok(CallToolResult::structured(output))
+}

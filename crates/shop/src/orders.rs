@@ -1,0 +1,228 @@
+//! Orders: `create_order` (any number of lines, stock reserved atomically per line) and
+//! `get_order_status` (the order and its shipments in one statement).
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use switchboard_gateway::source::sql::{self, Database};
+use switchboard_mcp::protocol::tools::CallToolResult;
+use switchboard_mcp::server::{HandlerError, Router};
+
+use crate::common::{db_failed, exec, params, random_digits, rows, today, tool, Retry};
+
+/// One order line.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+pub struct OrderLine {
+    /// The product SKU.
+    pub sku: String,
+    /// How many (1-100).
+    #[schemars(range(min = 1, max = 100))]
+    pub quantity: i64,
+}
+
+/// Arguments of `create_order`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct CreateOrderArgs {
+    /// The customer placing the order (e.g. CUST-0001).
+    pub customer_id: String,
+    /// The lines: each SKU once, 1-20 lines.
+    #[schemars(length(min = 1, max = 20))]
+    pub items: Vec<OrderLine>,
+}
+
+/// Registers `create_order`.
+pub(crate) fn create_order(router: Router, name: &str, description: &str, db: Database) -> Router {
+    let db = Arc::new(db);
+    router.tool(tool::<CreateOrderArgs>(name, description, false, false), move |args, _| {
+        let db = db.clone();
+        async move {
+            let a: CreateOrderArgs = args.parse()?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match try_create_order(&db, &a).await {
+                    Err(Retry::Again) if attempt < 5 => continue,
+                    Err(Retry::Again) => {
+                        return Err(HandlerError::msg("could not allocate an order number; try again"))
+                    }
+                    Err(Retry::Fail(e)) => return Err(e),
+                    Ok(r) => return Ok(r),
+                }
+            }
+        }
+    })
+}
+
+async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallToolResult, Retry> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = a.items.iter().find(|l| !seen.insert(l.sku.clone())) {
+        return Err(HandlerError::msg(format!("SKU {} appears twice; combine the lines", dup.sku)).into());
+    }
+    let mut tx = db.pool.begin().await.map_err(db_failed)?;
+    let customer =
+        rows(db, &mut tx, "SELECT id FROM customers WHERE id = :id", &params(&[("id", json!(a.customer_id))])).await?;
+    if customer.is_empty() {
+        return Err(HandlerError::msg(format!("customer {} does not exist", a.customer_id)).into());
+    }
+    let (stamp, date) = today();
+    let order_id = format!("ORD-{stamp}-{}", random_digits(4));
+    let mut total = 0i64;
+    let mut lines = Vec::new();
+    for (i, line) in a.items.iter().enumerate() {
+        let product = rows(
+            db,
+            &mut tx,
+            "SELECT price_cents, name FROM products WHERE sku = :sku",
+            &params(&[("sku", json!(line.sku))]),
+        )
+        .await?;
+        let Some(product) = product.first() else {
+            return Err(HandlerError::msg(format!("unknown SKU {}", line.sku)).into());
+        };
+        let price = product.get("price_cents").and_then(Value::as_i64).unwrap_or(0);
+        // Reserve from the warehouse with the most stock; the condition makes it atomic.
+        let stock = rows(
+            db,
+            &mut tx,
+            "SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY quantity DESC, warehouse_id",
+            &params(&[("sku", json!(line.sku))]),
+        )
+        .await?;
+        let available: i64 = stock.iter().filter_map(|r| r.get("quantity").and_then(Value::as_i64)).sum();
+        let Some(best) = stock.first().and_then(|r| r.get("warehouse_id")).cloned() else {
+            return Err(HandlerError::msg(format!("SKU {} is not stocked anywhere", line.sku)).into());
+        };
+        let reserved = exec(
+            db,
+            &mut tx,
+            "UPDATE inventory SET quantity = quantity - :q WHERE sku = :sku AND warehouse_id = :w AND quantity >= :q",
+            &params(&[("q", json!(line.quantity)), ("sku", json!(line.sku)), ("w", best)]),
+        )
+        .await?;
+        if reserved == 0 {
+            return Err(HandlerError::msg(format!(
+                "insufficient stock for SKU {}: {available} left, {} requested",
+                line.sku, line.quantity
+            ))
+            .into());
+        }
+        total += price * line.quantity;
+        lines.push((i as i64 + 1, line.clone(), price));
+    }
+    let inserted = sql::bind(
+        &sql::compile(
+            "INSERT INTO orders (id, customer_id, status, created_at, total_cents) VALUES (:id, :c, 'pending', :d, :t)",
+            db.kind,
+        ),
+        &params(&[("id", json!(order_id)), ("c", json!(a.customer_id)), ("d", json!(date)), ("t", json!(total))]),
+    )
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = inserted {
+        // A taken order number: start over with a new one (the transaction rolls back).
+        let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
+        return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+    }
+    for (n, line, price) in &lines {
+        exec(
+            db,
+            &mut tx,
+            "INSERT INTO order_items (order_id, line_no, sku, quantity, unit_price_cents) VALUES (:o, :n, :sku, :q, :p)",
+            &params(&[("o", json!(order_id)), ("n", json!(n)), ("sku", json!(line.sku)), ("q", json!(line.quantity)), ("p", json!(price))]),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_failed)?;
+    let items: Vec<Value> =
+        lines.iter().map(|(_, l, p)| json!({"sku": l.sku, "quantity": l.quantity, "unit_price_cents": p})).collect();
+    Ok(CallToolResult::structured(
+        json!({"order_id": order_id, "status": "pending", "total_cents": total, "items": items}),
+    ))
+}
+
+/// Arguments of `get_order_status`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct OrderIdArgs {
+    /// The order ID, e.g. ORD-20250115-0042.
+    #[schemars(length(max = 64))]
+    pub order_id: String,
+}
+
+/// What an order ID looks like: `ORD-YYYYMMDD-XXXX`.
+fn is_order_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 17
+        && s.starts_with("ORD-")
+        && b[12] == b'-'
+        && b[4..12].iter().all(u8::is_ascii_digit)
+        && b[13..].iter().all(u8::is_ascii_digit)
+}
+
+/// A correction for a malformed order ID, when its digits allow one.
+fn suggest_order_id(s: &str) -> Option<String> {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    (digits.len() == 12).then(|| format!("ORD-{}-{}", &digits[..8], &digits[8..]))
+}
+
+/// An order and its shipments in one pass: a LEFT JOIN, so an order without shipments is one row
+/// whose `shipment_*` columns are NULL.
+const ORDER_STATUS_SQL: &str = "SELECT o.id, o.status, o.created_at, o.delivered_at, o.total_cents, \
+     s.carrier AS shipment_carrier, s.tracking_number AS shipment_tracking_number, \
+     s.status AS shipment_status, s.shipped_at AS shipment_shipped_at, s.eta AS shipment_eta \
+     FROM orders o LEFT JOIN shipments s ON s.order_id = o.id WHERE o.id = :id ORDER BY s.shipped_at, s.id";
+
+/// Splits a row of [`ORDER_STATUS_SQL`] into the order's columns and its shipment, if the row has
+/// one (`carrier` is NOT NULL, so a NULL carrier means the LEFT JOIN found none).
+fn split_shipment(row: Map<String, Value>) -> (Map<String, Value>, Option<Value>) {
+    let mut order = Map::new();
+    let mut shipment = Map::new();
+    for (k, v) in row {
+        match k.strip_prefix("shipment_") {
+            Some(field) => {
+                shipment.insert(field.to_owned(), v);
+            }
+            None => {
+                order.insert(k, v);
+            }
+        }
+    }
+    let present = shipment.get("carrier").is_some_and(|c| !c.is_null());
+    (order, present.then_some(Value::Object(shipment)))
+}
+
+/// Registers `get_order_status`.
+pub(crate) fn get_order_status(router: Router, name: &str, description: &str, db: Database) -> Router {
+    let db = Arc::new(db);
+    router.tool(tool::<OrderIdArgs>(name, description, true, true), move |args, _| {
+        let db = db.clone();
+        async move {
+            let a: OrderIdArgs = args.parse()?;
+            let id = a.order_id.trim();
+            if !is_order_id(id) {
+                let hint = match suggest_order_id(id) {
+                    Some(s) => format!(" Did you mean {s}?"),
+                    None => " Order IDs look like ORD-YYYYMMDD-XXXX, e.g. ORD-20250115-0042; it is in the order confirmation email.".into(),
+                };
+                return Err(HandlerError::msg(format!("{id:?} is not a valid order ID.{hint}")));
+            }
+            // One statement, not a transaction of two: a single SELECT already reads one snapshot,
+            // and on SQLite every statement is a round trip to the connection's worker thread.
+            let compiled = sql::compile(ORDER_STATUS_SQL, db.kind);
+            let joined = sql::bind(&compiled, &params(&[("id", json!(id))]))
+                .fetch_all(&db.pool)
+                .await
+                .map_err(db_failed)?;
+            let mut joined = joined.iter().map(sql::row_to_json);
+            let Some(first) = joined.next() else {
+                return Err(HandlerError::msg(format!("no order {id} exists; check the ID in the confirmation email")));
+            };
+            let (order, shipment) = split_shipment(first);
+            let shipments: Vec<Value> = shipment.into_iter().chain(joined.filter_map(|row| split_shipment(row).1)).collect();
+            let mut v = Value::Object(order);
+            v["shipments"] = Value::Array(shipments);
+            Ok(CallToolResult::structured(v))
+        }
+    })
+}

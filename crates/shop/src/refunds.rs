@@ -1,0 +1,157 @@
+//! Refunds: `process_refund`, full or partial, never above what remains refundable, with the
+//! order row locked and a repeated idempotency key answered with the first refund.
+
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::{Any, Transaction};
+use switchboard_gateway::source::sql::{self, Database};
+use switchboard_mcp::protocol::tools::CallToolResult;
+use switchboard_mcp::server::{HandlerError, Router};
+
+use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Retry};
+
+/// Why a refund is made.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    /// Arrived damaged.
+    Damaged,
+    /// Not what was ordered.
+    WrongItem,
+    /// Did not arrive.
+    NotReceived,
+    /// Returned.
+    Returned,
+    /// Goodwill gesture.
+    Goodwill,
+}
+
+/// Arguments of `process_refund`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct RefundArgs {
+    /// The order (ORD-YYYYMMDD-XXXX).
+    pub order_id: String,
+    /// The amount in cents; omit for everything that remains refundable.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub amount_cents: Option<i64>,
+    /// Why.
+    pub reason: RefundReason,
+    /// A key unique to this refund request: repeating it returns the first refund unchanged.
+    #[schemars(length(min = 8, max = 64))]
+    pub idempotency_key: String,
+}
+
+/// Registers `process_refund`.
+pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: Database) -> Router {
+    let db = Arc::new(db);
+    router.tool(tool::<RefundArgs>(name, description, false, true), move |args, _| {
+        let db = db.clone();
+        async move {
+            let a: RefundArgs = args.parse()?;
+            match try_refund(&db, &a).await {
+                Err(Retry::Again) => {
+                    // Another request with the same key won the race: answer with its refund.
+                    let mut tx = db.pool.begin().await.map_err(db_failed)?;
+                    existing_refund(&db, &mut tx, &a.idempotency_key)
+                        .await?
+                        .ok_or_else(|| HandlerError::msg("the refund could not be recorded; try again"))
+                }
+                Err(Retry::Fail(e)) => Err(e),
+                Ok(r) => Ok(r),
+            }
+        }
+    })
+}
+
+async fn existing_refund(
+    db: &Database,
+    tx: &mut Transaction<'static, Any>,
+    key: &str,
+) -> Result<Option<CallToolResult>, HandlerError> {
+    let found = rows(
+        db,
+        tx,
+        "SELECT id, order_id, amount_cents, reason FROM refunds WHERE idempotency_key = :k",
+        &params(&[("k", json!(key))]),
+    )
+    .await?;
+    Ok(found.into_iter().next().map(|r| {
+        let mut v = Value::Object(r);
+        v["replayed"] = json!(true);
+        CallToolResult::structured(v)
+    }))
+}
+
+async fn try_refund(db: &Database, a: &RefundArgs) -> Result<CallToolResult, Retry> {
+    let mut tx = db.pool.begin().await.map_err(db_failed)?;
+    // Lock the order first: on MySQL the first plain read fixes the transaction's snapshot, so
+    // every read after the lock sees the refunds committed by whoever held it before.
+    let order = rows(
+        db,
+        &mut tx,
+        &format!("SELECT id, total_cents, status FROM orders WHERE id = :id{}", lock_suffix(db)),
+        &params(&[("id", json!(a.order_id))]),
+    )
+    .await?;
+    if let Some(previous) = existing_refund(db, &mut tx, &a.idempotency_key).await? {
+        return Ok(previous);
+    }
+    let Some(order) = order.first() else {
+        return Err(HandlerError::msg(format!("order {} does not exist", a.order_id)).into());
+    };
+    let total = order.get("total_cents").and_then(Value::as_i64).unwrap_or(0);
+    // Summed here rather than with SUM(): MySQL's SUM yields DECIMAL, which the portable driver
+    // cannot decode.
+    let refunded: i64 = rows(
+        db,
+        &mut tx,
+        &format!("SELECT amount_cents FROM refunds WHERE order_id = :id{}", lock_suffix(db)),
+        &params(&[("id", json!(a.order_id))]),
+    )
+    .await?
+    .iter()
+    .filter_map(|r| r.get("amount_cents").and_then(Value::as_i64))
+    .sum();
+    let remaining = total - refunded;
+    let amount = a.amount_cents.unwrap_or(remaining);
+    if remaining <= 0 {
+        return Err(HandlerError::msg(format!("order {} is already fully refunded", a.order_id)).into());
+    }
+    if amount > remaining {
+        return Err(HandlerError::msg(format!(
+            "a refund of {amount} cents exceeds the {remaining} cents that remain refundable on order {}",
+            a.order_id
+        ))
+        .into());
+    }
+    let refund_id = format!("RF-{}", random_digits(8));
+    let (_, date) = today();
+    let reason = serde_json::to_value(a.reason).unwrap_or_default();
+    let inserted = sql::bind(
+        &sql::compile("INSERT INTO refunds (id, order_id, amount_cents, reason, idempotency_key, created_at) VALUES (:id, :o, :a, :r, :k, :d)", db.kind),
+        &params(&[("id", json!(refund_id)), ("o", json!(a.order_id)), ("a", json!(amount)), ("r", reason.clone()), ("k", json!(a.idempotency_key)), ("d", json!(date))]),
+    )
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = inserted {
+        let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
+        return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+    }
+    if amount == remaining {
+        exec(
+            db,
+            &mut tx,
+            "UPDATE orders SET status = 'refunded' WHERE id = :id",
+            &params(&[("id", json!(a.order_id))]),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(db_failed)?;
+    Ok(CallToolResult::structured(
+        json!({"id": refund_id, "order_id": a.order_id, "amount_cents": amount, "reason": reason, "remaining_cents": remaining - amount}),
+    ))
+}
