@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::content::{ContentBlock, Role};
-use crate::tools::Tool;
+use crate::tool::Tool;
 use crate::{JsonObject, ProtocolVersion, Shape};
 
 /// A hint about which model to use.

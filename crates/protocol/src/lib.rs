@@ -42,6 +42,7 @@ pub mod resources;
 pub mod result;
 pub mod subscriptions;
 pub mod tasks;
+pub mod tool;
 pub mod tools;
 pub mod version;
 

@@ -2,29 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::meta::LoggingLevel;
 use crate::meta::{NotificationMeta, RequestMeta};
-
-/// Syslog severity levels (RFC 5424), least severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LoggingLevel {
-    /// Debug.
-    Debug,
-    /// Info.
-    Info,
-    /// Notice.
-    Notice,
-    /// Warning.
-    Warning,
-    /// Error.
-    Error,
-    /// Critical.
-    Critical,
-    /// Alert.
-    Alert,
-    /// Emergency.
-    Emergency,
-}
 
 /// Params of `notifications/message`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
