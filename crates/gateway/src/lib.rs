@@ -12,10 +12,12 @@
 //! validate; no I/O) → [`check`] (the command allow-list against this machine) → [`source`] (one module per kind:
 //! `sql`, `http`, `command`, `native`, `resource`, `prompt`; each turns its part of the config
 //! into `Router` registrations) → [`catalog`] (opens the sources and hands each entry to its
-//! source) → the SDK server.
+//! source) → the SDK server. [`reload`] watches the file and swaps in a whole new snapshot on
+//! each valid change.
 
 pub mod catalog;
 pub mod config;
+pub mod reload;
 pub mod source;
 mod syntax;
 

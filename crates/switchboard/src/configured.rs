@@ -1,13 +1,11 @@
 //! Serving a config file: load and validate it, connect its databases (creating and seeding the
-//! embedded ones on first run), and print how to connect.
+//! embedded ones on first run), start the gateway's hot reload, and print how to connect.
 
 use std::path::{Path, PathBuf};
 
-use std::time::{Duration, SystemTime};
-
 use anyhow::Context;
 use switchboard_gateway::Config;
-use switchboard_mcp::server::{Catalog, CatalogHandle, Notifier, Server};
+use switchboard_mcp::server::{CatalogHandle, Notifier, Server};
 use switchboard_mcp::Limits;
 
 /// A server for `config_path`, and the config (for its listen/stdio defaults).
@@ -33,56 +31,14 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     let catalog = CatalogHandle::new(catalog.router.build().context("compiling tool schemas")?);
     let notifier = Notifier::default();
     let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
-    watch(config_path.to_owned(), data_dir, catalog, notifier, server.shutdown_token());
+    let watch = switchboard_gateway::reload::Watch {
+        path: config_path.to_owned(),
+        data_dir,
+        load: crate::config_file::load,
+        natives: switchboard_shop::natives(),
+    };
+    watch.spawn(catalog, notifier, server.shutdown_token());
     Ok((server, config))
-}
-
-/// Hot reload: polls the config file; a valid change swaps the whole catalog atomically and
-/// announces list changes; an invalid one is logged with its precise error and the old catalog
-/// keeps serving.
-fn watch(
-    path: PathBuf,
-    data_dir: PathBuf,
-    catalog: CatalogHandle,
-    notifier: Notifier,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    tokio::spawn(async move {
-        let mut seen = modified(&path);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-            let now = modified(&path);
-            if now == seen {
-                continue;
-            }
-            seen = now;
-            match reload(&path, &data_dir).await {
-                Ok(new) => {
-                    catalog.store(new);
-                    notifier.tools_changed();
-                    notifier.prompts_changed();
-                    notifier.resources_changed();
-                    tracing::info!(target: "switchboard", config = %path.display(), "config reloaded");
-                }
-                Err(e) => {
-                    tracing::error!(target: "switchboard", config = %path.display(), error = %format!("{e:#}"), "config change rejected; still serving the previous version")
-                }
-            }
-        }
-    });
-}
-
-async fn reload(path: &Path, data_dir: &Path) -> anyhow::Result<Catalog> {
-    let config = crate::config_file::load(path)?;
-    let catalog = switchboard_gateway::build(&config, data_dir, &switchboard_shop::natives()).await?;
-    Ok(catalog.router.build()?)
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Tells a person how to reach the server.
