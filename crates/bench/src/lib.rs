@@ -1,7 +1,7 @@
-//! `switchboard bench`: an MCP load generator. N virtual clients each keep one request in flight
-//! (closed loop) or follow a schedule (`--rate`, open loop) against a Streamable HTTP, WebSocket
-//! or stdio server, in the modern or the legacy era, for a duration or a request count. Every
-//! reply is checked (`message.rs`): an error or a wrong result is a failure, never a success.
+//! `switchboard-bench`: the MCP load generator behind `switchboard bench`. N virtual clients
+//! each keep one request in flight (closed loop) or follow a schedule (`--rate`, open loop)
+//! against a Streamable HTTP, WebSocket or stdio server, in the modern or the legacy era, for a
+//! duration or a request count. Every reply is checked (`message.rs`): an error or a wrong result is a failure, never a success.
 //! The report has throughput, latency percentiles (HdrHistogram), failures by kind and, when
 //! the server is a local process, its RSS and CPU.
 //!
