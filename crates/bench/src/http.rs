@@ -1,125 +1,250 @@
-//! Streamable HTTP clients. Modern: stateless POSTs with `_meta` in the body and the routing
-//! headers (`Mcp-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) the server checks against it.
-//! Legacy: one session per virtual client (`initialize`, `notifications/initialized`, then
-//! requests carrying `Mcp-Session-Id`; `DELETE` at the end). Replies may be JSON or SSE.
+//! Streamable HTTP clients on raw hyper HTTP/1 connections: each virtual client owns one TCP
+//! connection (`TCP_NODELAY`, kept alive) and sends its requests on it one after another, so the
+//! load generator spends as little CPU per request as it can (no shared pool, no per-request
+//! URL parsing or header-map building beyond the request's own headers).
+//!
+//! Modern: stateless POSTs with `_meta` in the body and the routing headers
+//! (`Mcp-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) the server checks against it. Legacy: one
+//! session per virtual client (`initialize`, `notifications/initialized`, then requests carrying
+//! `Mcp-Session-Id`; `DELETE` at the end). Replies may be JSON or SSE.
 
-use reqwest::header::CONTENT_TYPE;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, Response, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use super::args::Era;
 use super::message::{self, Failure, Outgoing, INITIALIZED, LEGACY, MODERN};
 
-/// The shared HTTP/1.1 client: one pool of at most `connections` kept-alive connections.
-pub(crate) fn client(connections: usize) -> anyhow::Result<reqwest::Client> {
-    use anyhow::Context;
-    // rustls needs a crypto provider; installing ring is idempotent process-wide.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .http1_only()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(connections)
-        .no_proxy()
-        .build()
-        .context("building the HTTP client")
-}
+const MCP_SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const MCP_PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
+const MCP_METHOD: HeaderName = HeaderName::from_static("mcp-method");
+const MCP_NAME: HeaderName = HeaderName::from_static("mcp-name");
 
-/// One virtual client of a Streamable HTTP endpoint.
+/// Where the requests go: resolved once, shared by every virtual client.
 #[derive(Debug)]
-pub(crate) struct HttpConn {
-    client: reqwest::Client,
-    url: String,
-    era: Era,
-    /// The legacy session and its negotiated revision.
-    session: Option<(String, String)>,
+pub(crate) struct Endpoint {
+    /// The server's socket address.
+    addr: SocketAddr,
+    /// The `Host` header.
+    host: HeaderValue,
+    /// The request target (path and query).
+    path: Uri,
 }
 
-impl HttpConn {
-    /// A client of `url` sharing `client`'s pool.
-    pub(crate) fn new(client: reqwest::Client, url: String, era: Era) -> Self {
-        Self { client, url, era, session: None }
+impl Endpoint {
+    /// Parses and resolves an `http://host:port/path` URL (no TLS: the load goes to local servers).
+    pub(crate) async fn resolve(url: &str) -> anyhow::Result<Arc<Self>> {
+        use anyhow::Context;
+        let uri: Uri = url.parse().with_context(|| format!("invalid URL {url:?}"))?;
+        if uri.scheme_str() != Some("http") {
+            anyhow::bail!("--url must be an http:// URL (the load generator speaks plain HTTP/1.1): {url}");
+        }
+        let authority = uri.authority().with_context(|| format!("no host in {url:?}"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let addr = tokio::net::lookup_host((authority.host(), port))
+            .await
+            .with_context(|| format!("resolving {}", authority.host()))?
+            .next()
+            .with_context(|| format!("{} has no address", authority.host()))?;
+        let path = uri.path_and_query().map_or("/", |p| p.as_str()).parse().context("the URL's path")?;
+        let host = HeaderValue::from_str(authority.as_str()).context("the URL's host")?;
+        Ok(Arc::new(Self { addr, host, path }))
     }
 
-    /// Opens the legacy session (nothing to do in the modern era).
-    pub(crate) async fn open(&mut self) -> Result<(), Failure> {
-        if self.era == Era::Modern {
-            return Ok(());
+    /// A request to this endpoint with the headers every request carries.
+    fn request(&self, method: Method, body: Bytes) -> Request<Full<Bytes>> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = self.path.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
+        request
+    }
+}
+
+/// One kept-alive HTTP/1.1 connection. When the server closes it between requests (an idle
+/// timeout, `Connection: close`), the next request reconnects first, as a pool would.
+#[derive(Debug)]
+pub(crate) struct Link {
+    endpoint: Arc<Endpoint>,
+    sender: SendRequest<Full<Bytes>>,
+}
+
+impl Link {
+    /// Connects to `endpoint`.
+    pub(crate) async fn connect(endpoint: &Arc<Endpoint>) -> Result<Self, Failure> {
+        Ok(Self { endpoint: Arc::clone(endpoint), sender: handshake(endpoint.addr).await? })
+    }
+
+    /// Sends `request` and returns the response head (its body is still to be read, to the end,
+    /// before the next request can go out).
+    async fn send(&mut self, request: Request<Full<Bytes>>) -> Result<Response<Incoming>, Failure> {
+        if self.sender.is_closed() || self.sender.ready().await.is_err() {
+            self.sender = handshake(self.endpoint.addr).await?;
+            self.sender.ready().await.map_err(|e| Failure::new("closed", e.to_string()))?;
         }
-        let response = self.post(message::initialize(), &[("mcp-protocol-version", LEGACY)]).await?;
-        let session = response
+        self.sender.send_request(request).await.map_err(|e| {
+            let kind = if e.is_canceled() || e.is_closed() || e.is_incomplete_message() { "closed" } else { "io" };
+            Failure::new(kind, e.to_string())
+        })
+    }
+
+    /// POSTs `body` with the extra `headers`.
+    async fn post(
+        &mut self,
+        body: Bytes,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Result<Response<Incoming>, Failure> {
+        let mut request = self.endpoint.request(Method::POST, body);
+        for (name, value) in headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        self.send(request).await
+    }
+}
+
+/// A new HTTP/1 connection to `addr`; its I/O runs on a task of its own.
+async fn handshake(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, Failure> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| Failure::new("connect", format!("{addr}: {e}")))?;
+    stream.set_nodelay(true).map_err(|e| Failure::new("connect", e.to_string()))?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| Failure::new("connect", e.to_string()))?;
+    tokio::spawn(async move {
+        // Ends when the sender is dropped or the server closes the connection.
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+/// A legacy session: its id and the negotiated revision (as header values).
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    id: HeaderValue,
+    version: HeaderValue,
+}
+
+impl Session {
+    /// Opens a session on `link`: `initialize`, then `notifications/initialized`.
+    pub(crate) async fn open(link: &mut Link) -> Result<Self, Failure> {
+        let response = link
+            .post(Bytes::from(message::initialize()), &[(MCP_PROTOCOL_VERSION, HeaderValue::from_static(LEGACY))])
+            .await?;
+        let id = response
             .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .get(MCP_SESSION_ID)
+            .cloned()
             .ok_or_else(|| Failure::new("no session", "initialize answered without Mcp-Session-Id"))?;
         let body = reply_body(response, 0).await?;
         let version = message::check_initialize(&body)?;
-        let headers = [("mcp-session-id", session.as_str()), ("mcp-protocol-version", version.as_str())];
-        let ack = self.post(INITIALIZED.to_owned(), &headers).await?;
-        if !ack.status().is_success() {
-            return Err(Failure::new(format!("http {}", ack.status().as_u16()), "notifications/initialized refused"));
+        let version = HeaderValue::from_str(&version)
+            .map_err(|_| Failure::new("wrong result", format!("protocolVersion {version:?} is not a header value")))?;
+        let session = Self { id, version };
+        let ack = link.post(Bytes::from_static(INITIALIZED.as_bytes()), &session.headers()).await?;
+        let status = ack.status();
+        drain(ack).await?;
+        if !status.is_success() {
+            return Err(Failure::new(format!("http {}", status.as_u16()), "notifications/initialized refused"));
         }
-        self.session = Some((session, version));
-        Ok(())
+        Ok(session)
+    }
+
+    /// Ends the session with `DELETE` (best effort).
+    pub(crate) async fn close(&self, link: &mut Link) {
+        let mut request = link.endpoint.request(Method::DELETE, Bytes::new());
+        for (name, value) in self.headers() {
+            request.headers_mut().insert(name, value);
+        }
+        if let Ok(response) = link.send(request).await {
+            let _ = drain(response).await;
+        }
+    }
+
+    fn headers(&self) -> [(HeaderName, HeaderValue); 2] {
+        [(MCP_SESSION_ID, self.id.clone()), (MCP_PROTOCOL_VERSION, self.version.clone())]
+    }
+}
+
+/// One virtual client of a Streamable HTTP endpoint: its own connection and, in the legacy
+/// era, its own session.
+#[derive(Debug)]
+pub(crate) struct HttpConn {
+    link: Link,
+    era: Era,
+    session: Option<Session>,
+}
+
+impl HttpConn {
+    /// Connects and, in the legacy era, opens the session.
+    pub(crate) async fn open(endpoint: &Arc<Endpoint>, era: Era) -> Result<Self, Failure> {
+        let mut link = Link::connect(endpoint).await?;
+        let session = match era {
+            Era::Modern => None,
+            Era::Legacy => Some(Session::open(&mut link).await?),
+        };
+        Ok(Self { link, era, session })
     }
 
     /// Sends one request and returns the body of its response (the matching message of an SSE
     /// stream).
     ///
-    /// Cancel-safe: dropping the future abandons the request (its connection is not reused).
-    pub(crate) async fn call(&self, out: &Outgoing) -> Result<Vec<u8>, Failure> {
+    /// Not cancel-safe: dropping the future mid-exchange leaves the connection unusable; the
+    /// caller drops the connection after a timeout.
+    pub(crate) async fn call(&mut self, out: Outgoing) -> Result<Bytes, Failure> {
         let response = match (&self.session, self.era) {
-            (Some((session, version)), _) => {
-                self.post(out.body.clone(), &[("mcp-session-id", session), ("mcp-protocol-version", version)]).await?
-            }
+            (Some(session), _) => self.link.post(Bytes::from(out.body), &session.headers()).await?,
             (None, Era::Legacy) => return Err(Failure::new("no session", "the session was not opened")),
             (None, Era::Modern) => {
-                let mut headers = vec![("mcp-protocol-version", MODERN), ("mcp-method", out.method)];
+                let mut headers = Vec::with_capacity(3);
+                headers.push((MCP_PROTOCOL_VERSION, HeaderValue::from_static(MODERN)));
+                headers.push((MCP_METHOD, HeaderValue::from_static(out.method)));
                 if let Some(name) = &out.name {
-                    headers.push(("mcp-name", name));
+                    let value = HeaderValue::from_str(name).map_err(|_| {
+                        Failure::new("bad request", format!("tool name {name:?} is not a header value"))
+                    })?;
+                    headers.push((MCP_NAME, value));
                 }
-                self.post(out.body.clone(), &headers).await?
+                self.link.post(Bytes::from(out.body), &headers).await?
             }
         };
         reply_body(response, out.id).await
     }
 
     /// Ends the legacy session (best effort).
-    pub(crate) async fn close(&self) {
-        if let Some((session, version)) = &self.session {
-            let _ = self
-                .client
-                .delete(&self.url)
-                .header("mcp-session-id", session)
-                .header("mcp-protocol-version", version)
-                .send()
-                .await;
+    pub(crate) async fn close(mut self) {
+        if let Some(session) = self.session.take() {
+            session.close(&mut self.link).await;
         }
     }
+}
 
-    async fn post(&self, body: String, headers: &[(&str, &str)]) -> Result<reqwest::Response, Failure> {
-        let mut request = self
-            .client
-            .post(&self.url)
-            .header(CONTENT_TYPE, "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body);
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        request.send().await.map_err(transport_failure)
-    }
+/// Reads a response to its end and discards it (so the connection can carry the next request).
+async fn drain(response: Response<Incoming>) -> Result<(), Failure> {
+    response.into_body().collect().await.map(drop).map_err(body_failure)
 }
 
 /// Turns a response into the JSON-RPC message answering `id`: the body of a JSON response, or
 /// the `data:` of the SSE event that carries `id`. A non-2xx status is a failure of kind
-/// `http <status>`, with the JSON-RPC error code when the body has one.
-async fn reply_body(response: reqwest::Response, id: u64) -> Result<Vec<u8>, Failure> {
+/// `http <status>`, with the JSON-RPC error code when the body has one. The body is always read
+/// to its end, so the connection stays usable.
+async fn reply_body(response: Response<Incoming>, id: u64) -> Result<Bytes, Failure> {
     let status = response.status();
     let sse = response
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
-    let body = response.bytes().await.map_err(transport_failure)?;
+    let body = response.into_body().collect().await.map_err(body_failure)?.to_bytes();
     if !status.is_success() {
         let code = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
@@ -131,20 +256,20 @@ async fn reply_body(response: reqwest::Response, id: u64) -> Result<Vec<u8>, Fai
         return Err(Failure::new(kind, String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()));
     }
     if !sse {
-        return Ok(body.to_vec());
+        return Ok(body);
     }
     sse_message(&body, id)
         .ok_or_else(|| Failure::new("no response", format!("the SSE stream ended without a message for id {id}")))
 }
 
 /// The `data:` payload of the first SSE event whose message has id `id`.
-fn sse_message(body: &[u8], id: u64) -> Option<Vec<u8>> {
+pub(crate) fn sse_message(body: &[u8], id: u64) -> Option<Bytes> {
     let text = std::str::from_utf8(body).ok()?;
     let mut data = String::new();
     for line in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
         if line.is_empty() {
             if !data.is_empty() && message::reply_id(data.as_bytes()) == Some(id) {
-                return Some(data.into_bytes());
+                return Some(Bytes::from(data));
             }
             data.clear();
         } else if let Some(d) = line.strip_prefix("data:") {
@@ -154,18 +279,9 @@ fn sse_message(body: &[u8], id: u64) -> Option<Vec<u8>> {
             data.push_str(d.strip_prefix(' ').unwrap_or(d));
         }
     }
-    (!data.is_empty() && message::reply_id(data.as_bytes()) == Some(id)).then(|| data.into_bytes())
+    (!data.is_empty() && message::reply_id(data.as_bytes()) == Some(id)).then(|| Bytes::from(data))
 }
 
-fn transport_failure(e: reqwest::Error) -> Failure {
-    let kind = if e.is_connect() {
-        "connect"
-    } else if e.is_timeout() {
-        "timeout"
-    } else if e.is_body() || e.is_decode() {
-        "body"
-    } else {
-        "http transport"
-    };
-    Failure::new(kind, format!("{e:#}"))
+fn body_failure(e: hyper::Error) -> Failure {
+    Failure::new(if e.is_incomplete_message() || e.is_closed() { "closed" } else { "body" }, e.to_string())
 }
