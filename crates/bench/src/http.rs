@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -234,9 +235,10 @@ async fn drain(response: Response<Incoming>) -> Result<(), Failure> {
 }
 
 /// Turns a response into the JSON-RPC message answering `id`: the body of a JSON response, or
-/// the `data:` of the SSE event that carries `id`. A non-2xx status is a failure of kind
-/// `http <status>`, with the JSON-RPC error code when the body has one. The body is always read
-/// to its end, so the connection stays usable.
+/// the `data:` of the SSE event that carries `id` (decoded with `sse-stream`, the SSE decoder the
+/// client and the testkit use too). A non-2xx status is a failure of kind `http <status>`, with
+/// the JSON-RPC error code when the body has one. The body is always read to its end, so the
+/// connection stays usable.
 async fn reply_body(response: Response<Incoming>, id: u64) -> Result<Bytes, Failure> {
     let status = response.status();
     let sse = response
@@ -244,6 +246,18 @@ async fn reply_body(response: Response<Incoming>, id: u64) -> Result<Bytes, Fail
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
+    if status.is_success() && sse {
+        let mut events = sse_stream::SseStream::new(response.into_body());
+        let mut reply = None;
+        while let Some(event) = events.next().await {
+            let event = event.map_err(sse_failure)?;
+            if let Some(data) = event.data.filter(|d| reply.is_none() && message::reply_id(d.as_bytes()) == Some(id)) {
+                reply = Some(Bytes::from(data));
+            }
+        }
+        return reply
+            .ok_or_else(|| Failure::new("no response", format!("the SSE stream ended without a message for id {id}")));
+    }
     let body = response.into_body().collect().await.map_err(body_failure)?.to_bytes();
     if !status.is_success() {
         let code = serde_json::from_slice::<serde_json::Value>(&body)
@@ -255,31 +269,28 @@ async fn reply_body(response: Response<Incoming>, id: u64) -> Result<Bytes, Fail
         };
         return Err(Failure::new(kind, String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()));
     }
-    if !sse {
-        return Ok(body);
-    }
-    sse_message(&body, id)
-        .ok_or_else(|| Failure::new("no response", format!("the SSE stream ended without a message for id {id}")))
+    Ok(body)
 }
 
-/// The `data:` payload of the first SSE event whose message has id `id`.
-pub(crate) fn sse_message(body: &[u8], id: u64) -> Option<Bytes> {
-    let text = std::str::from_utf8(body).ok()?;
-    let mut data = String::new();
-    for line in text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)) {
-        if line.is_empty() {
-            if !data.is_empty() && message::reply_id(data.as_bytes()) == Some(id) {
-                return Some(Bytes::from(data));
-            }
-            data.clear();
-        } else if let Some(d) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(d.strip_prefix(' ').unwrap_or(d));
-        }
+/// TEMPORARY (the reqwest comparison path): the `data:` of the SSE event in a whole body whose
+/// message has id `id`.
+pub(crate) fn sse_message(body: Bytes, id: u64) -> Option<Bytes> {
+    use futures_util::FutureExt;
+    let body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
+    let events = sse_stream::SseByteStream::new(body).collect::<Vec<_>>().now_or_never()?;
+    events
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.data)
+        .find_map(|d| (message::reply_id(d.as_bytes()) == Some(id)).then(|| Bytes::from(d)))
+}
+
+fn sse_failure(e: sse_stream::Error) -> Failure {
+    match e {
+        // The connection broke: the worker reconnects.
+        sse_stream::Error::Body(e) => Failure::new("io", e.to_string()),
+        other => Failure::new("bad SSE", other.to_string()),
     }
-    (!data.is_empty() && message::reply_id(data.as_bytes()) == Some(id)).then(|| Bytes::from(data))
 }
 
 fn body_failure(e: hyper::Error) -> Failure {

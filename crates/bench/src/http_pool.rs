@@ -135,7 +135,7 @@ async fn reply_body(response: reqwest::Response, id: u64) -> Result<bytes::Bytes
     if !sse {
         return Ok(body);
     }
-    sse_message(&body, id)
+    sse_message(body, id)
         .ok_or_else(|| Failure::new("no response", format!("the SSE stream ended without a message for id {id}")))
 }
 
