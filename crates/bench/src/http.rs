@@ -272,19 +272,6 @@ async fn reply_body(response: Response<Incoming>, id: u64) -> Result<Bytes, Fail
     Ok(body)
 }
 
-/// TEMPORARY (the reqwest comparison path): the `data:` of the SSE event in a whole body whose
-/// message has id `id`.
-pub(crate) fn sse_message(body: Bytes, id: u64) -> Option<Bytes> {
-    use futures_util::FutureExt;
-    let body = futures_util::stream::iter([Ok::<_, std::convert::Infallible>(body)]);
-    let events = sse_stream::SseByteStream::new(body).collect::<Vec<_>>().now_or_never()?;
-    events
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| e.data)
-        .find_map(|d| (message::reply_id(d.as_bytes()) == Some(id)).then(|| Bytes::from(d)))
-}
-
 fn sse_failure(e: sse_stream::Error) -> Failure {
     match e {
         // The connection broke: the worker reconnects.

@@ -16,7 +16,6 @@
 
 mod args;
 mod http;
-mod http_pool;
 mod message;
 mod procstat;
 mod report;
@@ -53,7 +52,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// The connection each virtual client drives.
 enum Conn {
     Http(http::HttpConn),
-    Pooled(http_pool::HttpConn),
     Ws(Box<ws::WsConn>),
     Stdio(stdio::StdioConn),
 }
@@ -62,7 +60,6 @@ impl Conn {
     async fn call(&mut self, out: message::Outgoing) -> Result<bytes::Bytes, Failure> {
         match self {
             Self::Http(c) => c.call(out).await,
-            Self::Pooled(c) => c.call(&out).await,
             Self::Ws(c) => c.call(out).await,
             Self::Stdio(c) => c.call(out).await,
         }
@@ -71,7 +68,6 @@ impl Conn {
     async fn close(self) {
         match self {
             Self::Http(c) => c.close().await,
-            Self::Pooled(c) => c.close().await,
             Self::Ws(c) => (*c).close().await,
             Self::Stdio(_) => {}
         }
@@ -82,7 +78,6 @@ impl Conn {
 #[derive(Clone)]
 enum Opener {
     Http(Arc<http::Endpoint>),
-    Pooled { client: reqwest::Client, url: String },
     Ws { url: String },
     Stdio(stdio::StdioConn),
 }
@@ -91,11 +86,6 @@ impl Opener {
     async fn open(&self, era: Era) -> Result<Conn, Failure> {
         match self {
             Self::Http(endpoint) => Ok(Conn::Http(http::HttpConn::open(endpoint, era).await?)),
-            Self::Pooled { client, url } => {
-                let mut c = http_pool::HttpConn::new(client.clone(), url.clone(), era);
-                c.open().await?;
-                Ok(Conn::Pooled(c))
-            }
             Self::Ws { url } => Ok(Conn::Ws(Box::new(ws::WsConn::open(url, era).await?))),
             Self::Stdio(c) => Ok(Conn::Stdio(c.clone())),
         }
@@ -108,10 +98,6 @@ async fn prepare(
     target: &Target,
 ) -> anyhow::Result<(Opener, Option<stdio::StdioServer>, Option<u32>)> {
     Ok(match target {
-        // TEMPORARY: the old shared reqwest pool, for the before/after measurement.
-        Target::Http(url) if std::env::var_os("SWITCHBOARD_BENCH_HTTP").is_some_and(|v| v == "reqwest") => {
-            (Opener::Pooled { client: http_pool::client(args.connections)?, url: url.clone() }, None, args.pid)
-        }
         Target::Http(url) => (Opener::Http(http::Endpoint::resolve(url).await?), None, args.pid),
         Target::Ws(url) => (Opener::Ws { url: url.clone() }, None, args.pid),
         Target::Stdio(argv) => {
