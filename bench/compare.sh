@@ -31,7 +31,9 @@
 #                    modern echo cells (tools/call echo over HTTP) are loaded by `oha` instead
 #                    (same request bytes and headers; replies counted by status only), everything
 #                    else by `switchboard bench`. When missing, oha is installed with
-#                    `cargo install oha --locked --no-default-features` (plain HTTP only)
+#                    `cargo install oha --locked --no-default-features --features native-tls` (oha
+#                    1.16 does not build without a TLS feature; native-tls links the system's
+#                    OpenSSL, libssl-dev, instead of compiling aws-lc)
 #   BENCH_OHA        the oha binary (default: `oha` on PATH, or ~/.cargo/bin/oha)
 #   BENCH_SHOP_CMD   the shop server, with {PORT}: its get_order_status on SQLite is measured as
 #                    `call:get_order_status:$BENCH_SHOP_ARGS` (default: this repository's
@@ -97,8 +99,8 @@ if [[ "$GENERATOR" == oha ]]; then
   OHA="${BENCH_OHA:-$(command -v oha || true)}"
   [[ -n "$OHA" || ! -x "$HOME/.cargo/bin/oha" ]] || OHA="$HOME/.cargo/bin/oha"
   if [[ -z "$OHA" ]]; then
-    log "installing oha (cargo install oha --locked --no-default-features: plain HTTP is all it needs here)"
-    cargo install oha --locked --no-default-features -q
+    log "installing oha (cargo install oha --locked --no-default-features --features native-tls)"
+    cargo install oha --locked --no-default-features --features native-tls -q
     OHA="$HOME/.cargo/bin/oha"
   fi
   # oha 1.x: --output-format json (newer) or -j/--json (older).
@@ -212,15 +214,16 @@ raw, out, c, url, pid, t0, t1, r0, r1, label = sys.argv[1:]
 o = json.load(open(raw))
 s, p = o["summary"], o.get("latencyPercentiles", {})
 ok = int(o.get("statusCodeDistribution", {}).get("200", 0))
-total = sum(int(v) for v in o.get("statusCodeDistribution", {}).values()) + sum(int(v) for v in o.get("errorDistribution", {}).values())
 secs = float(s["total"])
 ms = lambda v: 1000.0 * float(v or 0)
 cpu = (int(t1) - int(t0)) / 100.0
 failures = {f"http {k}": {"count": int(v), "example": "oha"} for k, v in o.get("statusCodeDistribution", {}).items() if k != "200"}
-failures.update({k: {"count": int(v), "example": "oha"} for k, v in o.get("errorDistribution", {}).items()})
+# Requests still in flight when -z ends are "aborted due to deadline": cut off, not failed.
+errors = {k: int(v) for k, v in o.get("errorDistribution", {}).items() if not k.startswith("aborted due to deadline")}
+failures.update({k: {"count": v, "example": "oha"} for k, v in errors.items()})
 json.dump({
     "label": label, "generator": "oha", "transport": "http", "target": url, "era": "modern", "scenario": "echo",
-    "connections": int(c), "elapsed_s": secs, "ok": ok, "failed": total - ok, "throughput_rps": ok / secs if secs else 0.0,
+    "connections": int(c), "elapsed_s": secs, "ok": ok, "failed": sum(f["count"] for f in failures.values()), "throughput_rps": ok / secs if secs else 0.0,
     "latency_ms": {"p50": ms(p.get("p50")), "p90": ms(p.get("p90")), "p99": ms(p.get("p99")), "p99_9": ms(p.get("p99.9")),
                    "max": ms(s.get("slowest")), "mean": ms(s.get("average"))},
     "failures": failures,
