@@ -283,3 +283,121 @@ fn sse_failure(e: sse_stream::Error) -> Failure {
 fn body_failure(e: hyper::Error) -> Failure {
     Failure::new(if e.is_incomplete_message() || e.is_closed() { "closed" } else { "body" }, e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::args::Scenario;
+    use crate::message::Messages;
+
+    /// A minimal HTTP/1.1 MCP server: answers `initialize` with a session, notifications with
+    /// 202, `tools/call echo` with the message (as SSE with a priming event when `sse`), and
+    /// closes each connection after one answer when `close_each`. Counts the connections.
+    async fn server(sse: bool, close_each: bool) -> (Arc<Endpoint>, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/mcp", listener.local_addr().expect("addr"));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&connections);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    while let Some((head, body)) = read_request(&mut stream, &mut buf).await {
+                        let answer = answer(&head, &body, sse, close_each);
+                        if stream.write_all(answer.as_bytes()).await.is_err() || close_each {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (Endpoint::resolve(&url).await.expect("endpoint"), connections)
+    }
+
+    async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {
+        let mut chunk = [0u8; 4096];
+        let end = loop {
+            if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+        let len: usize =
+            head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap_or(0));
+        while buf.len() < end + len {
+            let n = stream.read(&mut chunk).await.ok().filter(|n| *n > 0)?;
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let body = buf[end..end + len].to_vec();
+        buf.drain(..end + len);
+        Some((head, body))
+    }
+
+    fn answer(head: &str, body: &[u8], sse: bool, close_each: bool) -> String {
+        let close = if close_each { "connection: close\r\n" } else { "" };
+        let empty = |status: &str| format!("HTTP/1.1 {status}\r\n{close}content-length: 0\r\n\r\n");
+        if head.starts_with("delete") {
+            return empty("200 OK");
+        }
+        let request: Value = serde_json::from_slice(body).unwrap_or_default();
+        let Some(id) = request.get("id") else { return empty("202 Accepted") };
+        let (result, session) = match request["method"].as_str() {
+            Some("initialize") => (json!({"protocolVersion": "2025-11-25"}), "mcp-session-id: s-1\r\n"),
+            _ => {
+                let text = request.pointer("/params/arguments/message").cloned().unwrap_or_default();
+                (json!({"content": [{"type": "text", "text": text}]}), "")
+            }
+        };
+        let reply = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+        let (kind, payload) = if sse {
+            ("text/event-stream", format!("id: prime\ndata:\n\nid: e-1\ndata: {reply}\n\n"))
+        } else {
+            ("application/json", reply)
+        };
+        format!(
+            "HTTP/1.1 200 OK\r\n{close}{session}content-type: {kind}\r\ncontent-length: {}\r\n\r\n{payload}",
+            payload.len()
+        )
+    }
+
+    async fn three_calls(endpoint: &Arc<Endpoint>, era: Era) {
+        let messages = Messages::new(Scenario::Echo, era);
+        let mut conn = HttpConn::open(endpoint, era).await.expect("open");
+        for id in 1..=3 {
+            let reply = conn.call(messages.request(id)).await.expect("call");
+            messages.check(id, &reply).expect("a right answer");
+        }
+        conn.close().await;
+    }
+
+    #[tokio::test]
+    async fn one_kept_alive_connection_carries_every_request() {
+        let (endpoint, connections) = server(false, false).await;
+        three_calls(&endpoint, Era::Modern).await;
+        assert_eq!(connections.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closes_is_reopened_before_the_next_request() {
+        let (endpoint, connections) = server(false, true).await;
+        three_calls(&endpoint, Era::Modern).await;
+        assert_eq!(connections.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test]
+    async fn legacy_sessions_read_the_answer_from_an_sse_stream() {
+        let (endpoint, connections) = server(true, false).await;
+        three_calls(&endpoint, Era::Legacy).await;
+        // initialize, initialized, three calls and the DELETE on one connection.
+        assert_eq!(connections.load(Ordering::Relaxed), 1);
+    }
+}
