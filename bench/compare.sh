@@ -21,6 +21,20 @@
 #                    the machine, and redo a run during which one started (up to 3 times; a run
 #                    still disturbed is kept and flagged); 0: never wait
 #   BENCH_OUT        where the per-run JSON reports go (default target/bench)
+#   BENCH_RESULTS    the raw results file every run writes: all runs of every cell (not just the
+#                    medians) plus the machine's facts (nproc, CPU, kernel, rustc, git revision);
+#                    default bench/results/<YYYY-MM-DD>.json (-2, -3, … when it exists). Commit it
+#                    with the table it produced: `python3 bench/table.py FILE` re-derives the table
+#   BENCH_COMMIT     1: `git commit` the raw results file at the end (default 0)
+#   BENCH_GENERATOR  switchboard (default): `switchboard bench` everywhere (raw hyper HTTP/1
+#                    connections, one per virtual client, every reply checked); oha: the plain
+#                    modern echo cells (tools/call echo over HTTP) are loaded by `oha` instead
+#                    (same request bytes and headers; replies counted by status only), everything
+#                    else by `switchboard bench`. When missing, oha is installed with
+#                    `cargo install oha --locked --no-default-features --features native-tls` (oha
+#                    1.16 does not build without a TLS feature; native-tls links the system's
+#                    OpenSSL, libssl-dev, instead of compiling aws-lc)
+#   BENCH_OHA        the oha binary (default: `oha` on PATH, or ~/.cargo/bin/oha)
 #   BENCH_SHOP_CMD   the shop server, with {PORT}: its get_order_status on SQLite is measured as
 #                    `call:get_order_status:$BENCH_SHOP_ARGS` (default: this repository's
 #                    examples/shop/shop.yaml on a fresh SQLite file; set it empty to skip)
@@ -29,7 +43,10 @@
 #                    command with {PORT} (to listen on) and {UPSTREAM} (the two-tool server's
 #                    URL); measured as peer "gateway" when set
 #   BENCH_SKIP_BUILD 1: use the binaries already built
-#   BENCH_SWITCHBOARD the switchboard binary (default target/release/switchboard)
+#   BENCH_SWITCHBOARD the switchboard binary (default $CARGO_TARGET_DIR/release/switchboard, or
+#                    target/release/switchboard)
+#   BENCH_PEERS_BIN  where rmcp-echo and axum-echo are (default $CARGO_TARGET_DIR/release, or
+#                    bench/peers/target/release)
 # Only loopback addresses are used.
 set -euo pipefail
 
@@ -43,7 +60,14 @@ SESSIONS="${BENCH_SESSIONS:-10000}"
 PIN="${BENCH_PIN:-1}"
 QUIET="${BENCH_QUIET:-1}"
 OUT="${BENCH_OUT:-$ROOT/target/bench}"
-SB="${BENCH_SWITCHBOARD:-$ROOT/target/release/switchboard}"
+SB="${BENCH_SWITCHBOARD:-${CARGO_TARGET_DIR:-$ROOT/target}/release/switchboard}"
+PEERS_BIN="${BENCH_PEERS_BIN:-${CARGO_TARGET_DIR:-$ROOT/bench/peers/target}/release}"
+GENERATOR="${BENCH_GENERATOR:-switchboard}"
+RESULTS="${BENCH_RESULTS:-}"
+if [[ -z "$RESULTS" ]]; then
+  RESULTS="$ROOT/bench/results/$(date -u +%F).json"
+  n=2; while [[ -e "$RESULTS" ]]; do RESULTS="$ROOT/bench/results/$(date -u +%F)-$n.json"; n=$((n + 1)); done
+fi
 SHOP_ARGS="${BENCH_SHOP_ARGS:-{\"order_id\":\"ORD-20250204-1037\"\}}"
 # (The default is built apart: a `}` inside `${VAR-default}` would end the expansion at `{PORT}`.)
 SHOP_DEFAULT="$SB serve --config $ROOT/examples/shop/shop.yaml --data-dir $OUT/shop-data --listen 127.0.0.1:{PORT} --log-level warn"
@@ -70,11 +94,39 @@ if [[ " $PEERS " == *" ts "* || " $PEERS " == *" python "* ]]; then
   log "installing the SDK peers (scripts/install-peers.sh)"
   PEERS_ONLY="py2 node" scripts/install-peers.sh
 fi
+OHA=""
+if [[ "$GENERATOR" == oha ]]; then
+  OHA="${BENCH_OHA:-$(command -v oha || true)}"
+  [[ -n "$OHA" || ! -x "$HOME/.cargo/bin/oha" ]] || OHA="$HOME/.cargo/bin/oha"
+  if [[ -z "$OHA" ]]; then
+    log "installing oha (cargo install oha --locked --no-default-features --features native-tls)"
+    cargo install oha --locked --no-default-features --features native-tls -q
+    OHA="$HOME/.cargo/bin/oha"
+  fi
+  # oha 1.x: --output-format json (newer) or -j/--json (older).
+  if "$OHA" --help | grep -q -- '--output-format'; then OHA_JSON=(--output-format json); else OHA_JSON=(--json); fi
+elif [[ "$GENERATOR" != switchboard ]]; then
+  log "BENCH_GENERATOR must be switchboard or oha"; exit 2
+fi
 rm -rf "$OUT"; mkdir -p "$OUT"
-{
-  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
-  echo "date: $(date -u +%Y-%m-%dT%H:%MZ); runs per cell: $RUNS x ${DUR}s; pinned: ${server_cpu[*]:-no}"
-} >"$OUT/machine.txt"
+# The machine's facts, kept with the raw results.
+python3 - "$OUT/machine.json" <<PY
+import json, os, subprocess, sys
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, cwd="$ROOT").stdout.strip()
+    except OSError:
+        return None
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), None)
+json.dump({
+    "nproc": os.cpu_count(), "cpu": cpu, "kernel": " ".join(os.uname()[i] for i in (0, 2)),
+    "rustc": sh("rustc", "-V"), "git_rev": sh("git", "rev-parse", "HEAD"),
+    "git_dirty": bool(sh("git", "status", "--porcelain", "--untracked-files=no")),
+    "date": sh("date", "-u", "+%Y-%m-%dT%H:%MZ"), "runs": $RUNS, "duration_s": $DUR,
+    "pinned": "${server_cpu[*]:-no}", "generator": "$GENERATOR" + (" (" + sh("$OHA", "--version") + ")" if "$OHA" else ""),
+    "peers": "$PEERS", "connections": "$CONNS", "switchboard": "$SB",
+}, open(sys.argv[1], "w"), indent=1)
+PY
 
 # ---------------------------------------------------------------- quiet machine
 compiling() { pgrep -x rustc >/dev/null || pgrep -x cc >/dev/null || pgrep -x cc1 >/dev/null || pgrep -x ld >/dev/null; }
@@ -102,8 +154,8 @@ peer_cmd() {  # $1 = peer, $2 = port
     # The two tools the peers serve, so tools/list compares like with like.
     switchboard) echo "$SB serve --demo --demo-basic --listen 127.0.0.1:$2 --log-level warn" ;;
     switchboard-demo) echo "$SB serve --demo --listen 127.0.0.1:$2 --log-level warn" ;;
-    rmcp)        echo "$ROOT/bench/peers/target/release/rmcp-echo 127.0.0.1:$2" ;;
-    axum)        echo "$ROOT/bench/peers/target/release/axum-echo 127.0.0.1:$2" ;;
+    rmcp)        echo "$PEERS_BIN/rmcp-echo 127.0.0.1:$2" ;;
+    axum)        echo "$PEERS_BIN/axum-echo 127.0.0.1:$2" ;;
     ts)          echo "$NODE $ROOT/bench/peers/ts-echo.mjs 127.0.0.1:$2" ;;
     python)      echo "$PY $ROOT/bench/peers/py_echo.py 127.0.0.1:$2" ;;
     gateway)     echo "${BENCH_GATEWAY_CMD//\{PORT\}/$2}" ;;
@@ -140,6 +192,48 @@ stop_peer() {
 }
 trap 'stop_monitor; stop_peer' EXIT
 
+# The server's CPU ticks (user + system) and RSS, from /proc.
+proc_usage() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
+
+# One oha run of a modern tools/call echo cell ($1 = connections, $2 = the report file): the same
+# request `switchboard bench` sends (one fixed id and message: a modern request is stateless),
+# converted to the shape of a `switchboard bench --json` report with "generator": "oha". Replies
+# are counted by status (200), not checked.
+oha_run() {
+  local c="$1" file="$2" raw="$2.oha" t0 t1 r0
+  local body='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"m1"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"oha","version":"1"}}}}'
+  t0="$(proc_usage "$PID")"; r0="$(idle_rss "$PID")"
+  "${bench_cpu[@]}" "$OHA" --no-tui "${OHA_JSON[@]}" -z "${DUR}s" -c "$c" -m POST \
+    -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+    -H 'mcp-protocol-version: 2026-07-28' -H 'mcp-method: tools/call' -H 'mcp-name: echo' \
+    -d "$body" "$URL" >"$raw" || return 1
+  t1="$(proc_usage "$PID")"
+  python3 - "$raw" "$file" "$c" "$URL" "$PID" "$t0" "$t1" "$r0" "$(idle_rss "$PID")" "$LABEL" <<'PY'
+import json, sys
+raw, out, c, url, pid, t0, t1, r0, r1, label = sys.argv[1:]
+o = json.load(open(raw))
+s, p = o["summary"], o.get("latencyPercentiles", {})
+ok = int(o.get("statusCodeDistribution", {}).get("200", 0))
+secs = float(s["total"])
+ms = lambda v: 1000.0 * float(v or 0)
+cpu = (int(t1) - int(t0)) / 100.0
+failures = {f"http {k}": {"count": int(v), "example": "oha"} for k, v in o.get("statusCodeDistribution", {}).items() if k != "200"}
+# Requests still in flight when -z ends are "aborted due to deadline": cut off, not failed.
+errors = {k: int(v) for k, v in o.get("errorDistribution", {}).items() if not k.startswith("aborted due to deadline")}
+failures.update({k: {"count": v, "example": "oha"} for k, v in errors.items()})
+json.dump({
+    "label": label, "generator": "oha", "transport": "http", "target": url, "era": "modern", "scenario": "echo",
+    "connections": int(c), "elapsed_s": secs, "ok": ok, "failed": sum(f["count"] for f in failures.values()), "throughput_rps": ok / secs if secs else 0.0,
+    "latency_ms": {"p50": ms(p.get("p50")), "p90": ms(p.get("p90")), "p99": ms(p.get("p99")), "p99_9": ms(p.get("p99.9")),
+                   "max": ms(s.get("slowest")), "mean": ms(s.get("average"))},
+    "failures": failures,
+    "server": {"pid": int(pid), "rss_start_kib": int(r0), "rss_end_kib": int(r1), "rss_peak_kib": max(int(r0), int(r1)),
+               "cpu_seconds": cpu, "cpu_percent": 100.0 * cpu / secs if secs else 0.0},
+    "machine": None, "idle_sessions": None,
+}, open(out, "w"))
+PY
+}
+
 # One cell: RUNS runs of `switchboard bench` against the running server, each written to
 # $OUT/<label>--<name>.r<N>.json (table.py takes the median). A run disturbed by a compiler is
 # redone up to 3 times.
@@ -150,8 +244,13 @@ cell() {  # $1 = label (the table column), $2 = cell name, rest = bench flags
     file="$OUT/$label--$name.r$run.json"
     log "  $label: $name (run $run of $RUNS)"
     start_monitor "$OUT/.disturbed"
-    "${bench_cpu[@]}" "$SB" bench --json --label "$label" --log-level warn "$@" \
-      >"$file" 2>>"$OUT/bench-errors.log" || log "  $label: $name failed (see $OUT/bench-errors.log)"
+    if [[ -n "$OHA" && "$name" =~ ^modern-echo-c([0-9]+)$ ]]; then
+      LABEL="$label" oha_run "${BASH_REMATCH[1]}" "$file" 2>>"$OUT/bench-errors.log" \
+        || log "  $label: $name failed under oha (see $OUT/bench-errors.log)"
+    else
+      "${bench_cpu[@]}" "$SB" bench --json --label "$label" --log-level warn "$@" \
+        >"$file" 2>>"$OUT/bench-errors.log" || log "  $label: $name failed (see $OUT/bench-errors.log)"
+    fi
     stop_monitor
     if [[ -e "$OUT/.disturbed" ]]; then
       tries=$((tries + 1))
@@ -225,4 +324,12 @@ if [[ " $PEERS " == *" switchboard "* ]]; then
   fi
 fi
 
-python3 "$ROOT/bench/table.py" "$OUT"
+# Every run's raw numbers and the machine's facts in one file, then the table derived from it.
+python3 "$ROOT/bench/table.py" "$OUT" --save "$RESULTS"
+if [[ "${BENCH_COMMIT:-0}" == 1 ]]; then
+  git -C "$ROOT" add "$RESULTS"
+  git -C "$ROOT" commit -q -m "bench: raw results of bench/compare.sh, $(basename "$RESULTS" .json)" -- "$RESULTS"
+  log "committed $RESULTS"
+else
+  log "raw results in $RESULTS (commit them with the table: python3 bench/table.py $RESULTS)"
+fi

@@ -4,7 +4,8 @@
 //!
 //! **Invariant:** no business rules live here; it parses, wires and reports.
 
-pub mod bench;
+/// `switchboard bench`: the load generator, from its own crate.
+pub use switchboard_bench as bench;
 pub mod cli;
 pub mod client;
 pub mod config_file;

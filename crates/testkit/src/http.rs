@@ -240,28 +240,28 @@ fn check(version: ProtocolVersion, msg: &Value, answered: Option<&str>) {
     }
 }
 
-/// Splits an SSE body into events.
+/// Splits an SSE body into events (with the `sse-stream` decoder the client and the load
+/// generator use too). Blocks with neither an id nor data (a lone `retry:`) are left out, and
+/// so is an unfinished last block.
 pub fn parse_sse(text: &str) -> Vec<SseEvent> {
-    let mut events = Vec::new();
-    for block in text.split("\n\n") {
-        let mut id = None;
-        let mut data: Option<String> = None;
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("id:") {
-                id = Some(v.trim().to_owned());
-            } else if let Some(v) = line.strip_prefix("data:") {
-                let v = v.strip_prefix(' ').unwrap_or(v);
-                data = Some(match data {
-                    Some(d) => format!("{d}\n{v}"),
-                    None => v.to_owned(),
-                });
-            }
-        }
-        if id.is_some() || data.is_some() {
-            events.push(SseEvent { id, data: data.unwrap_or_default() });
-        }
-    }
-    events
+    use futures_util::FutureExt;
+    let body =
+        futures_util::stream::iter([Ok::<_, std::convert::Infallible>(bytes::Bytes::copy_from_slice(text.as_bytes()))]);
+    // The input is all there, so the stream never waits.
+    let events: Vec<_> = sse_stream::SseByteStream::new(body)
+        .collect::<Vec<_>>()
+        .now_or_never()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.unwrap_or_else(|e| panic!("the server sent an invalid SSE stream: {e}\n{text}")))
+        .collect();
+    events.into_iter().filter_map(event).collect()
+}
+
+/// An `sse-stream` block as an [`SseEvent`], unless it has neither an id nor data.
+fn event(block: sse_stream::Sse) -> Option<SseEvent> {
+    (block.id.is_some() || block.data.is_some())
+        .then(|| SseEvent { id: block.id, data: block.data.unwrap_or_default() })
 }
 
 /// Reads an SSE response incrementally.
@@ -270,8 +270,7 @@ pub struct SseReader {
     pub status: u16,
     /// The `content-type`.
     pub content_type: String,
-    body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
-    buf: String,
+    events: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>> + Send>>,
     version: ProtocolVersion,
     answered: Option<String>,
 }
@@ -287,25 +286,40 @@ impl SseReader {
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        Self { status, content_type, body: Box::pin(response.bytes_stream()), buf: String::new(), version, answered }
+        let events = Box::pin(sse_stream::SseByteStream::new(response.bytes_stream()));
+        Self { status, content_type, events, version, answered }
     }
 
     /// The next event (validated if it carries a message), or `None` when the stream ends or
     /// nothing arrives within `timeout`.
     pub async fn next(&mut self, timeout: Duration) -> Option<SseEvent> {
         loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf.drain(..end + 2).collect();
-                let Some(event) = parse_sse(&block).into_iter().next() else { continue };
-                if !event.data.is_empty() {
-                    check(self.version, &parse_json(&event.data), self.answered.as_deref());
-                }
-                return Some(event);
-            }
-            match tokio::time::timeout(timeout, self.body.next()).await {
-                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+            let block = match tokio::time::timeout(timeout, self.events.next()).await {
+                Ok(Some(Ok(block))) => block,
                 _ => return None,
+            };
+            let Some(event) = event(block) else { continue };
+            if !event.data.is_empty() {
+                check(self.version, &parse_json(&event.data), self.answered.as_deref());
             }
+            return Some(event);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_sse_keeps_priming_events_and_drops_an_unfinished_block() {
+        let events = parse_sse("id: p-1\ndata:\n\nretry: 10\n\nid: 7\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\ndata: {\"cut");
+        assert_eq!(
+            events,
+            [
+                SseEvent { id: Some("p-1".into()), data: String::new() },
+                SseEvent { id: Some("7".into()), data: "{\"a\":\n1}".into() },
+            ]
+        );
     }
 }

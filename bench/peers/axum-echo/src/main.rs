@@ -13,6 +13,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+/// The global allocator Switchboard's binary uses (mimalloc, same version and features), so the
+/// comparison measures servers, not allocators.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The parts of a JSON-RPC request the echo reads.
 #[derive(Deserialize)]
 struct Request {

@@ -12,6 +12,11 @@ use rmcp::transport::streamable_http_server::{
 };
 use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler};
 
+/// The global allocator Switchboard's binary uses (mimalloc, same version and features), so the
+/// comparison measures servers, not allocators.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `echo`'s arguments.
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 struct EchoArgs {

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::channel::{Channel, Outgoing};
 use super::inbound::Inbound;
-use super::sse::{SseEvent, SseParser};
+use super::sse::{self, SseError, SseEvent, SseState};
 use super::stream::StreamConnection;
 use super::ClientError;
 
@@ -249,25 +249,25 @@ impl HttpShared {
                 _ => Err(self.protocol(format!("the answer to {method} is not a JSON-RPC response"))),
             };
         }
-        let mut parser = SseParser::new(self.max_message_bytes);
+        let mut state = SseState::default();
         let mut stream = Some(response);
         let mut resumes = 0;
         loop {
             if let Some(response) = stream.take() {
-                if let Some(outcome) = self.read_events(response, &mut parser, Some(id)).await? {
+                if let Some(outcome) = self.read_events(response, &mut state, Some(id)).await? {
                     return self.outcome(method, outcome);
                 }
             }
             // The stream ended without the answer. Legacy servers let us resume it.
             let resumable = self.session().is_some() || self.version().is_some();
-            let Some(last) = parser.last_event_id.clone().filter(|_| resumable && resumes < MAX_RESUMES) else {
+            let Some(last) = state.last_event_id.clone().filter(|_| resumable && resumes < MAX_RESUMES) else {
                 return Err(ClientError::Disconnected {
                     server: self.server.clone(),
                     reason: format!("the server closed the stream before answering {method}"),
                 });
             };
             resumes += 1;
-            let delay = parser.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis);
+            let delay = state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis);
             tokio::time::sleep(delay).await;
             let response = self
                 .builder(Method::GET, &[])
@@ -300,17 +300,20 @@ impl HttpShared {
     async fn read_events(
         self: &Arc<Self>,
         response: reqwest::Response,
-        parser: &mut SseParser,
+        state: &mut SseState,
         want: Option<&Value>,
     ) -> Result<Option<Result<Value, ErrorObject>>, ClientError> {
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let Ok(chunk) = chunk else { break }; // A broken stream is resumed like a closed one.
-            let events = parser.feed(&chunk).map_err(|e| self.protocol(e))?;
-            for event in events {
-                if let Some(outcome) = self.dispatch(event, want) {
-                    return Ok(Some(outcome));
-                }
+        let mut events = std::pin::pin!(sse::events(response.bytes_stream(), self.max_message_bytes));
+        while let Some(event) = events.next().await {
+            let event = match event {
+                Ok(event) => event,
+                // A broken stream is resumed like a closed one.
+                Err(SseError::Broken(_)) => break,
+                Err(e) => return Err(self.protocol(e.to_string())),
+            };
+            state.observe(&event);
+            if let Some(outcome) = self.dispatch(event, want) {
+                return Ok(Some(outcome));
             }
         }
         Ok(None)
@@ -318,10 +321,11 @@ impl HttpShared {
 
     /// Handles one SSE event; returns the answer when it is the one wanted.
     fn dispatch(self: &Arc<Self>, event: SseEvent, want: Option<&Value>) -> Option<Result<Value, ErrorObject>> {
-        if event.data.trim().is_empty() || event.event.as_deref().is_some_and(|e| e != "message") {
+        let data = event.data.as_deref().unwrap_or_default();
+        if data.trim().is_empty() || event.event.as_deref().is_some_and(|e| e != "message") {
             return None; // Priming events and foreign event types carry no message.
         }
-        let Ok(value) = serde_json::from_str::<Value>(&event.data) else {
+        let Ok(value) = serde_json::from_str::<Value>(data) else {
             tracing::debug!(target: "switchboard::client", server = %self.server, "ignoring a non-JSON SSE event");
             return None;
         };
@@ -358,15 +362,15 @@ impl HttpShared {
 
     /// Reads the standalone stream until it ends for good, resuming after the server's delay.
     async fn listen(self: Arc<Self>, first: reqwest::Response) {
-        let mut parser = SseParser::new(self.max_message_bytes);
+        let mut state = SseState::default();
         let mut response = Some(first);
         loop {
             if let Some(r) = response.take() {
-                let _ = self.read_events(r, &mut parser, None).await;
+                let _ = self.read_events(r, &mut state, None).await;
             }
-            tokio::time::sleep(parser.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis)).await;
+            tokio::time::sleep(state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis)).await;
             let mut b = self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream");
-            if let Some(last) = &parser.last_event_id {
+            if let Some(last) = &state.last_event_id {
                 b = b.header("last-event-id", last.as_str());
             }
             match b.send().await {

@@ -13,7 +13,7 @@ use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use tokio::sync::mpsc;
 
 use super::inbound::Inbound;
-use super::sse::SseParser;
+use super::sse::{self, SseError};
 use super::stream::StreamConnection;
 use super::ClientError;
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
@@ -76,25 +76,26 @@ async fn read_stream(
     max_message_bytes: usize,
 ) {
     let mut endpoint = Some(endpoint);
-    let mut parser = SseParser::new(max_message_bytes);
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else { break };
-        let Ok(events) = parser.feed(&chunk) else {
-            let _ = frames.send(Ok(Some(ReadFrame::TooLarge(max_message_bytes + 1)))).await;
-            break;
+    let mut events = std::pin::pin!(sse::events(response.bytes_stream(), max_message_bytes));
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(event) => event,
+            Err(SseError::TooLarge(_)) => {
+                let _ = frames.send(Ok(Some(ReadFrame::TooLarge(max_message_bytes + 1)))).await;
+                break;
+            }
+            Err(_) => break,
         };
-        for event in events {
-            let is_message = matches!(event.event.as_deref(), None | Some("message"));
-            if event.event.as_deref() == Some("endpoint") {
-                if let Some(tx) = endpoint.take() {
-                    let _ = tx.send(event.data);
-                }
-            } else if is_message && !event.data.trim().is_empty() {
-                let frame = ReadFrame::Message(event.data.into_bytes());
-                if frames.send(Ok(Some(frame))).await.is_err() {
-                    return;
-                }
+        let is_message = matches!(event.event.as_deref(), None | Some("message"));
+        let data = event.data.unwrap_or_default();
+        if event.event.as_deref() == Some("endpoint") {
+            if let Some(tx) = endpoint.take() {
+                let _ = tx.send(data);
+            }
+        } else if is_message && !data.trim().is_empty() {
+            let frame = ReadFrame::Message(data.into_bytes());
+            if frames.send(Ok(Some(frame))).await.is_err() {
+                return;
             }
         }
     }

@@ -30,8 +30,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Era::Modern)]
     pub era: Era,
 
-    /// Concurrent virtual clients (each keeps one request in flight). Over HTTP this is also
-    /// the size of the HTTP/1.1 connection pool.
+    /// Concurrent virtual clients (each keeps one request in flight). Over HTTP each has its
+    /// own HTTP/1.1 connection; with --idle-sessions, this many connections open the sessions.
     #[arg(long, short = 'c', default_value_t = 1, value_name = "N")]
     pub connections: usize,
 

@@ -37,8 +37,8 @@ impl WsConn {
     ///
     /// Not cancel-safe: dropping the future mid-read leaves the reply on the socket; the caller
     /// drops the connection after a timeout.
-    pub(crate) async fn call(&mut self, out: &Outgoing) -> Result<Vec<u8>, Failure> {
-        self.round_trip(out.id, out.body.clone()).await
+    pub(crate) async fn call(&mut self, out: Outgoing) -> Result<bytes::Bytes, Failure> {
+        self.round_trip(out.id, out.body).await.map(bytes::Bytes::from)
     }
 
     /// Closes the socket (best effort).

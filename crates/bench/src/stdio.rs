@@ -109,10 +109,11 @@ impl StdioConn {
     /// Sends one request down the pipe and waits for the reply with its id.
     ///
     /// Cancel-safe: dropping the future forgets the request (a late reply is discarded).
-    pub(crate) async fn call(&self, out: &Outgoing) -> Result<Vec<u8>, Failure> {
-        let result = self.round_trip(out.id, out.body.clone()).await;
+    pub(crate) async fn call(&self, out: Outgoing) -> Result<bytes::Bytes, Failure> {
+        let id = out.id;
+        let result = self.round_trip(id, out.body).await.map(bytes::Bytes::from);
         if result.is_err() {
-            self.forget(out.id);
+            self.forget(id);
         }
         result
     }

@@ -1,7 +1,7 @@
-//! `switchboard bench`: an MCP load generator. N virtual clients each keep one request in flight
-//! (closed loop) or follow a schedule (`--rate`, open loop) against a Streamable HTTP, WebSocket
-//! or stdio server, in the modern or the legacy era, for a duration or a request count. Every
-//! reply is checked (`message.rs`): an error or a wrong result is a failure, never a success.
+//! `switchboard-bench`: the MCP load generator behind `switchboard bench`. N virtual clients
+//! each keep one request in flight (closed loop) or follow a schedule (`--rate`, open loop)
+//! against a Streamable HTTP, WebSocket or stdio server, in the modern or the legacy era, for a
+//! duration or a request count. Every reply is checked (`message.rs`): an error or a wrong result is a failure, never a success.
 //! The report has throughput, latency percentiles (HdrHistogram), failures by kind and, when
 //! the server is a local process, its RSS and CPU.
 //!
@@ -57,7 +57,7 @@ enum Conn {
 }
 
 impl Conn {
-    async fn call(&mut self, out: &message::Outgoing) -> Result<Vec<u8>, Failure> {
+    async fn call(&mut self, out: message::Outgoing) -> Result<bytes::Bytes, Failure> {
         match self {
             Self::Http(c) => c.call(out).await,
             Self::Ws(c) => c.call(out).await,
@@ -77,7 +77,7 @@ impl Conn {
 /// How to open each virtual client's connection.
 #[derive(Clone)]
 enum Opener {
-    Http { client: reqwest::Client, url: String },
+    Http(Arc<http::Endpoint>),
     Ws { url: String },
     Stdio(stdio::StdioConn),
 }
@@ -85,11 +85,7 @@ enum Opener {
 impl Opener {
     async fn open(&self, era: Era) -> Result<Conn, Failure> {
         match self {
-            Self::Http { client, url } => {
-                let mut c = http::HttpConn::new(client.clone(), url.clone(), era);
-                c.open().await?;
-                Ok(Conn::Http(c))
-            }
+            Self::Http(endpoint) => Ok(Conn::Http(http::HttpConn::open(endpoint, era).await?)),
             Self::Ws { url } => Ok(Conn::Ws(Box::new(ws::WsConn::open(url, era).await?))),
             Self::Stdio(c) => Ok(Conn::Stdio(c.clone())),
         }
@@ -102,9 +98,7 @@ async fn prepare(
     target: &Target,
 ) -> anyhow::Result<(Opener, Option<stdio::StdioServer>, Option<u32>)> {
     Ok(match target {
-        Target::Http(url) => {
-            (Opener::Http { client: http::client(args.connections)?, url: url.clone() }, None, args.pid)
-        }
+        Target::Http(url) => (Opener::Http(http::Endpoint::resolve(url).await?), None, args.pid),
         Target::Ws(url) => (Opener::Ws { url: url.clone() }, None, args.pid),
         Target::Stdio(argv) => {
             let server = stdio::StdioServer::spawn(argv, args.era).await?;
@@ -208,48 +202,60 @@ async fn idle_sessions(args: &BenchArgs, target: &Target, n: u64) -> anyhow::Res
     let Target::Http(url) = target else {
         anyhow::bail!("--idle-sessions needs an HTTP target (--url)");
     };
-    let client = http::client(args.connections)?;
+    let endpoint = http::Endpoint::resolve(url).await?;
     let before = args.pid.and_then(procstat::sample);
     let start = Instant::now();
     let mut stats = Stats::new();
-    let mut sessions = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    // `--connections` workers, each on its own connection, open the sessions one after another;
+    // a session is not tied to the connection that opened it.
+    let mut workers = Vec::with_capacity(args.connections);
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let workers = (0..args.connections).map(|_| {
-        let (client, url, next) = (client.clone(), url.clone(), Arc::clone(&next));
+    let opening = (0..args.connections).map(|_| {
+        let (endpoint, next) = (Arc::clone(&endpoint), Arc::clone(&next));
         async move {
             let mut mine = Vec::new();
             let mut stats = Stats::new();
+            let mut link = match http::Link::connect(&endpoint).await {
+                Ok(link) => link,
+                Err(f) => {
+                    stats.fail(f);
+                    return (None, mine, stats);
+                }
+            };
             while next.fetch_add(1, Ordering::Relaxed) < n {
-                let mut c = http::HttpConn::new(client.clone(), url.clone(), Era::Legacy);
                 let t0 = Instant::now();
-                match c.open().await {
-                    Ok(()) => {
+                match http::Session::open(&mut link).await {
+                    Ok(session) => {
                         stats.ok(t0.elapsed());
-                        mine.push(c);
+                        mine.push(session);
                     }
                     Err(f) => stats.fail(f),
                 }
             }
-            (mine, stats)
+            (Some(link), mine, stats)
         }
     });
-    for (mine, s) in futures_util::future::join_all(workers).await {
-        sessions.extend(mine);
+    for (link, mine, s) in futures_util::future::join_all(opening).await {
+        workers.extend(link.map(|link| (link, mine)));
         stats.merge(s);
     }
+    let opened = workers.iter().map(|(_, mine)| mine.len() as u64).sum();
     let elapsed = start.elapsed();
     // Let the server settle (allocator, buffers) before reading its memory.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = args.pid.and_then(procstat::sample);
     let idle = IdleReport {
         requested: n,
-        opened: sessions.len() as u64,
+        opened,
         rss_before_kib: before.map(|s| s.rss_kib),
         rss_after_kib: after.map(|s| s.rss_kib),
     };
-    for s in &sessions {
-        s.close().await;
-    }
+    futures_util::future::join_all(workers.iter_mut().map(|(link, mine)| async move {
+        for session in mine.iter() {
+            session.close(link).await;
+        }
+    }))
+    .await;
     Ok(Report::new(args, target, &stats, elapsed, None, None, Some(idle)))
 }
 
@@ -285,9 +291,10 @@ impl Worker {
                 _ => Instant::now(),
             };
             let out = self.messages.request(id);
+            let out_id = out.id;
             id += self.stride;
-            let result = match tokio::time::timeout(self.timeout, conn.call(&out)).await {
-                Ok(Ok(reply)) => self.messages.check(out.id, &reply),
+            let result = match tokio::time::timeout(self.timeout, conn.call(out)).await {
+                Ok(Ok(reply)) => self.messages.check(out_id, &reply),
                 Ok(Err(f)) => Err(f),
                 Err(_) => Err(Failure::new("timeout", format!("no reply within {:?}", self.timeout))),
             };
