@@ -64,6 +64,9 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max)
+        // sqlx pings every connection it hands out; for SQLite that is one more round trip to the
+        // connection's worker thread per statement, to check a file that cannot hang up.
+        .test_before_acquire(source.kind != SourceKind::Sqlite)
         .acquire_timeout(std::time::Duration::from_secs(10))
         .connect(&url)
         .await

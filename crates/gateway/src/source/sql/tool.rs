@@ -16,7 +16,7 @@ use crate::source::common::{input_schema, RegisterError};
 
 /// One statement, compiled for its database.
 #[derive(Debug)]
-struct Step {
+struct SqlStep {
     compiled: Compiled,
     guard: Option<String>,
     expect_rows: Option<String>,
@@ -26,7 +26,7 @@ struct Step {
 #[derive(Debug)]
 struct SqlTool {
     name: String,
-    steps: Vec<Step>,
+    steps: Vec<SqlStep>,
     result: ResultMode,
     not_found: Option<String>,
     max_rows: usize,
@@ -68,7 +68,7 @@ pub fn register(
         steps: tool
             .statements
             .iter()
-            .map(|s| Step {
+            .map(|s| SqlStep {
                 compiled: sql::compile(&s.sql, db.kind),
                 guard: s.guard.clone(),
                 expect_rows: s.expect_rows.clone(),
@@ -142,53 +142,81 @@ async fn run_sql_tool(
             };
         }
     }
-    let type_of = |name: &str| tool.types.get(name).copied();
-    let failed = |e: sqlx::Error| {
-        tracing::warn!(target: "switchboard::gateway", tool = %tool.name, error = %e, "statement failed");
-        HandlerError::msg(format!("{} failed in the database: {e}", tool.name))
-    };
-    // Every statement runs in one transaction: a guard or failure rolls all of them back.
-    let mut tx = db.pool.begin().await.map_err(failed)?;
     let last = tool.steps.len().saturating_sub(1);
-    let mut output = Value::Null;
-    for (i, step) in tool.steps.iter().enumerate() {
-        let query = sql::bind_typed(&step.compiled, &args, &type_of);
-        if let Some(message) = &step.guard {
-            let row = query.fetch_optional(&mut *tx).await.map_err(failed)?.map(|r| sql::row_to_json(&r));
-            if !row.as_ref().is_some_and(truthy) {
-                return Err(HandlerError::msg(fill(message, &args, row.as_ref())));
-            }
-            continue;
-        }
-        if i < last || tool.result == ResultMode::None {
-            let done = query.execute(&mut *tx).await.map_err(failed)?;
-            if let Some(message) = &step.expect_rows {
-                if done.rows_affected() == 0 {
-                    return Err(HandlerError::msg(fill(message, &args, None)));
-                }
-            }
-            if i == last {
-                output = json!({"affected": done.rows_affected()});
-            }
-            continue;
-        }
-        let rows = query.fetch_all(&mut *tx).await.map_err(failed)?;
-        output = match tool.result {
-            ResultMode::One => match rows.first() {
-                Some(r) => Value::Object(sql::row_to_json(r)),
-                None => {
-                    let message = tool.not_found.as_deref().unwrap_or("no matching record");
-                    return Err(HandlerError::msg(fill(message, &args, None)));
-                }
-            },
-            _ => {
-                let truncated = rows.len() > tool.max_rows;
-                let rows: Vec<Value> =
-                    rows.iter().take(tool.max_rows).map(|r| Value::Object(sql::row_to_json(r))).collect();
-                json!({"rows": rows, "truncated": truncated})
-            }
+    // A lone statement is atomic by itself: run it on the pool, which for SQLite saves the BEGIN
+    // and COMMIT round trips to the connection's worker thread (two of every three).
+    if let [step] = tool.steps.as_slice() {
+        return match run_step(tool, step, true, &args, &db.pool).await? {
+            Step::Done(output) => Ok(CallToolResult::structured(output)),
+            Step::Next => Ok(CallToolResult::structured(Value::Null)),
         };
     }
-    tx.commit().await.map_err(failed)?;
+    // Several statements run in one transaction: a guard or failure rolls all of them back.
+    let mut tx = db.pool.begin().await.map_err(|e| failed(tool, e))?;
+    let mut output = Value::Null;
+    for (i, step) in tool.steps.iter().enumerate() {
+        if let Step::Done(value) = run_step(tool, step, i == last, &args, &mut *tx).await? {
+            output = value;
+        }
+    }
+    tx.commit().await.map_err(|e| failed(tool, e))?;
     Ok(CallToolResult::structured(output))
+}
+
+/// What one statement left: the tool's output (from the last one), or nothing yet.
+enum Step {
+    Done(Value),
+    Next,
+}
+
+fn failed(tool: &SqlTool, e: sqlx::Error) -> HandlerError {
+    tracing::warn!(target: "switchboard::gateway", tool = %tool.name, error = %e, "statement failed");
+    HandlerError::msg(format!("{} failed in the database: {e}", tool.name))
+}
+
+/// Runs one statement on `exec`: a guard checks its row, a write counts what it changed, and
+/// the last statement of a reading tool shapes the rows into the tool's output.
+async fn run_step<'c, E>(
+    tool: &SqlTool,
+    step: &SqlStep,
+    is_last: bool,
+    args: &Map<String, Value>,
+    exec: E,
+) -> Result<Step, HandlerError>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let type_of = |name: &str| tool.types.get(name).copied();
+    let query = sql::bind_typed(&step.compiled, args, &type_of);
+    if let Some(message) = &step.guard {
+        let row = query.fetch_optional(exec).await.map_err(|e| failed(tool, e))?.map(|r| sql::row_to_json(&r));
+        if !row.as_ref().is_some_and(truthy) {
+            return Err(HandlerError::msg(fill(message, args, row.as_ref())));
+        }
+        return Ok(Step::Next);
+    }
+    if !is_last || tool.result == ResultMode::None {
+        let done = query.execute(exec).await.map_err(|e| failed(tool, e))?;
+        if let Some(message) = &step.expect_rows {
+            if done.rows_affected() == 0 {
+                return Err(HandlerError::msg(fill(message, args, None)));
+            }
+        }
+        return Ok(if is_last { Step::Done(json!({"affected": done.rows_affected()})) } else { Step::Next });
+    }
+    let rows = query.fetch_all(exec).await.map_err(|e| failed(tool, e))?;
+    Ok(Step::Done(match tool.result {
+        ResultMode::One => match rows.first() {
+            Some(r) => Value::Object(sql::row_to_json(r)),
+            None => {
+                let message = tool.not_found.as_deref().unwrap_or("no matching record");
+                return Err(HandlerError::msg(fill(message, args, None)));
+            }
+        },
+        _ => {
+            let truncated = rows.len() > tool.max_rows;
+            let rows: Vec<Value> = rows.iter().take(tool.max_rows).map(|r| Value::Object(sql::row_to_json(r))).collect();
+            json!({"rows": rows, "truncated": truncated})
+        }
+    }))
 }
