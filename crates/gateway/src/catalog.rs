@@ -35,9 +35,12 @@ pub enum BuildError {
     /// A definition is invalid.
     #[error("{0}")]
     Invalid(String),
-    /// A resource template does not parse.
+    /// A resource template does not parse, or a tool schema does not compile.
     #[error(transparent)]
     Router(#[from] RouterError),
+    /// The `roles:`/`from_principal:` keys do not fit the tools.
+    #[error("{0}")]
+    Policy(String),
 }
 
 impl From<RegisterError> for BuildError {
@@ -46,6 +49,15 @@ impl From<RegisterError> for BuildError {
             RegisterError::Invalid(message) => Self::Invalid(message),
             RegisterError::Router(e) => Self::Router(e),
         }
+    }
+}
+
+impl Catalog {
+    /// The snapshot to serve: the tools' schemas compiled, under the config's access policy.
+    pub fn compile(self, config: &Config) -> Result<switchboard_mcp::server::Catalog, BuildError> {
+        let catalog = self.router.build()?;
+        let policy = crate::access::policy(config, &catalog).map_err(BuildError::Policy)?;
+        Ok(catalog.with_policy(policy))
     }
 }
 

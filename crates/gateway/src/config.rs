@@ -10,6 +10,7 @@
 //! **Invariant:** imports nothing of the sources or the catalog; a value that came from the
 //! environment never appears in an error message.
 
+mod auth;
 mod command;
 mod error;
 mod http;
@@ -27,6 +28,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, PrincipalSpec};
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
 pub use self::error::ConfigError;
 pub(crate) use self::error::{redact, Problem};
@@ -60,6 +62,9 @@ pub struct Config {
     /// Prompts, by name.
     #[serde(default)]
     pub prompts: IndexMap<String, Prompt>,
+    /// API keys and the principals they name.
+    #[serde(default)]
+    pub auth: AuthSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -283,6 +288,14 @@ pub struct Tool {
     /// An allow-listed program to run (see `commands`).
     #[serde(default)]
     pub command: Option<CommandTool>,
+    /// The roles that may see and call the tool. Default: every caller.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    /// Parameters taken from the caller's identity: `param: attribute`. A caller whose principal
+    /// has the attribute never chooses the value (and does not see the parameter); one without
+    /// it (staff) passes it as an argument.
+    #[serde(default)]
+    pub from_principal: BTreeMap<String, String>,
 }
 
 /// What serves a tool.
@@ -355,6 +368,9 @@ pub struct Resource {
     /// The database of `sql`.
     #[serde(default)]
     pub source: Option<String>,
+    /// The roles that may see and read it. Default: every caller.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 /// A resource template backed by a SQL query whose `:name` placeholders are the template's
@@ -373,6 +389,9 @@ pub struct ResourceTemplate {
     pub source: String,
     /// The query; no row means the resource does not exist.
     pub sql: String,
+    /// The roles that may see and read it. Default: every caller.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 /// A prompt argument.
@@ -418,6 +437,9 @@ pub struct Prompt {
     pub context: IndexMap<String, Query>,
     /// The message text (a minijinja template; arguments and context are variables).
     pub template: String,
+    /// The roles that may see and get it. Default: every caller.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 impl Config {

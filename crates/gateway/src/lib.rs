@@ -15,12 +15,14 @@
 //! source) → the SDK server. [`reload`] watches the file and swaps in a whole new snapshot on
 //! each valid change.
 
+pub mod access;
 pub mod catalog;
 pub mod config;
 pub mod reload;
 pub mod source;
 mod syntax;
 
+pub use access::Identities;
 pub use catalog::{build, check, BuildError, Catalog};
 pub use config::{Config, ConfigError, Env};
 pub use source::native::{NativeTool, NativeTools};

@@ -49,7 +49,7 @@ impl Watch {
     pub async fn rebuild(&self) -> Result<Snapshot, ReloadError> {
         let config = (self.load)(&self.path)?;
         let catalog = build(&config, &self.data_dir, &self.natives).await?;
-        Ok(catalog.router.build()?)
+        Ok(catalog.compile(&config)?)
     }
 
     /// Polls the file until `stop` fires; each valid change is stored in `slot` and announced

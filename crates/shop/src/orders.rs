@@ -148,6 +148,11 @@ pub struct OrderIdArgs {
     /// The order ID, e.g. ORD-20250115-0042.
     #[schemars(length(max = 64))]
     pub order_id: String,
+    /// Only an order of this customer (bound to a customer's own id through `from_principal`;
+    /// staff may leave it out).
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    pub customer_id: Option<String>,
 }
 
 /// What an order ID looks like: `ORD-YYYYMMDD-XXXX`.
@@ -171,7 +176,8 @@ fn suggest_order_id(s: &str) -> Option<String> {
 const ORDER_STATUS_SQL: &str = "SELECT o.id, o.status, o.created_at, o.delivered_at, o.total_cents, \
      s.carrier AS shipment_carrier, s.tracking_number AS shipment_tracking_number, \
      s.status AS shipment_status, s.shipped_at AS shipment_shipped_at, s.eta AS shipment_eta \
-     FROM orders o LEFT JOIN shipments s ON s.order_id = o.id WHERE o.id = :id ORDER BY s.shipped_at, s.id";
+     FROM orders o LEFT JOIN shipments s ON s.order_id = o.id \
+     WHERE o.id = :id AND (:customer IS NULL OR o.customer_id = :customer) ORDER BY s.shipped_at, s.id";
 
 /// Splits a row of [`ORDER_STATUS_SQL`] into the order's columns and its shipment, if the row has
 /// one (`carrier` is NOT NULL, so a NULL carrier means the LEFT JOIN found none).
@@ -210,7 +216,7 @@ pub(crate) fn get_order_status(router: Router, name: &str, description: &str, db
             // One statement, not a transaction of two: a single SELECT already reads one snapshot,
             // and on SQLite every statement is a round trip to the connection's worker thread.
             let compiled = sql::compile(ORDER_STATUS_SQL, db.kind);
-            let joined = sql::bind(&compiled, &params(&[("id", json!(id))]))
+            let joined = sql::bind(&compiled, &params(&[("id", json!(id)), ("customer", json!(a.customer_id))]))
                 .fetch_all(&db.pool)
                 .await
                 .map_err(db_failed)?;

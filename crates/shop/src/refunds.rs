@@ -48,11 +48,14 @@ pub struct RefundArgs {
 /// Registers `process_refund`.
 pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<RefundArgs>(name, description, false, true), move |args, _| {
+    router.tool(tool::<RefundArgs>(name, description, false, true), move |args, ctx| {
         let db = db.clone();
+        // The caller's limit comes from its identity (an API key's `refund_limit_cents`), never
+        // from the arguments.
+        let limit = ctx.principal().attributes().get(REFUND_LIMIT_ATTRIBUTE).and_then(Value::as_i64);
         async move {
             let a: RefundArgs = args.parse()?;
-            match try_refund(&db, &a).await {
+            match try_refund(&db, &a, limit).await {
                 Err(Retry::Again) => {
                     // Another request with the same key won the race: answer with its refund.
                     let mut tx = db.pool.begin().await.map_err(db_failed)?;
@@ -86,7 +89,10 @@ async fn existing_refund(
     }))
 }
 
-async fn try_refund(db: &Database, a: &RefundArgs) -> Result<CallToolResult, Retry> {
+/// The principal attribute that caps one refund, in cents (absent: no cap).
+pub const REFUND_LIMIT_ATTRIBUTE: &str = "refund_limit_cents";
+
+async fn try_refund(db: &Database, a: &RefundArgs, limit: Option<i64>) -> Result<CallToolResult, Retry> {
     let mut tx = db.pool.begin().await.map_err(db_failed)?;
     // Lock the order first: on MySQL the first plain read fixes the transaction's snapshot, so
     // every read after the lock sees the refunds committed by whoever held it before.
@@ -124,6 +130,13 @@ async fn try_refund(db: &Database, a: &RefundArgs) -> Result<CallToolResult, Ret
     if amount > remaining {
         return Err(HandlerError::msg(format!(
             "a refund of {amount} cents exceeds the {remaining} cents that remain refundable on order {}",
+            a.order_id
+        ))
+        .into());
+    }
+    if let Some(limit) = limit.filter(|limit| amount > *limit) {
+        return Err(HandlerError::msg(format!(
+            "a refund of {amount} cents on order {} is above your limit of {limit} cents; escalate_to_human hands it to someone who can approve it",
             a.order_id
         ))
         .into());

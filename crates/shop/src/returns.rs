@@ -28,6 +28,10 @@ pub struct ReturnArgs {
     /// Why, in the customer's words.
     #[schemars(length(min = 3, max = 500))]
     pub reason: String,
+    /// Only an order of this customer (bound to a customer's own id through `from_principal`;
+    /// staff may leave it out).
+    #[serde(default)]
+    pub customer_id: Option<String>,
 }
 
 /// Registers `process_return`.
@@ -38,7 +42,13 @@ pub(crate) fn process_return(router: Router, name: &str, description: &str, db: 
         async move {
             let a: ReturnArgs = args.parse()?;
             let mut tx = db.pool.begin().await.map_err(db_failed)?;
-            let order = rows(&db, &mut tx, &format!("SELECT status, delivered_at FROM orders WHERE id = :id{}", lock_suffix(&db)), &params(&[("id", json!(a.order_id))])).await?;
+            let order = rows(
+                &db,
+                &mut tx,
+                &format!("SELECT status, delivered_at FROM orders WHERE id = :id AND (:c IS NULL OR customer_id = :c){}", lock_suffix(&db)),
+                &params(&[("id", json!(a.order_id)), ("c", json!(a.customer_id))]),
+            )
+            .await?;
             let Some(order) = order.first() else {
                 return Err(HandlerError::msg(format!("order {} does not exist", a.order_id)));
             };

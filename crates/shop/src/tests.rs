@@ -34,6 +34,20 @@ async fn the_example_shop_builds_with_its_natives() {
         let date: String = sqlx::Row::try_get(row, 0).expect("text");
         assert!(date.get(..10).and_then(|d| d.parse::<jiff::civil::Date>().ok()).is_some(), "{date}");
     }
+    // Its policy fits the tools as built: every `from_principal` names a real parameter (the
+    // natives' included), and a customer sees those parameters filled, not asked for.
+    let catalog = catalog.compile(&config).unwrap_or_else(|e| panic!("{e}"));
+    let customer = switchboard_mcp::server::Principal::new(
+        "CUST-0001",
+        vec!["customer".into()],
+        serde_json::json!({"customer_id": "CUST-0001"}).as_object().cloned().unwrap_or_default(),
+    );
+    let policy = catalog.policy();
+    assert!(!policy.allows_tool("process_refund", &customer) && !policy.allows_tool("get_customer", &customer));
+    let status = catalog.tool("get_order_status").expect("get_order_status");
+    assert!(status.tool().input_schema["properties"].get("customer_id").is_some());
+    let shaped = policy.shape_tool(status.tool(), &customer);
+    assert!(shaped.input_schema["properties"].get("customer_id").is_none());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

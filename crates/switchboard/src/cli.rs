@@ -43,6 +43,10 @@ pub enum Command {
     /// throughput, latency percentiles, failures by kind and the server's RSS/CPU.
     Bench(crate::bench::BenchArgs),
 
+    /// Make API keys for the `auth:` section of a config.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
     /// Connect to any MCP server (stdio, Streamable HTTP, WebSocket; modern or legacy era) and
     /// discover it, list and call tools, read resources, get prompts, complete, or listen.
     Client(crate::client::ClientArgs),
@@ -165,6 +169,21 @@ pub struct HttpArgs {
     /// On shutdown, wait this long for in-flight requests before dropping them.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub shutdown_grace: u64,
+    /// Serve a non-loopback address without API keys (every caller anonymous). Without this
+    /// flag such a server refuses to start.
+    #[arg(long)]
+    pub allow_anonymous: bool,
+}
+
+/// `switchboard keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh random API key and the config line that accepts it by its SHA-256 digest.
+    New {
+        /// The id of the principal the key names.
+        #[arg(long, default_value = "my-key")]
+        id: String,
+    },
 }
 
 /// `switchboard config …`.

@@ -4,13 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use switchboard_gateway::Config;
+use switchboard_gateway::{Config, Identities};
 use switchboard_mcp::server::{CatalogHandle, Notifier, Server};
 use switchboard_mcp::Limits;
 
-/// A server for `config_path`, and the config (for its listen/stdio defaults).
-pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits) -> anyhow::Result<(Server, Config)> {
+use crate::serve::Callers;
+
+/// A server for `config_path`, the config (for its listen/stdio defaults), and who may call it
+/// (from its `auth:` section).
+pub async fn server(
+    config_path: &Path,
+    data_dir: Option<&Path>,
+    limits: Limits,
+) -> anyhow::Result<(Server, Config, Callers)> {
     let config = crate::config_file::load(config_path)?;
+    let identities = Identities::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     let data_dir: PathBuf = match data_dir {
         Some(d) => d.to_owned(),
         None => config.resolve(config.server.data_dir.as_deref().unwrap_or(Path::new("data"))),
@@ -28,7 +36,7 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     if let Some(text) = &config.server.instructions {
         builder = builder.instructions(text.clone());
     }
-    let catalog = CatalogHandle::new(catalog.router.build().context("compiling tool schemas")?);
+    let catalog = CatalogHandle::new(catalog.compile(&config).context("compiling the catalog")?);
     let notifier = Notifier::default();
     let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
     let watch = switchboard_gateway::reload::Watch {
@@ -38,7 +46,7 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
         natives: switchboard_shop::natives(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
-    Ok((server, config))
+    Ok((server, config, Callers::from_identities(identities)))
 }
 
 /// Tells a person how to reach the server.

@@ -10,5 +10,6 @@ pub mod cli;
 pub mod client;
 pub mod config_file;
 pub mod configured;
+pub mod keys;
 pub mod logging;
 pub mod serve;

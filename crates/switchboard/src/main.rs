@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Parser;
-use switchboard::cli::{Args, Command, ConfigCommand, ServeArgs};
+use switchboard::cli::{Args, Command, ConfigCommand, KeysCommand, ServeArgs};
 use switchboard::{configured, logging, serve};
 
 /// mimalloc serves the request path's many small, short-lived allocations faster than glibc
@@ -58,6 +58,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Serve(serve) => run_serve(serve).await,
         Command::Config(command) => run_config(command),
+        Command::Keys(KeysCommand::New { id }) => switchboard::keys::print_new(&id),
         Command::Bench(bench) => switchboard::bench::run(bench).await,
         // Handled in `main`, which maps its errors to their own exit codes.
         Command::Client(_) => Ok(()),
@@ -66,9 +67,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits();
+    let mut callers = serve::Callers::anonymous();
     let (server, listen, stdio) = match (&args.config, args.demo) {
         (Some(path), _) => {
-            let (server, config) = configured::server(path, args.data_dir.as_deref(), limits).await?;
+            let (server, config, configured) = configured::server(path, args.data_dir.as_deref(), limits).await?;
+            callers = configured;
             let listen = args.listen.clone().or(config.server.listen.clone());
             let stdio = args.stdio || (args.listen.is_none() && config.server.stdio);
             // Flags choose the transports when given; otherwise the config does.
@@ -89,13 +92,13 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     serve::stop_on_signal(&server);
     match (listen, stdio) {
-        (Some(addr), false) => serve::serve_http(&server, &addr, &args.http, args.wire_log.as_deref()).await,
-        (None, _) => serve::serve_stdio(&server, args.wire_log.as_deref()).await,
+        (Some(addr), false) => serve::serve_http(&server, &addr, &args.http, &callers, args.wire_log.as_deref()).await,
+        (None, _) => serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let http = serve::serve_http(&server, &addr, &args.http, None);
+            let http = serve::serve_http(&server, &addr, &args.http, &callers, None);
             let stdio = async {
-                let result = serve::serve_stdio(&server, args.wire_log.as_deref()).await;
+                let result = serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await;
                 server.shutdown();
                 result
             };

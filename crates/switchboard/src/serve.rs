@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use switchboard_mcp::server::http::{self, HttpConfig, InMemorySessionStore, ListenerConfig};
-use switchboard_mcp::server::{Notifier, Server};
+use switchboard_gateway::Identities;
+use switchboard_mcp::server::http::{self, ApiKeys, HttpConfig, InMemorySessionStore, ListenerConfig};
+use switchboard_mcp::server::{Notifier, Principal, Server};
 use switchboard_mcp::transport::stdio;
 use switchboard_mcp::transport::tap::WireLog;
 use switchboard_mcp::Limits;
@@ -38,6 +39,35 @@ fn build_demo(
         .build())
 }
 
+/// Who may call the server: the API keys HTTP callers authenticate with, and who stdio acts
+/// for.
+#[derive(Debug, Clone)]
+pub struct Callers {
+    /// The HTTP transports' authenticator.
+    pub http: ApiKeys,
+    /// Who stdio acts for.
+    pub stdio: Principal,
+}
+
+impl Callers {
+    /// Nobody in particular: no keys; every caller is anonymous (the demonstration server).
+    pub fn anonymous() -> Self {
+        Self { http: ApiKeys::new().with_anonymous(Principal::anonymous()), stdio: Principal::anonymous() }
+    }
+
+    /// The callers a config's `auth:` section describes.
+    pub fn from_identities(identities: Identities) -> Self {
+        let mut http = ApiKeys::new();
+        for (digest, principal) in identities.keys {
+            http = http.with_digest(digest, principal);
+        }
+        if let Some(anonymous) = identities.anonymous {
+            http = http.with_anonymous(anonymous);
+        }
+        Self { http, stdio: identities.stdio }
+    }
+}
+
 /// Calls [`Server::shutdown`] on SIGTERM/SIGINT.
 pub fn stop_on_signal(server: &Server) {
     let stop = server.clone();
@@ -50,19 +80,34 @@ pub fn stop_on_signal(server: &Server) {
 
 /// Serves HTTP on `addr` until the server shuts down; with `wire_log`, every message in and
 /// out is recorded there.
+///
+/// Secure by default: on an address other than loopback, a server without API keys refuses to
+/// start unless `--allow-anonymous` says that is meant.
 pub async fn serve_http(
     server: &Server,
     addr: &str,
     args: &crate::cli::HttpArgs,
+    callers: &Callers,
     wire_log: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
+    if callers.http.is_empty() {
+        if !local.ip().is_loopback() && !args.allow_anonymous {
+            anyhow::bail!(
+                "refusing to serve {local} without authentication: anyone who can reach it could call every tool. \
+                 Configure API keys (auth.api_keys in the config; `switchboard keys new` makes one), \
+                 listen on 127.0.0.1, or pass --allow-anonymous if this network is trusted"
+            );
+        }
+        tracing::warn!(target: "switchboard", "no API keys configured: every HTTP caller is anonymous (local development mode)");
+    }
     let mut config = HttpConfig::default();
     config.loopback_only = local.ip().is_loopback();
     config.allowed_hosts = args.allow_hosts.clone();
     config.allowed_origins = args.allow_origins.clone();
     config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
+    config.authenticator = Some(Arc::new(callers.http.clone()));
     if let Some(path) = wire_log {
         config.wire_log =
             Some(WireLog::create(path).with_context(|| format!("creating the wire log {}", path.display()))?);
@@ -79,14 +124,19 @@ pub async fn serve_http(
 
 /// Serves stdin/stdout until stdin closes or the server shuts down; with `wire_log`, every
 /// frame is also appended to that file.
-pub async fn serve_stdio(server: &Server, wire_log: Option<&std::path::Path>) -> anyhow::Result<()> {
+pub async fn serve_stdio(
+    server: &Server,
+    callers: &Callers,
+    wire_log: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let (reader, writer) = stdio::stdio(server.limits().max_message_bytes);
+    let principal = callers.stdio.clone();
     let result = match wire_log {
         Some(path) => {
             let log = WireLog::create(path).with_context(|| format!("creating the wire log {}", path.display()))?;
-            server.serve(log.reader(reader), log.writer(writer)).await
+            server.serve_as(log.reader(reader), log.writer(writer), principal).await
         }
-        None => server.serve(reader, writer).await,
+        None => server.serve_as(reader, writer, principal).await,
     };
     result.context("serving stdio")
 }

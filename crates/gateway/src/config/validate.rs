@@ -23,6 +23,7 @@ impl Config {
                 self.database(&query.source).map_err(|m| Problem::new(&["prompts", name, "context", q], m))?;
             }
         }
+        self.auth.check()?;
         Ok(())
     }
 

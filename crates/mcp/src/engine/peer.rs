@@ -261,6 +261,9 @@ pub struct RequestHandle {
     pub(super) token: CancellationToken,
     pub(super) peer: PeerHandle,
     pub(super) deadline: Arc<Deadline>,
+    /// Who sent the request, as the transport authenticated it; opaque to the engine (the server
+    /// keeps its `Principal` here when the caller differs per request, as on stateless HTTP).
+    pub(super) caller: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl RequestHandle {
@@ -280,7 +283,18 @@ impl RequestHandle {
             token,
             peer: PeerHandle { out, route, request_timeout: limits.peer_request_timeout },
             deadline: Arc::new(Deadline::new(limits.request_timeout, limits.max_request_timeout)),
+            caller: None,
         }
+    }
+
+    /// Records who sent the request (see [`caller`](Self::caller)).
+    pub fn set_caller<T: std::any::Any + Send + Sync>(&mut self, caller: Arc<T>) {
+        self.caller = Some(caller);
+    }
+
+    /// Who sent the request, when the transport recorded it as a `T`.
+    pub fn caller<T: std::any::Any>(&self) -> Option<&T> {
+        self.caller.as_deref()?.downcast_ref()
     }
 
     /// A handle for work that outlives the request (a task): same id and peer, its own
@@ -288,7 +302,7 @@ impl RequestHandle {
     pub fn fork(&self, token: CancellationToken) -> Self {
         let deadline = Arc::new(Deadline::new(self.deadline.idle(), self.deadline.hard()));
         deadline.disable();
-        Self { id: self.id.clone(), token, peer: self.peer.clone(), deadline }
+        Self { id: self.id.clone(), token, peer: self.peer.clone(), deadline, caller: self.caller.clone() }
     }
 
     /// The request's id.

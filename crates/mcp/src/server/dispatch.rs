@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use switchboard_protocol::completion::CompleteParams;
+use switchboard_protocol::completion::{CompleteParams, CompletionReference};
 use switchboard_protocol::jsonrpc::{self, RawRequest, RequestId};
 use switchboard_protocol::lifecycle::{DiscoverResult, InitializeParams, InitializeResult};
 use switchboard_protocol::logging::SetLevelParams;
@@ -26,7 +26,7 @@ use switchboard_protocol::result::{CacheHint, EmptyResult, ResultFields};
 use switchboard_protocol::subscriptions::{
     AcknowledgedParams, ListenParams, ListenResult, ListenResultMeta, SubscriptionFilter,
 };
-use switchboard_protocol::tools::{CallToolParams, CallToolResult, ListToolsResult};
+use switchboard_protocol::tools::{CallToolParams, CallToolResult, ListToolsResult, Tool};
 use switchboard_protocol::{methods, ErrorObject, JsonObject, ProtocolVersion, ResultType, Shape};
 use tokio::sync::broadcast::error::RecvError;
 use tower::ServiceExt as _;
@@ -123,9 +123,24 @@ impl ServerConnection {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.tools.is_some())?;
                 let catalog = self.server.catalog.load();
+                let version = mode.version();
+                if !catalog.policy().is_open() {
+                    // What a caller sees depends on who it is: shaped for it, never shared.
+                    let principal = self.principal_of(&handle);
+                    let policy = catalog.policy();
+                    let visible: Vec<Tool> = catalog
+                        .tools()
+                        .entries()
+                        .iter()
+                        .filter(|e| policy.allows_tool(&e.tool().name, principal))
+                        .map(|e| policy.shape_tool(e.tool(), principal).into_owned())
+                        .collect();
+                    let (tools, next_cursor) = cursor::page("tools", &visible, p.cursor.as_deref(), self.server.page_size)?;
+                    let result = ListToolsResult { tools, next_cursor, ..Default::default() };
+                    return Ok(self.encode(&id, result, version, Some(self.server.cache.lists)));
+                }
                 let tools = catalog.tools();
                 let (start, next) = self.page_bounds("tools", tools.len(), p.cursor.as_deref())?;
-                let version = mode.version();
                 // A page depends only on the catalog, the revision and where it starts: it is
                 // shaped and encoded once per catalog, then reused until the catalog is swapped.
                 let page = self.server.tools_pages.get_or_encode(&catalog, (version, start), || {
@@ -145,7 +160,9 @@ impl ServerConnection {
             methods::RESOURCES_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
-                let all = self.server.catalog.load().resources().clone();
+                let catalog = self.server.catalog.load();
+                let principal = self.principal_of(&handle);
+                let all = visible(catalog.resources(), |r| catalog.policy().allows_resource(&r.uri, principal));
                 let (resources, next_cursor) =
                     cursor::page("resources", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListResourcesResult { resources, next_cursor, ..Default::default() };
@@ -154,7 +171,11 @@ impl ServerConnection {
             methods::RESOURCES_TEMPLATES_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
-                let all = self.server.catalog.load().resource_templates().clone();
+                let catalog = self.server.catalog.load();
+                let principal = self.principal_of(&handle);
+                let all = visible(catalog.resource_templates(), |t| {
+                    catalog.policy().allows_resource(&t.uri_template, principal)
+                });
                 let (resource_templates, next_cursor) =
                     cursor::page("templates", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListResourceTemplatesResult { resource_templates, next_cursor, ..Default::default() };
@@ -164,7 +185,9 @@ impl ServerConnection {
             methods::PROMPTS_LIST => {
                 let p: PaginatedRequestParams = parse(m, params)?;
                 let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
-                let all = self.server.catalog.load().prompts().clone();
+                let catalog = self.server.catalog.load();
+                let principal = self.principal_of(&handle);
+                let all = visible(catalog.prompts(), |p| catalog.policy().allows_prompt(&p.name, principal));
                 let (prompts, next_cursor) = cursor::page("prompts", &all, p.cursor.as_deref(), self.server.page_size)?;
                 let result = ListPromptsResult { prompts, next_cursor, ..Default::default() };
                 Ok(self.encode(&id, result, mode.version(), Some(self.server.cache.lists)))
@@ -176,7 +199,13 @@ impl ServerConnection {
                 let context = p.context.and_then(|c| c.arguments).unwrap_or_default();
                 let catalog = self.server.catalog.load();
                 let mut completion = switchboard_protocol::completion::Completion::default();
-                if let Some(service) = catalog.completion(&p.reference, &p.argument.name) {
+                let principal = self.principal_of(&handle);
+                let allowed = match &p.reference {
+                    CompletionReference::Prompt { name, .. } => catalog.policy().allows_prompt(name, principal),
+                    CompletionReference::Resource { uri } => catalog.policy().allows_resource(uri, principal),
+                };
+                let service = catalog.completion(&p.reference, &p.argument.name).filter(|_| allowed);
+                if let Some(service) = service {
                     let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::default());
                     let request = CompletionRequest { value: p.argument.value, context, ctx };
                     completion.values = service.clone().oneshot(request).await.map_err(|e| into_rpc(e, m))?;
@@ -257,9 +286,14 @@ impl ServerConnection {
         // One snapshot for the whole call: the entry that validates the arguments is the entry
         // whose service runs them.
         let catalog = self.server.catalog.load();
-        let entry =
-            catalog.tool(&p.name).ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
-        let arguments = p.arguments.unwrap_or_default();
+        let principal = self.principal_of(&handle).clone();
+        // A tool the caller may not use answers exactly as one that does not exist.
+        let entry = catalog
+            .tool(&p.name)
+            .filter(|_| catalog.policy().allows_tool(&p.name, &principal))
+            .ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
+        let mut arguments = p.arguments.unwrap_or_default();
+        catalog.policy().bind_arguments(&p.name, &principal, &mut arguments);
         // The digest binds sealed state to this call's params. Only the rare rounds that open or
         // seal state need it, so it is computed then (from the raw params; arguments move on).
         let digest = || {
@@ -269,7 +303,8 @@ impl ServerConnection {
                 .unwrap_or_default();
             StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(args)])
         };
-        let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let (answers, state) =
+            self.open_state(&mode, m, &digest, principal.id(), p.request_state.as_deref(), p.input_responses)?;
         let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref())?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
         let call = match entry.call(arguments, ctx) {
@@ -297,7 +332,7 @@ impl ServerConnection {
             Err(HandlerError { kind: ErrorKind::Tool(message) }) => {
                 Ok(self.encode(id, CallToolResult::error(message), mode.version(), None))
             }
-            Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
+            Err(e) => self.non_result(id, e, &mode, m, &digest, principal.id(), answers),
         }
     }
 
@@ -306,9 +341,11 @@ impl ServerConnection {
         let p: ReadResourceParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
         let digest = || StateSealer::digest(&[&Value::String(p.uri.clone())]);
-        let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let principal = self.principal_of(&handle).clone();
+        let (answers, state) =
+            self.open_state(&mode, m, &digest, principal.id(), p.request_state.as_deref(), p.input_responses)?;
         let catalog = self.server.catalog.load();
-        let Some((service, variables)) = catalog.resource(&p.uri) else {
+        let Some((service, variables)) = catalog.resource_for(&p.uri, Some(&principal)) else {
             return Err(ErrorObject::resource_not_found(&p.uri, mode.version()));
         };
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
@@ -319,7 +356,7 @@ impl ServerConnection {
                 Ok(self.encode(id, result, mode.version(), Some(self.server.cache.read)))
             }
             Ok(_) => Err(ErrorObject::resource_not_found(&p.uri, mode.version())),
-            Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
+            Err(e) => self.non_result(id, e, &mode, m, &digest, principal.id(), answers),
         }
     }
 
@@ -328,8 +365,10 @@ impl ServerConnection {
         let p: GetPromptParams = parse(m, params)?;
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.prompts.is_some())?;
         let catalog = self.server.catalog.load();
+        let principal = self.principal_of(&handle).clone();
         let (prompt, service) = catalog
             .prompt(&p.name)
+            .filter(|_| catalog.policy().allows_prompt(&p.name, &principal))
             .ok_or_else(|| ErrorObject::invalid_params(format!("unknown prompt: {}", p.name)))?;
         let arguments: BTreeMap<String, String> = p.arguments.unwrap_or_default();
         if let Some(missing) =
@@ -342,12 +381,13 @@ impl ServerConnection {
         }
         let digest_args = serde_json::to_value(&arguments).unwrap_or_default();
         let digest = || StateSealer::digest(&[&Value::String(p.name.clone()), &digest_args]);
-        let (answers, state) = self.open_state(&mode, m, &digest, p.request_state.as_deref(), p.input_responses)?;
+        let (answers, state) =
+            self.open_state(&mode, m, &digest, principal.id(), p.request_state.as_deref(), p.input_responses)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
         let request = PromptRequest { name: p.name.clone(), arguments, ctx };
         match service.clone().oneshot(request).await {
             Ok(result) => Ok(self.encode(id, result, mode.version(), None)),
-            Err(e) => self.non_result(id, e, &mode, m, &digest, answers),
+            Err(e) => self.non_result(id, e, &mode, m, &digest, principal.id(), answers),
         }
     }
 
@@ -465,6 +505,7 @@ impl ServerConnection {
         mode: &Mode,
         method: &str,
         digest: &dyn Fn() -> String,
+        principal: &str,
         mut answers: InputResponses,
     ) -> Outcome {
         match e.kind {
@@ -472,7 +513,7 @@ impl ServerConnection {
             ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
                 // Carry earlier answers forward so a handler that re-runs finds them all.
                 answers.retain(|k, _| !needed.requests.contains_key(k));
-                let state = self.server.sealer.seal(method, digest(), self.principal.id(), answers, needed.state);
+                let state = self.server.sealer.seal(method, digest(), principal, answers, needed.state);
                 let result = InputRequiredResult {
                     result_type: Some(ResultType::InputRequired),
                     input_requests: Some(needed.requests),
@@ -491,6 +532,7 @@ impl ServerConnection {
         mode: &Mode,
         method: &str,
         digest: &dyn Fn() -> String,
+        principal: &str,
         request_state: Option<&str>,
         responses: Option<InputResponses>,
     ) -> Result<(InputResponses, Option<Value>), ErrorObject> {
@@ -499,7 +541,7 @@ impl ServerConnection {
         }
         let (mut answers, state) = match request_state {
             Some(token) => {
-                let sealed = self.server.sealer.open(token, method, &digest(), self.principal.id())?;
+                let sealed = self.server.sealer.open(token, method, &digest(), principal)?;
                 (sealed.a, sealed.s)
             }
             None => (InputResponses::new(), None),
@@ -516,6 +558,7 @@ impl ServerConnection {
         extras: Extras,
     ) -> RequestContext {
         let Extras { answers, state, mrtr_allowed, tasks } = extras;
+        let principal = self.principal_of(&handle).clone();
         let progress_token = meta.and_then(|m| m.progress_token.clone());
         let parts = match mode {
             Mode::Modern { caps, client_info, log_level } => ContextParts {
@@ -528,7 +571,7 @@ impl ServerConnection {
                 state,
                 mrtr_allowed,
                 tasks,
-                principal: self.principal.clone(),
+                principal: principal.clone(),
             },
             Mode::Legacy(s) => ContextParts {
                 version: s.version,
@@ -540,10 +583,16 @@ impl ServerConnection {
                 state,
                 mrtr_allowed,
                 tasks,
-                principal: self.principal.clone(),
+                principal: principal.clone(),
             },
         };
         RequestContext::new(handle, parts)
+    }
+
+    /// Who a request acts for: the caller its transport authenticated for this request (stateless
+    /// HTTP), else the connection's.
+    fn principal_of<'a>(&'a self, handle: &'a RequestHandle) -> &'a super::Principal {
+        handle.caller::<super::Principal>().unwrap_or(&self.principal)
     }
 
     /// The era for a feature method, refusing it when the server does not offer the feature.
@@ -660,4 +709,13 @@ fn into_rpc(e: HandlerError, method: &str) -> ErrorObject {
         }
         ErrorKind::TaskCreated(_) => ErrorObject::internal(format!("{method} cannot run as a task")),
     }
+}
+
+/// The entries of a listing that `allowed` lets the caller see (all of them, shared, when it
+/// lets everything through).
+fn visible<T: Clone>(all: &Arc<[T]>, allowed: impl Fn(&T) -> bool) -> Arc<[T]> {
+    if all.iter().all(&allowed) {
+        return all.clone();
+    }
+    all.iter().filter(|t| allowed(t)).cloned().collect::<Vec<_>>().into()
 }

@@ -42,7 +42,9 @@ pub(crate) use connection::{ServerConnection, Session};
 /// The connection modern HTTP requests are served on.
 pub(crate) type StatelessConnection = ServerConnection;
 pub use crate::xmcp::HeaderParam;
-pub use catalog::{Catalog, CatalogHandle, ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
+pub use catalog::{
+    Access, BoundParam, Catalog, CatalogHandle, Policy, ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs,
+};
 pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
 pub use notify::{Change, Notifier};
@@ -322,7 +324,20 @@ impl Server {
     /// Serves one connection over a frame reader and writer until it closes.
     /// Not cancel-safe: dropping the future abandons the connection mid-message.
     pub async fn serve<R: FrameReader, W: FrameWriter>(&self, reader: R, writer: W) -> Result<(), ConnectionError> {
-        let connection = Arc::new(connection::ServerConnection::new(self.inner.clone()));
+        self.serve_as(reader, writer, Principal::anonymous()).await
+    }
+
+    /// Like [`serve`](Self::serve), every request acting for `principal` (the user who started a
+    /// stdio server, or whoever authenticated a WebSocket or SSE connection).
+    pub async fn serve_as<R: FrameReader, W: FrameWriter>(
+        &self,
+        reader: R,
+        writer: W,
+        principal: Principal,
+    ) -> Result<(), ConnectionError> {
+        let mut connection = connection::ServerConnection::new(self.inner.clone());
+        connection.principal = principal;
+        let connection = Arc::new(connection);
         let limits = self.inner.limits;
         serve_connection(reader, writer, connection, limits, self.inner.shutdown.clone(), |_| {}).await
     }

@@ -48,9 +48,9 @@ fn main() -> ExitCode {
         let server = serve::demo_server("switchboard-conformance", Limits::default())?;
         serve::stop_on_signal(&server);
         if args.stdio {
-            serve::serve_stdio(&server, args.wire_log.as_deref()).await
+            serve::serve_stdio(&server, &serve::Callers::anonymous(), args.wire_log.as_deref()).await
         } else {
-            serve::serve_http(&server, &args.listen, &args.http, args.wire_log.as_deref()).await
+            serve::serve_http(&server, &args.listen, &args.http, &serve::Callers::anonymous(), args.wire_log.as_deref()).await
         }
     });
     match result {

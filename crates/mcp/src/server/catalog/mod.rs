@@ -6,6 +6,7 @@
 //! **Invariant:** a snapshot is never edited once built; dispatch takes one snapshot per request
 //! and validates and executes against that same snapshot, so nobody sees half a reload.
 
+mod access;
 mod list_cache;
 mod tools;
 
@@ -19,6 +20,7 @@ use switchboard_protocol::resources::{Resource, ResourceTemplate};
 use switchboard_protocol::tools::Tool;
 use tower::Layer;
 
+pub use access::{Access, BoundParam, Policy};
 pub(crate) use list_cache::ListCache;
 pub use tools::{ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
 
@@ -31,6 +33,8 @@ use super::HandlerError;
 
 /// What a snapshot holds for one resource template.
 pub(crate) struct TemplateEntry {
+    /// The `uriTemplate` as listed (what a [`Policy`] names it by).
+    pub(crate) template: String,
     pub(crate) matcher: UriTemplate,
     pub(crate) service: ResourceService,
 }
@@ -49,6 +53,7 @@ pub struct Catalog {
     prompts: Arc<[Prompt]>,
     prompt_services: HashMap<String, PromptService>,
     completions: HashMap<(String, String), CompletionService>,
+    policy: Policy,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -86,12 +91,25 @@ impl Catalog {
             templates: templates.iter().map(|(t, _, _)| t.clone()).collect::<Vec<_>>().into(),
             template_entries: templates
                 .into_iter()
-                .map(|(_, matcher, service)| TemplateEntry { matcher, service })
+                .map(|(t, matcher, service)| TemplateEntry { template: t.uri_template, matcher, service })
                 .collect(),
             prompts: prompts.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>().into(),
             prompt_services: prompts.into_iter().map(|(p, s)| (p.name, s)).collect(),
             completions,
+            policy: Policy::open(),
         }
+    }
+
+    /// The same catalog under `policy`: who may see and use each entry, and which tool
+    /// parameters come from the caller's identity.
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The access rules (open to everyone unless [`with_policy`](Self::with_policy) set them).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// The tools, with their validators and services.
@@ -128,10 +146,22 @@ impl Catalog {
     /// The service that reads `uri` — a concrete resource first, then the first template that
     /// matches — with the template's variables.
     pub fn resource(&self, uri: &str) -> Option<(&ResourceService, BTreeMap<String, String>)> {
+        self.resource_for(uri, None)
+    }
+
+    /// Like [`resource`](Self::resource), for `principal`: what its policy hides from it is
+    /// not found.
+    pub fn resource_for(
+        &self,
+        uri: &str,
+        principal: Option<&super::Principal>,
+    ) -> Option<(&ResourceService, BTreeMap<String, String>)> {
+        let allowed = |key: &str| principal.is_none_or(|p| self.policy.allows_resource(key, p));
         if let Some(service) = self.resource_services.get(uri) {
-            return Some((service, BTreeMap::new()));
+            return allowed(uri).then(|| (service, BTreeMap::new()));
         }
-        self.template_entries.iter().find_map(|t| t.matcher.matches(uri).map(|vars| (&t.service, vars)))
+        let (entry, vars) = self.template_entries.iter().find_map(|t| t.matcher.matches(uri).map(|vars| (t, vars)))?;
+        allowed(&entry.template).then(|| (&entry.service, vars))
     }
 
     /// The completer for `argument` of the prompt or resource template `reference`.
@@ -184,7 +214,7 @@ impl Catalog {
         self.template_entries = self
             .template_entries
             .into_iter()
-            .map(|t| TemplateEntry { matcher: t.matcher, service: wrap(t.service) })
+            .map(|t| TemplateEntry { template: t.template, matcher: t.matcher, service: wrap(t.service) })
             .collect();
         self
     }

@@ -27,6 +27,7 @@ use tracing::{debug, warn};
 use super::headers::{self, header};
 use super::session::{SessionRecord, SessionStore};
 use super::{sse, HttpState};
+use crate::server::Principal;
 use crate::engine::{run_request, Frame, PeerHandle, PendingTable, RequestHandle};
 use crate::server::{ServerConnection, Session};
 
@@ -40,6 +41,8 @@ pub(crate) struct Sessions {
 /// One session's in-process half: its connection, in-flight requests and streams.
 pub(crate) struct Live {
     id: String,
+    /// The id of the principal that opened the session.
+    owner: String,
     conn: Arc<ServerConnection>,
     session: Arc<Session>,
     pending: Arc<PendingTable>,
@@ -65,15 +68,22 @@ impl Sessions {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The live session, rebuilt from the store if this process does not hold it.
-    async fn find(&self, state: &HttpState, id: &str) -> Option<Arc<Live>> {
+    /// The live session, rebuilt from the store if this process does not hold it, when `caller`
+    /// owns it: to anyone else a session does not exist.
+    async fn find(&self, state: &HttpState, id: &str, caller: &Principal) -> Option<Arc<Live>> {
         let found = self.lock().get(id).cloned();
         if let Some(live) = found {
+            if live.owner != caller.id() {
+                return None;
+            }
             // Keep the store's idle clock in step with activity.
             let _ = self.store.load(id).await;
             return Some(live);
         }
         let record = self.store.load(id).await.ok().flatten()?;
+        if record.owner != caller.id() {
+            return None;
+        }
         let version = record.version.parse::<ProtocolVersion>().ok()?;
         let session = Arc::new(Session::restore(
             version,
@@ -82,13 +92,15 @@ impl Sessions {
             record.log_level,
             record.subscriptions,
         ));
-        let conn = Arc::new(state.server.connection_with_session(session.clone()));
+        let mut conn = state.server.connection_with_session(session.clone());
+        conn.principal = caller.clone();
+        let conn = Arc::new(conn);
         let pending = Arc::new(PendingTable::new());
         let (tx, rx) = mpsc::channel::<Frame>(256);
         let peer = PeerHandle::detached(tx, Some(pending.clone()), state.server.limits().peer_request_timeout);
         let _ = conn.unsolicited.set(peer.clone());
         conn.spawn_legacy_forwarder(session.clone(), peer);
-        let live = Live::new(record.id.clone(), conn, session, pending);
+        let live = Live::new(record.id.clone(), record.owner.clone(), conn, session, pending);
         live.pump_standalone(self.store.clone(), rx);
         self.lock().insert(record.id, live.clone());
         Some(live)
@@ -100,9 +112,16 @@ impl Sessions {
 }
 
 impl Live {
-    fn new(id: String, conn: Arc<ServerConnection>, session: Arc<Session>, pending: Arc<PendingTable>) -> Arc<Self> {
+    fn new(
+        id: String,
+        owner: String,
+        conn: Arc<ServerConnection>,
+        session: Arc<Session>,
+        pending: Arc<PendingTable>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             id,
+            owner,
             conn,
             session,
             pending,
@@ -130,6 +149,7 @@ impl Live {
             client_info: (*self.session.client_info).clone(),
             log_level: self.session.log_level(),
             subscriptions: self.session.subscriptions.lock().map(|s| s.iter().cloned().collect()).unwrap_or_default(),
+            owner: self.owner.clone(),
         }
     }
 
@@ -198,7 +218,10 @@ pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> R
             &ErrorObject::internal("no source of randomness for session ids"),
         );
     }
-    let conn = Arc::new(state.server.connection());
+    let caller = super::caller(&parts);
+    let mut conn = state.server.connection();
+    conn.principal = caller.clone();
+    let conn = Arc::new(conn);
     // Unsolicited messages of the session (from the forwarder `initialize` starts) go to `g`.
     let pending = Arc::new(PendingTable::new());
     let (g_tx, g_rx) = mpsc::channel::<Frame>(256);
@@ -216,7 +239,7 @@ pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> R
         // initialize failed (bad params): no session.
         return sse::json(StatusCode::BAD_REQUEST, frame);
     };
-    let live = Live::new(id.clone(), conn, session, pending);
+    let live = Live::new(id.clone(), caller.id().to_owned(), conn, session, pending);
     live.pump_standalone(state.sessions.store.clone(), g_rx);
     if let Err(e) = state.sessions.store.save(live.record()).await {
         warn!(target: "switchboard::http", error = %e, "could not store a new session");
@@ -254,7 +277,7 @@ pub(crate) fn without_session(body: &[u8]) -> Response {
 /// The session a request names; errors answer `request_id` when the body had one.
 async fn session_for(state: &HttpState, parts: &Parts, request_id: Option<&RequestId>) -> Result<Arc<Live>, Response> {
     let id = header(&parts.headers, headers::SESSION_ID).ok().flatten().unwrap_or_default();
-    let live = state.sessions.find(state, id).await.ok_or_else(|| {
+    let live = state.sessions.find(state, id, &super::caller(parts)).await.ok_or_else(|| {
         let e =
             ErrorObject::invalid_request(format!("session {id:?} does not exist or has ended; initialize a new one"));
         sse::error(StatusCode::NOT_FOUND, request_id, &e)

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Query, State};
+use axum::Extension;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::StatusCode;
@@ -14,16 +15,25 @@ use switchboard_protocol::ErrorObject;
 use tokio::sync::mpsc;
 
 use super::{sse, HttpState};
+use crate::server::Principal;
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 
 /// Open HTTP+SSE sessions: where to deliver each session's POSTs.
 #[derive(Default)]
 pub(crate) struct SseSessions {
-    inboxes: Mutex<HashMap<String, mpsc::Sender<Vec<u8>>>>,
+    inboxes: Mutex<HashMap<String, Inbox>>,
+}
+
+/// Where one session's POSTs go, and the id of the principal that opened it (only that one may
+/// post to it).
+#[derive(Clone)]
+struct Inbox {
+    owner: String,
+    tx: mpsc::Sender<Vec<u8>>,
 }
 
 impl SseSessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Vec<u8>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inbox>> {
         self.inboxes.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -51,7 +61,8 @@ impl FrameWriter for SseWriter {
 }
 
 /// `GET /sse`.
-pub(crate) async fn open(State(state): State<HttpState>) -> Response {
+pub(crate) async fn open(State(state): State<HttpState>, caller: Option<Extension<Principal>>) -> Response {
+    let caller = caller.map(|Extension(p)| p).unwrap_or_default();
     let mut id_bytes = [0u8; 16];
     if getrandom::fill(&mut id_bytes).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -59,13 +70,13 @@ pub(crate) async fn open(State(state): State<HttpState>) -> Response {
     let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
     let (inbox_tx, inbox_rx) = mpsc::channel::<Vec<u8>>(64);
     let (out_tx, out_rx) = mpsc::channel::<Bytes>(256);
-    state.sse_sessions.lock().insert(id.clone(), inbox_tx);
+    state.sse_sessions.lock().insert(id.clone(), Inbox { owner: caller.id().to_owned(), tx: inbox_tx });
     let endpoint = Bytes::from(format!("event: endpoint\ndata: /messages?sessionId={id}\n\n"));
     let server = state.server.clone();
     let sessions = state.sse_sessions.clone();
     let session_id = id.clone();
     tokio::spawn(async move {
-        let _ = server.serve(ChannelReader(inbox_rx), SseWriter(out_tx)).await;
+        let _ = server.serve_as(ChannelReader(inbox_rx), SseWriter(out_tx), caller).await;
         sessions.lock().remove(&session_id);
     });
     let keep_alive = state.config.keep_alive;
@@ -100,7 +111,13 @@ pub(crate) struct SessionQuery {
 }
 
 /// `POST /messages?sessionId=…`.
-pub(crate) async fn message(State(state): State<HttpState>, Query(q): Query<SessionQuery>, body: Bytes) -> Response {
+pub(crate) async fn message(
+    State(state): State<HttpState>,
+    caller: Option<Extension<Principal>>,
+    Query(q): Query<SessionQuery>,
+    body: Bytes,
+) -> Response {
+    let caller = caller.map(|Extension(p)| p).unwrap_or_default();
     let Some(session_id) = q.session_id else {
         return sse::error(
             StatusCode::BAD_REQUEST,
@@ -112,7 +129,8 @@ pub(crate) async fn message(State(state): State<HttpState>, Query(q): Query<Sess
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
         return sse::error(StatusCode::BAD_REQUEST, None, &ErrorObject::parse_error(e));
     }
-    let inbox = state.sse_sessions.lock().get(&session_id).cloned();
+    // Another principal's session answers as one that does not exist.
+    let inbox = state.sse_sessions.lock().get(&session_id).filter(|i| i.owner == caller.id()).map(|i| i.tx.clone());
     match inbox {
         Some(inbox) => match inbox.send(body.to_vec()).await {
             Ok(()) => (StatusCode::ACCEPTED, "Accepted").into_response(),

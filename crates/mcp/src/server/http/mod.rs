@@ -5,6 +5,7 @@
 //! | file | job |
 //! | --- | --- |
 //! | `guard.rs` | Origin/Host validation against DNS rebinding |
+//! | `auth.rs` | who sent a request: `401` without credentials, its principal with them |
 //! | `peek.rs` | one pass over a POST body: its era and the fields routing headers mirror |
 //! | `modern.rs` | 2026-07-28 POSTs: header checks, JSON fast path, request-scoped SSE |
 //! | `legacy.rs` | 2025-03-26…2025-11-25 sessions: POST/GET/DELETE, resumable streams |
@@ -14,6 +15,7 @@
 //! | `websocket.rs` | WebSocket (subprotocol `mcp`) |
 //! | `listener.rs` | TCP accept loop: TCP_NODELAY, header timeouts and limits, graceful shutdown |
 
+mod auth;
 mod guard;
 mod headers;
 mod legacy;
@@ -33,6 +35,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use axum::Router;
 
+pub use auth::{key_digest, presented_credential, ApiKeys, AuthError, AuthFuture, Authenticate};
 pub use listener::{serve, ListenerConfig};
 pub use session::{InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
@@ -65,6 +68,9 @@ pub struct HttpConfig {
     pub websocket: bool,
     /// Record every message in and out (debugging, and tests that validate peers' traffic).
     pub wire_log: Option<crate::transport::tap::WireLog>,
+    /// Who may call: every request to the MCP endpoints is authenticated by it, and refused
+    /// with `401` when it cannot be. `None`: every request is anonymous.
+    pub authenticator: Option<Arc<dyn Authenticate>>,
 }
 
 impl Default for HttpConfig {
@@ -81,6 +87,7 @@ impl Default for HttpConfig {
             legacy_sse: true,
             websocket: true,
             wire_log: None,
+            authenticator: None,
         }
     }
 }
@@ -124,12 +131,20 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
     if config.websocket {
         app = app.route("/ws", get(websocket::upgrade));
     }
+    if let Some(auth) = config.authenticator.clone() {
+        app = app.layer(axum::middleware::from_fn_with_state(auth, auth::check));
+    }
     if let Some(log) = config.wire_log.clone() {
         app = app.layer(axum::middleware::from_fn_with_state(log, tap::record));
     }
     app.layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Who sent a request: the principal authentication put in its extensions, else anonymous.
+pub(crate) fn caller(parts: &http::request::Parts) -> crate::server::Principal {
+    parts.extensions.get::<crate::server::Principal>().cloned().unwrap_or_default()
 }
 
 /// The Streamable HTTP endpoint: picks the era of each request.

@@ -4,6 +4,7 @@
 //! becomes a request-scoped SSE stream. Closing that stream cancels the request.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::response::Response;
 use bytes::Bytes;
@@ -101,7 +102,10 @@ async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
     let (tx, mut rx) = mpsc::channel::<Frame>(64);
     let token = CancellationToken::new();
     let guard = token.clone().drop_guard();
-    let handle = RequestHandle::detached(request.id.clone(), state.server.limits(), tx, token, None);
+    let mut handle = RequestHandle::detached(request.id.clone(), state.server.limits(), tx, token, None);
+    if let Some(caller) = parts.extensions.get::<crate::server::Principal>() {
+        handle.set_caller(Arc::new(caller.clone()));
+    }
     let mut work: Work = Box::pin(run_request(state.stateless.clone(), request, handle));
     let streaming = sse::accepts_sse(&parts.headers);
     tokio::select! {

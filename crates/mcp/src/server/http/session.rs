@@ -37,6 +37,10 @@ pub struct SessionRecord {
     pub log_level: Option<LoggingLevel>,
     /// URIs subscribed with `resources/subscribe`.
     pub subscriptions: Vec<String>,
+    /// The id of the principal that opened the session (empty: anonymous). Only that principal
+    /// may use it; anyone else is told it does not exist.
+    #[serde(default)]
+    pub owner: String,
 }
 
 /// Stores sessions and their SSE event logs. Event sequence numbers start at 1 per stream.

@@ -7,25 +7,34 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::Extension;
 use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::HttpState;
+use crate::server::Principal;
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 
-pub(crate) async fn upgrade(State(state): State<HttpState>, ws: WebSocketUpgrade) -> Response {
+pub(crate) async fn upgrade(
+    State(state): State<HttpState>,
+    caller: Option<Extension<Principal>>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let max = state.server.limits().max_message_bytes;
-    ws.protocols(["mcp"]).max_message_size(max.saturating_add(1)).on_upgrade(move |socket| serve(state, socket))
+    // Whoever authenticated the upgrade is who the whole connection acts for.
+    let caller = caller.map(|Extension(p)| p).unwrap_or_default();
+    ws.protocols(["mcp"]).max_message_size(max.saturating_add(1)).on_upgrade(move |socket| serve(state, socket, caller))
 }
 
-async fn serve(state: HttpState, socket: WebSocket) {
+async fn serve(state: HttpState, socket: WebSocket, caller: Principal) {
     let (sink, stream) = socket.split();
     let (out_tx, out_rx) = mpsc::channel::<Message>(256);
     let writer = tokio::spawn(write(sink, out_rx, state.config.keep_alive));
     let max = state.server.limits().max_message_bytes;
-    let result = state.server.serve(WsReader { stream, max, pongs: out_tx.clone() }, WsWriter(out_tx.clone())).await;
+    let result =
+        state.server.serve_as(WsReader { stream, max, pongs: out_tx.clone() }, WsWriter(out_tx.clone()), caller).await;
     let close = match result {
         Ok(()) => CloseFrame { code: 1000, reason: Utf8Bytes::from_static("bye") },
         Err(_) => CloseFrame { code: 1011, reason: Utf8Bytes::from_static("server error") },
