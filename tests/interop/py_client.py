@@ -75,6 +75,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--server-stderr", choices=["inherit", "null"], default="inherit",
                    help="where the stdio server's stderr goes (default: inherit = our stderr)")
     p.add_argument("--full", action="store_true", help="also include raw result dumps under \"raw\"")
+    p.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
+                   help="HTTP header sent with every request of --http/--sse (repeatable), e.g. 'X-API-Key: k'")
     ns = p.parse_args(argv)
     try:
         ns.tool_args = json.loads(ns.args)
@@ -82,6 +84,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error(f"--args is not valid JSON: {e}")
     if not isinstance(ns.tool_args, dict):
         p.error("--args must be a JSON object")
+    ns.headers = {}
+    for h in ns.header:
+        name, sep, value = h.partition(":")
+        if not sep or not name.strip():
+            p.error(f"--header must be NAME:VALUE, got {h!r}")
+        ns.headers[name.strip()] = value.strip()
     if SDK_MAJOR < 2 and ns.era not in ("auto", "legacy"):
         print(json.dumps({"error": {"type": "UsageError",
                                     "message": f"--era {ns.era} needs mcp>=2 (this is mcp {SDK_VERSION}; only legacy exists)"}}),
@@ -116,13 +124,20 @@ def open_transport(ns: argparse.Namespace):
 
         # Same signature in 1.x and 2.x: sse_client(url, headers=None, timeout=5, sse_read_timeout=300, ...)
         # -> (read, write).
-        return sse_client(ns.sse)
+        return sse_client(ns.sse, headers=ns.headers or None)
     # Streamable HTTP. 2.x: streamable_http_client(url) -> (read, write).
     # 1.x: streamable_http_client (>=1.24) or streamablehttp_client -> (read, write, get_session_id).
     from mcp.client import streamable_http as sh
 
     fn = getattr(sh, "streamable_http_client", None) or getattr(sh, "streamablehttp_client")
-    return fn(ns.http)
+    if not ns.headers:
+        return fn(ns.http)
+    if SDK_MAJOR >= 2:
+        # 2.x takes headers through the httpx client it is given.
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        return fn(ns.http, http_client=create_mcp_http_client(headers=ns.headers))
+    return fn(ns.http, headers=ns.headers)
 
 
 # ----------------------------------------------------------------------------- negotiation

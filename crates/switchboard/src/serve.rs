@@ -124,11 +124,7 @@ pub async fn serve_http(
 
 /// Serves stdin/stdout until stdin closes or the server shuts down; with `wire_log`, every
 /// frame is also appended to that file.
-pub async fn serve_stdio(
-    server: &Server,
-    callers: &Callers,
-    wire_log: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
+pub async fn serve_stdio(server: &Server, callers: &Callers, wire_log: Option<&std::path::Path>) -> anyhow::Result<()> {
     let (reader, writer) = stdio::stdio(server.limits().max_message_bytes);
     let principal = callers.stdio.clone();
     let result = match wire_log {

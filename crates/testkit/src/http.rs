@@ -55,6 +55,8 @@ pub struct HttpPeer {
     pub session: Option<String>,
     /// The legacy revision negotiated (modern requests are checked against 2026-07-28).
     pub version: ProtocolVersion,
+    /// Sent as `X-API-Key` with every request, when set.
+    pub api_key: Option<String>,
     next_id: i64,
 }
 
@@ -68,7 +70,20 @@ impl HttpPeer {
     pub fn new(url: impl Into<String>) -> Self {
         install_tls_provider();
         let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("HTTP client");
-        Self { client, url: url.into(), session: None, version: ProtocolVersion::LATEST_LEGACY, next_id: 1 }
+        Self {
+            client,
+            url: url.into(),
+            session: None,
+            version: ProtocolVersion::LATEST_LEGACY,
+            api_key: None,
+            next_id: 1,
+        }
+    }
+
+    /// The same client, authenticating with `key` (as `X-API-Key`).
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
     }
 
     fn id(&mut self) -> Value {
@@ -93,6 +108,9 @@ impl HttpPeer {
             .body(body.to_string());
         for (k, v) in headers {
             request = request.header(*k, v);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
         }
         let response = request.send().await.expect("POST reaches the server");
         collect(response, version, answered, None).await
@@ -168,6 +186,9 @@ impl HttpPeer {
             .body(body.to_string());
         for (k, v) in self.legacy_headers() {
             request = request.header(k, v);
+        }
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
         }
         let response = request.send().await.expect("POST reaches the server");
         SseReader::new(response, self.version, Some(method.to_owned()))

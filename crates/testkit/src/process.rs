@@ -24,8 +24,14 @@ impl std::fmt::Debug for ServerProcess {
 impl ServerProcess {
     /// Starts `program args…` (which must log its listening address) and waits for it.
     pub fn spawn(program: &std::path::Path, args: &[&str]) -> Self {
+        Self::spawn_with_env(program, args, &[])
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra environment variables.
+    pub fn spawn_with_env(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

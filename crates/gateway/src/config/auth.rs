@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn key_lists_split_into_pairs_and_name_bad_entries_by_position() {
-        let list = KeyList { keys: Secret::from(" k1=CUST-0001, k2 = CUST-0002 "), attribute: "c".into(), roles: vec![] };
+        let list =
+            KeyList { keys: Secret::from(" k1=CUST-0001, k2 = CUST-0002 "), attribute: "c".into(), roles: vec![] };
         assert_eq!(list.pairs(), Ok(vec![("k1", "CUST-0001"), ("k2", "CUST-0002")]));
         let empty = KeyList { keys: Secret::from(""), ..list.clone() };
         assert_eq!(empty.pairs(), Ok(vec![]));

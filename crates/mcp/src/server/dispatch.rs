@@ -135,7 +135,8 @@ impl ServerConnection {
                         .filter(|e| policy.allows_tool(&e.tool().name, principal))
                         .map(|e| policy.shape_tool(e.tool(), principal).into_owned())
                         .collect();
-                    let (tools, next_cursor) = cursor::page("tools", &visible, p.cursor.as_deref(), self.server.page_size)?;
+                    let (tools, next_cursor) =
+                        cursor::page("tools", &visible, p.cursor.as_deref(), self.server.page_size)?;
                     let result = ListToolsResult { tools, next_cursor, ..Default::default() };
                     return Ok(self.encode(&id, result, version, Some(self.server.cache.lists)));
                 }

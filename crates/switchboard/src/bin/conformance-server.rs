@@ -50,7 +50,8 @@ fn main() -> ExitCode {
         if args.stdio {
             serve::serve_stdio(&server, &serve::Callers::anonymous(), args.wire_log.as_deref()).await
         } else {
-            serve::serve_http(&server, &args.listen, &args.http, &serve::Callers::anonymous(), args.wire_log.as_deref()).await
+            serve::serve_http(&server, &args.listen, &args.http, &serve::Callers::anonymous(), args.wire_log.as_deref())
+                .await
         }
     });
     match result {

@@ -1,6 +1,7 @@
 //! Integration tests: they start the real binaries and check every message on the wire against
 //! the official schemas (through `switchboard_testkit`).
 
+mod auth;
 mod bad_input;
 mod bench;
 mod client;

@@ -215,7 +215,8 @@ where
         },
         _ => {
             let truncated = rows.len() > tool.max_rows;
-            let rows: Vec<Value> = rows.iter().take(tool.max_rows).map(|r| Value::Object(sql::row_to_json(r))).collect();
+            let rows: Vec<Value> =
+                rows.iter().take(tool.max_rows).map(|r| Value::Object(sql::row_to_json(r))).collect();
             json!({"rows": rows, "truncated": truncated})
         }
     }))

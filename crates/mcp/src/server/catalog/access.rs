@@ -169,9 +169,11 @@ mod tests {
 
     fn policy() -> Policy {
         let bound = vec![BoundParam { param: "customer_id".into(), attribute: "customer_id".into() }];
-        Policy::open()
-            .tool("history", Access::roles(["customer", "support"]), bound)
-            .tool("refund", Access::roles(["support"]), Vec::new())
+        Policy::open().tool("history", Access::roles(["customer", "support"]), bound).tool(
+            "refund",
+            Access::roles(["support"]),
+            Vec::new(),
+        )
     }
 
     #[test]

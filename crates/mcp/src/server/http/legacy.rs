@@ -27,8 +27,8 @@ use tracing::{debug, warn};
 use super::headers::{self, header};
 use super::session::{SessionRecord, SessionStore};
 use super::{sse, HttpState};
-use crate::server::Principal;
 use crate::engine::{run_request, Frame, PeerHandle, PendingTable, RequestHandle};
+use crate::server::Principal;
 use crate::server::{ServerConnection, Session};
 
 /// The live sessions of this process, in front of the store.

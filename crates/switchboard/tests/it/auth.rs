@@ -1,0 +1,205 @@
+//! Guardrails of the shop over real HTTP: API keys (no key and wrong keys get 401), roles (a
+//! customer lists only customer tools; hidden tools answer as unknown), identity-bound parameters
+//! (a customer reads only its own orders, whatever id it passes), the support refund limit, legacy
+//! sessions bound to their principal, and the refusal to serve a non-loopback address without keys.
+//! Clients: the official Python SDK 2.x (both eras) and raw HTTP.
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+use switchboard_protocol::ProtocolVersion;
+use switchboard_testkit::http::HttpPeer;
+use switchboard_testkit::process::ServerProcess;
+use switchboard_testkit::repo_root;
+
+use crate::interop::{peers, scratch};
+use crate::switchboard_bin;
+
+const MINE: &str = "ORD-20250204-1037"; // CUST-0001's
+const THEIRS: &str = "ORD-20250410-1111"; // CUST-0002's
+
+const ADMIN: &str = "admin-key-for-tests";
+const SUPPORT: &str = "support-key-for-tests";
+const CUSTOMER: &str = "cust1-key-for-tests";
+
+fn shop(name: &str) -> ServerProcess {
+    let data = scratch(name);
+    let config = repo_root().join("examples/shop/shop.yaml");
+    ServerProcess::spawn_with_env(
+        &switchboard_bin(),
+        &[
+            "serve",
+            "--config",
+            &config.to_string_lossy(),
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("SHOP_ADMIN_KEY", ADMIN),
+            ("SHOP_SUPPORT_KEY", SUPPORT),
+            ("SHOP_CUSTOMER_KEYS", "cust1-key-for-tests=CUST-0001,cust2-key-for-tests=CUST-0002"),
+        ],
+    )
+}
+
+/// The Python SDK client: its JSON report, or the error it reported (exit 1).
+fn python(url: &str, key: Option<&str>, era: &str, call: Option<(&str, Value)>) -> Result<Value, Value> {
+    let mut cmd = Command::new(peers().join("py2/bin/python"));
+    cmd.arg(repo_root().join("tests/interop/py_client.py")).args(["--http", url, "--era", era, "--timeout", "30"]);
+    if let Some(key) = key {
+        cmd.args(["--header", &format!("X-API-Key: {key}")]);
+    }
+    if let Some((name, args)) = call {
+        cmd.args(["--call", name, "--args", &args.to_string()]);
+    }
+    let out = cmd.output().expect("the Python SDK client runs");
+    let last_json = |text: &[u8]| -> Value {
+        let text = String::from_utf8_lossy(text);
+        let line = text.lines().rev().find(|l| l.trim_start().starts_with('{')).unwrap_or("{}").to_owned();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad JSON {line}: {e}"))
+    };
+    if out.status.success() {
+        Ok(last_json(&out.stdout))
+    } else {
+        Err(last_json(&out.stderr))
+    }
+}
+
+fn names(report: &Value) -> Vec<String> {
+    let mut names: Vec<String> =
+        report["tools"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+    names.sort();
+    names
+}
+
+fn text(report: &Value) -> String {
+    report["call"]["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn python_sdk_callers_see_and_do_only_what_their_key_allows() {
+    let srv = shop("auth-shop");
+    let url = srv.mcp_url();
+
+    // No key, and a wrong key: refused before anything MCP happens (the SDK reports the 401's
+    // body; the status and challenge are checked over raw HTTP below).
+    for (key, says) in [(None, "authentication required"), (Some("not-a-key"), "credentials were not accepted")] {
+        let err = python(&url, key, "auto", None).expect_err("refused");
+        assert!(err["error"]["message"].as_str().is_some_and(|m| m.contains(says)), "{key:?}: {err}");
+    }
+
+    // A customer lists only customer tools, in both eras, and never sees its own id asked for.
+    let customer_tools = [
+        "check_inventory",
+        "escalate_to_human",
+        "get_customer_history",
+        "get_order",
+        "get_order_status",
+        "get_recommendations",
+        "process_return",
+        "realtime_stock",
+        "search_products",
+    ];
+    for era in ["auto", "legacy"] {
+        let report = python(&url, Some(CUSTOMER), era, None).unwrap_or_else(|e| panic!("{era}: {e}"));
+        assert_eq!(names(&report), customer_tools, "{era}");
+    }
+
+    // Its own order reads; another customer's does not, even when it passes that customer's id.
+    let own = python(&url, Some(CUSTOMER), "auto", Some(("get_order_status", json!({"order_id": MINE}))))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(own["call"]["structuredContent"]["status"], "delivered", "{own}");
+    for args in [json!({"order_id": THEIRS}), json!({"order_id": THEIRS, "customer_id": "CUST-0002"})] {
+        let theirs = python(&url, Some(CUSTOMER), "auto", Some(("get_order_status", args.clone())))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(theirs["call"]["isError"], true, "{args}: {theirs}");
+        assert!(text(&theirs).contains("no order"), "{theirs}");
+    }
+    let history =
+        python(&url, Some(CUSTOMER), "auto", Some(("get_customer_history", json!({"customer_id": "CUST-0002"}))))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let rows = history["call"]["structuredContent"]["rows"].as_array().cloned().unwrap_or_default();
+    assert!(!rows.is_empty() && rows.iter().any(|r| r["order_id"] == MINE), "{history}");
+    assert!(rows.iter().all(|r| r["order_id"] != THEIRS), "another customer's order leaked: {history}");
+
+    // A hidden tool answers exactly like one that does not exist.
+    let hidden = python(
+        &url,
+        Some(CUSTOMER),
+        "auto",
+        Some(("process_refund", json!({"order_id": MINE, "reason": "goodwill", "idempotency_key": "cust-try-1"}))),
+    )
+    .expect_err("hidden");
+    let unknown = python(&url, Some(CUSTOMER), "auto", Some(("no_such_tool", json!({})))).expect_err("unknown");
+    assert_eq!(hidden["error"]["code"], unknown["error"]["code"], "{hidden} / {unknown}");
+    assert_eq!(hidden["error"]["message"], "unknown tool: process_refund", "{hidden}");
+
+    // Support refunds up to its limit (20000 cents), not beyond.
+    let refund = |amount: i64, key: &str| {
+        python(
+            &url,
+            Some(SUPPORT),
+            "auto",
+            Some((
+                "process_refund",
+                json!({"order_id": MINE, "amount_cents": amount, "reason": "goodwill", "idempotency_key": key}),
+            )),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let over = refund(30_000, "support-over-1");
+    assert_eq!(over["call"]["isError"], true, "{over}");
+    assert!(text(&over).contains("above your limit of 20000 cents"), "{over}");
+    let within = refund(1_500, "support-within-1");
+    assert_eq!(within["call"]["structuredContent"]["amount_cents"], 1500, "{within}");
+
+    // Admin sees everything.
+    let admin = python(&url, Some(ADMIN), "auto", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(&admin).len(), 13, "{admin}");
+    let support = python(&url, Some(SUPPORT), "auto", None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names(&support).len(), 13, "{support}");
+}
+
+#[tokio::test]
+async fn a_legacy_session_belongs_to_the_key_that_opened_it() {
+    let srv = shop("auth-session");
+    let mut admin = HttpPeer::new(srv.mcp_url()).with_api_key(ADMIN);
+    let init = admin.initialize(ProtocolVersion::LATEST_LEGACY, json!({})).await;
+    assert_eq!(init.status, 200, "{:?}", init.messages);
+    let session = admin.session.clone().expect("a session id");
+    let listed = admin.legacy("tools/list", json!({})).await;
+    assert_eq!(listed.last()["result"]["tools"].as_array().map_or(0, Vec::len), 13);
+
+    // The same session id with a customer's key (or none) is a session that does not exist.
+    let mut customer = HttpPeer::new(srv.mcp_url()).with_api_key(CUSTOMER);
+    customer.session = Some(session.clone());
+    customer.version = admin.version;
+    let stolen = customer.legacy("tools/list", json!({})).await;
+    assert_eq!(stolen.status, 404, "{:?}", stolen.messages);
+    let mut nobody = HttpPeer::new(srv.mcp_url());
+    nobody.session = Some(session);
+    nobody.version = admin.version;
+    let anonymous = nobody.legacy("tools/list", json!({})).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.headers.get("www-authenticate").map(String::as_str), Some("Bearer realm=\"mcp\""));
+    let mut wrong = HttpPeer::new(srv.mcp_url()).with_api_key("not-a-key");
+    let refused = wrong.modern("tools/list", json!({}), json!({})).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer realm=\"mcp\", error=\"invalid_token\"")
+    );
+}
+
+#[test]
+fn a_network_address_without_keys_is_refused_unless_allowed() {
+    let out = Command::new(switchboard_bin())
+        .args(["serve", "--demo", "--listen", "0.0.0.0:0", "--log-level", "warn"])
+        .output()
+        .expect("switchboard runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to serve") && stderr.contains("--allow-anonymous"), "{stderr}");
+}
