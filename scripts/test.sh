@@ -15,6 +15,12 @@ bash scripts/services.sh
 step "interop peers (.peers/)"
 bash scripts/install-peers.sh
 
+step "promtool (checks deploy/prometheus/alerts.yml)"
+if ! command -v promtool >/dev/null; then
+  # Debian's prometheus package carries promtool; no daemon is started in a container.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null
+fi
+
 step "format"
 cargo fmt --all -- --check
 

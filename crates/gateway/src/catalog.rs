@@ -53,11 +53,17 @@ impl From<RegisterError> for BuildError {
 }
 
 impl Catalog {
-    /// The snapshot to serve: the tools' schemas compiled, under the config's access policy.
-    pub fn compile(self, config: &Config) -> Result<switchboard_mcp::server::Catalog, BuildError> {
+    /// The snapshot to serve: the tools' schemas compiled, under the config's access policy,
+    /// every tool wrapped in `guardrails`' layers.
+    pub fn compile(
+        self,
+        config: &Config,
+        guardrails: &crate::policy::Guardrails,
+    ) -> Result<switchboard_mcp::server::Catalog, BuildError> {
         let catalog = self.router.build()?;
         let policy = crate::access::policy(config, &catalog).map_err(BuildError::Policy)?;
-        Ok(catalog.with_policy(policy))
+        let databases = self.databases.into_values().collect();
+        guardrails.apply(catalog.with_policy(policy), config, databases).map_err(BuildError::Policy)
     }
 }
 

@@ -13,6 +13,7 @@
 mod auth;
 mod command;
 mod error;
+mod guardrails;
 mod http;
 mod locate;
 mod parse;
@@ -32,6 +33,7 @@ pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, PrincipalSpec};
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
 pub use self::error::ConfigError;
 pub(crate) use self::error::{redact, Problem};
+pub use self::guardrails::{GuardrailsSection, RateLimit, DEFAULT_TOOL_TIMEOUT_MS};
 pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::parse::Env;
@@ -65,6 +67,9 @@ pub struct Config {
     /// API keys and the principals they name.
     #[serde(default)]
     pub auth: AuthSection,
+    /// Rate and time limits on tool calls.
+    #[serde(default)]
+    pub guardrails: GuardrailsSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -296,6 +301,12 @@ pub struct Tool {
     /// it (staff) passes it as an argument.
     #[serde(default)]
     pub from_principal: BTreeMap<String, String>,
+    /// Calls one principal may make to this tool (on top of `guardrails.rate_limit`).
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Milliseconds a call may take. Default: `guardrails.tool_timeout_ms`.
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 /// What serves a tool.

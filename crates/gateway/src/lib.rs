@@ -18,6 +18,7 @@
 pub mod access;
 pub mod catalog;
 pub mod config;
+pub mod policy;
 pub mod reload;
 pub mod source;
 mod syntax;
@@ -25,4 +26,5 @@ mod syntax;
 pub use access::Identities;
 pub use catalog::{build, check, BuildError, Catalog};
 pub use config::{Config, ConfigError, Env};
+pub use policy::Guardrails;
 pub use source::native::{NativeTool, NativeTools};

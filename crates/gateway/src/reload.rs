@@ -42,6 +42,8 @@ pub struct Watch {
     pub load: fn(&Path) -> Result<Config, ConfigError>,
     /// The native tools configs may name.
     pub natives: NativeTools,
+    /// The guardrails each new snapshot's tools are wrapped in (shared with the first one).
+    pub guardrails: std::sync::Arc<crate::policy::Guardrails>,
 }
 
 impl Watch {
@@ -49,7 +51,7 @@ impl Watch {
     pub async fn rebuild(&self) -> Result<Snapshot, ReloadError> {
         let config = (self.load)(&self.path)?;
         let catalog = build(&config, &self.data_dir, &self.natives).await?;
-        Ok(catalog.compile(&config)?)
+        Ok(catalog.compile(&config, &self.guardrails)?)
     }
 
     /// Polls the file until `stop` fires; each valid change is stored in `slot` and announced

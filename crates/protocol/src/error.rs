@@ -30,6 +30,9 @@ impl ErrorCode {
     pub const MISSING_REQUIRED_CLIENT_CAPABILITY: ErrorCode = ErrorCode(-32021);
     /// The request's protocol version is not supported (`-32022`).
     pub const UNSUPPORTED_PROTOCOL_VERSION: ErrorCode = ErrorCode(-32022);
+    /// Switchboard: the caller is over a rate limit; `data.retryAfterMs` says when to retry
+    /// (`-32029`, after HTTP's 429). Not in the MCP spec, which defines no such code.
+    pub const RATE_LIMITED: ErrorCode = ErrorCode(-32029);
     /// 2025-11-25: a URL-mode elicitation must complete first (`-32042`).
     pub const URL_ELICITATION_REQUIRED: ErrorCode = ErrorCode(-32042);
 }
@@ -112,6 +115,19 @@ impl ErrorObject {
             format!("this request needs the client capability `{what}`, which the request did not declare"),
         )
         .with_data(serde_json::json!({ "requiredCapabilities": required }))
+    }
+
+    /// `-32029`: over a rate limit; retry after `retry_after_ms` (in `data.retryAfterMs`).
+    pub fn rate_limited(detail: impl Into<String>, retry_after_ms: u64) -> Self {
+        Self::new(ErrorCode::RATE_LIMITED, detail).with_data(serde_json::json!({ "retryAfterMs": retry_after_ms }))
+    }
+
+    /// The `data.retryAfterMs` of a rate-limit error.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        if self.code != ErrorCode::RATE_LIMITED {
+            return None;
+        }
+        self.data.as_ref()?.get("retryAfterMs")?.as_u64()
     }
 
     /// `-32020`: an HTTP header disagrees with the body.

@@ -173,6 +173,11 @@ pub struct HttpArgs {
     /// flag such a server refuses to start.
     #[arg(long)]
     pub allow_anonymous: bool,
+
+    /// On SIGTERM, fail /readyz for this long before stopping, so a load balancer drains the
+    /// server first.
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub drain_delay: u64,
 }
 
 /// `switchboard keys …`.

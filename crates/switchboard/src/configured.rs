@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use switchboard_gateway::{Config, Identities};
+use std::sync::Arc;
+
+use switchboard_gateway::{Config, Guardrails, Identities};
 use switchboard_mcp::server::{CatalogHandle, Notifier, Server};
 use switchboard_mcp::Limits;
 
@@ -16,7 +18,7 @@ pub async fn server(
     config_path: &Path,
     data_dir: Option<&Path>,
     limits: Limits,
-) -> anyhow::Result<(Server, Config, Callers)> {
+) -> anyhow::Result<(Server, Config, Callers, Arc<Guardrails>)> {
     let config = crate::config_file::load(config_path)?;
     let identities = Identities::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     let data_dir: PathBuf = match data_dir {
@@ -36,7 +38,8 @@ pub async fn server(
     if let Some(text) = &config.server.instructions {
         builder = builder.instructions(text.clone());
     }
-    let catalog = CatalogHandle::new(catalog.compile(&config).context("compiling the catalog")?);
+    let guardrails = Arc::new(Guardrails::new(&config).map_err(anyhow::Error::msg)?);
+    let catalog = CatalogHandle::new(catalog.compile(&config, &guardrails).context("compiling the catalog")?);
     let notifier = Notifier::default();
     let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
     let watch = switchboard_gateway::reload::Watch {
@@ -44,9 +47,10 @@ pub async fn server(
         data_dir,
         load: crate::config_file::load,
         natives: switchboard_shop::natives(),
+        guardrails: guardrails.clone(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
-    Ok((server, config, Callers::from_identities(identities)))
+    Ok((server, config, Callers::from_identities(identities), guardrails))
 }
 
 /// Tells a person how to reach the server.

@@ -10,13 +10,10 @@ pub fn print_new(id: &str) -> anyhow::Result<()> {
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("{e}")).context("reading the OS's randomness")?;
     let key = format!("sb_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
     let digest: String = switchboard_gateway::config::key_digest(&key).iter().map(|b| format!("{b:02x}")).collect();
-    println!("key:    {key}");
-    println!("        (give it to the caller; it is shown once and stored nowhere)");
-    println!();
-    println!("In the config's auth section:");
-    println!("  api_keys:");
-    println!("    - id: {id}");
-    println!("      sha256: {digest}");
-    println!("      roles: []   # e.g. [admin]");
-    Ok(())
+    let text = format!(
+        "key:    {key}\n        (give it to the caller; it is shown once and stored nowhere)\n\n\
+         In the config's auth section:\n  api_keys:\n    - id: {id}\n      sha256: {digest}\n      roles: []   # e.g. [admin]\n"
+    );
+    use std::io::Write as _;
+    std::io::stdout().lock().write_all(text.as_bytes()).context("writing the key")
 }

@@ -12,4 +12,5 @@ pub mod config_file;
 pub mod configured;
 pub mod keys;
 pub mod logging;
+pub mod ops;
 pub mod serve;

@@ -68,10 +68,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
 async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits();
     let mut callers = serve::Callers::anonymous();
+    let mut guardrails = None;
     let (server, listen, stdio) = match (&args.config, args.demo) {
         (Some(path), _) => {
-            let (server, config, configured) = configured::server(path, args.data_dir.as_deref(), limits).await?;
+            let (server, config, configured, rails) =
+                configured::server(path, args.data_dir.as_deref(), limits).await?;
             callers = configured;
+            guardrails = Some(rails);
             let listen = args.listen.clone().or(config.server.listen.clone());
             let stdio = args.stdio || (args.listen.is_none() && config.server.stdio);
             // Flags choose the transports when given; otherwise the config does.
@@ -90,13 +93,17 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     if !stdio && listen.is_none() {
         bail!("choose a transport: --stdio and/or --listen ADDR (or server.listen in the config)");
     }
-    serve::stop_on_signal(&server);
+    let draining = tokio_util::sync::CancellationToken::new();
+    serve::stop_on_signal(&server, draining.clone(), std::time::Duration::from_secs(args.http.drain_delay));
+    let ops = switchboard::ops::Ops { guardrails, draining, keys: callers.http.clone() };
     match (listen, stdio) {
-        (Some(addr), false) => serve::serve_http(&server, &addr, &args.http, &callers, args.wire_log.as_deref()).await,
+        (Some(addr), false) => {
+            serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), args.wire_log.as_deref()).await
+        }
         (None, _) => serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let http = serve::serve_http(&server, &addr, &args.http, &callers, None);
+            let http = serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), None);
             let stdio = async {
                 let result = serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await;
                 server.shutdown();

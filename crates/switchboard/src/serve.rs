@@ -11,6 +11,7 @@ use switchboard_mcp::server::{Notifier, Principal, Server};
 use switchboard_mcp::transport::stdio;
 use switchboard_mcp::transport::tap::WireLog;
 use switchboard_mcp::Limits;
+use tokio_util::sync::CancellationToken;
 
 /// The demonstration server (see [`switchboard_demo`]).
 pub fn demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
@@ -68,11 +69,17 @@ impl Callers {
     }
 }
 
-/// Calls [`Server::shutdown`] on SIGTERM/SIGINT.
-pub fn stop_on_signal(server: &Server) {
+/// On SIGTERM/SIGINT: fires `draining` (readiness fails, so a load balancer stops sending
+/// work), waits `drain_delay`, then calls [`Server::shutdown`].
+pub fn stop_on_signal(server: &Server, draining: CancellationToken, drain_delay: Duration) {
     let stop = server.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        draining.cancel();
+        if !drain_delay.is_zero() {
+            tracing::info!(target: "switchboard", seconds = drain_delay.as_secs(), "draining: /readyz fails; stopping after the drain delay");
+            tokio::time::sleep(drain_delay).await;
+        }
         tracing::info!(target: "switchboard", "shutting down on signal");
         stop.shutdown();
     });
@@ -88,6 +95,7 @@ pub async fn serve_http(
     addr: &str,
     args: &crate::cli::HttpArgs,
     callers: &Callers,
+    ops: Option<crate::ops::Ops>,
     wire_log: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -116,7 +124,10 @@ pub async fn serve_http(
         .with_header_read_timeout(Duration::from_secs(args.header_read_timeout))
         .with_max_connections(args.max_connections)
         .with_shutdown_grace(Duration::from_secs(args.shutdown_grace));
-    let app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::new()));
+    let mut app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::new()));
+    if let Some(ops) = ops {
+        app = crate::ops::mount(app, ops);
+    }
     tracing::info!(target: "switchboard", "listening on http://{local}/mcp (WebSocket ws://{local}/ws, HTTP+SSE http://{local}/sse)");
     let stop = server.shutdown_token();
     http::serve(listener, app, listener_config, async move { stop.cancelled().await }).await.context("serving HTTP")

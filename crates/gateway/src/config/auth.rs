@@ -168,7 +168,7 @@ mod tests {
         let empty = KeyList { keys: Secret::from(""), ..list.clone() };
         assert_eq!(empty.pairs(), Ok(vec![]));
         let bad = KeyList { keys: Secret::from("k1=A,secret-without-value"), ..list };
-        let message = bad.pairs().unwrap_err();
+        let message = bad.pairs().expect_err("a malformed pair");
         assert!(message.contains("entry 2") && !message.contains("secret"), "{message}");
     }
 

@@ -13,6 +13,12 @@ impl Config {
         }
         for (name, tool) in self.tools.iter() {
             self.check_tool(name, tool)?;
+            if let Some(r) = &tool.rate_limit {
+                r.quota().map_err(|m| Problem::new(&["tools", name, "rate_limit"], m))?;
+            }
+            if tool.timeout_ms == Some(0) {
+                return Err(Problem::new(&["tools", name, "timeout_ms"], "must be at least 1".into()));
+            }
         }
         for t in &self.resource_templates {
             self.database(&t.source)
@@ -24,6 +30,7 @@ impl Config {
             }
         }
         self.auth.check()?;
+        self.guardrails.check()?;
         Ok(())
     }
 

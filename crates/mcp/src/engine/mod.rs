@@ -32,19 +32,21 @@ pub struct Reply {
     pub frame: Frame,
     /// The JSON-RPC error code, when the response is an error.
     pub error: Option<switchboard_protocol::ErrorCode>,
+    /// When a rate-limited caller may retry, in milliseconds (HTTP sends it as `Retry-After`).
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Reply {
     /// A response carrying a result.
     pub fn result(frame: Frame) -> Self {
-        Self { frame, error: None }
+        Self { frame, error: None, retry_after_ms: None }
     }
 
     /// An error response to `id`, encoded.
     pub fn error(id: Option<&RequestId>, error: &ErrorObject) -> Self {
         let mut frame = Vec::with_capacity(96 + error.message.len());
         switchboard_protocol::jsonrpc::write_error(&mut frame, id, error);
-        Self { frame, error: Some(error.code) }
+        Self { frame, error: Some(error.code), retry_after_ms: error.retry_after_ms() }
     }
 }
 

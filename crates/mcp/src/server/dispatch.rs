@@ -304,8 +304,8 @@ impl ServerConnection {
                 .unwrap_or_default();
             StateSealer::digest(&[&Value::String(p.name.clone()), &Value::Object(args)])
         };
-        let (answers, state) =
-            self.open_state(&mode, m, &digest, principal.id(), p.request_state.as_deref(), p.input_responses)?;
+        let bound = Binding { method: m, digest: &digest, principal: principal.id() };
+        let (answers, state) = self.open_state(&mode, &bound, p.request_state.as_deref(), p.input_responses)?;
         let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref())?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
         let call = match entry.call(arguments, ctx) {
@@ -333,7 +333,7 @@ impl ServerConnection {
             Err(HandlerError { kind: ErrorKind::Tool(message) }) => {
                 Ok(self.encode(id, CallToolResult::error(message), mode.version(), None))
             }
-            Err(e) => self.non_result(id, e, &mode, m, &digest, principal.id(), answers),
+            Err(e) => self.non_result(id, e, &mode, &bound, answers),
         }
     }
 
@@ -343,8 +343,8 @@ impl ServerConnection {
         let mode = self.feature(p.meta.as_ref(), m, self.server.capabilities.resources.is_some())?;
         let digest = || StateSealer::digest(&[&Value::String(p.uri.clone())]);
         let principal = self.principal_of(&handle).clone();
-        let (answers, state) =
-            self.open_state(&mode, m, &digest, principal.id(), p.request_state.as_deref(), p.input_responses)?;
+        let bound = Binding { method: m, digest: &digest, principal: principal.id() };
+        let (answers, state) = self.open_state(&mode, &bound, p.request_state.as_deref(), p.input_responses)?;
         let catalog = self.server.catalog.load();
         let Some((service, variables)) = catalog.resource_for(&p.uri, Some(&principal)) else {
             return Err(ErrorObject::resource_not_found(&p.uri, mode.version()));
@@ -357,7 +357,7 @@ impl ServerConnection {
                 Ok(self.encode(id, result, mode.version(), Some(self.server.cache.read)))
             }
             Ok(_) => Err(ErrorObject::resource_not_found(&p.uri, mode.version())),
-            Err(e) => self.non_result(id, e, &mode, m, &digest, principal.id(), answers),
+            Err(e) => self.non_result(id, e, &mode, &bound, answers),
         }
     }
 
@@ -382,13 +382,13 @@ impl ServerConnection {
         }
         let digest_args = serde_json::to_value(&arguments).unwrap_or_default();
         let digest = || StateSealer::digest(&[&Value::String(p.name.clone()), &digest_args]);
-        let (answers, state) =
-            self.open_state(&mode, m, &digest, principal.id(), p.request_state.as_deref(), p.input_responses)?;
+        let bound = Binding { method: m, digest: &digest, principal: principal.id() };
+        let (answers, state) = self.open_state(&mode, &bound, p.request_state.as_deref(), p.input_responses)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, None));
         let request = PromptRequest { name: p.name.clone(), arguments, ctx };
         match service.clone().oneshot(request).await {
             Ok(result) => Ok(self.encode(id, result, mode.version(), None)),
-            Err(e) => self.non_result(id, e, &mode, m, &digest, principal.id(), answers),
+            Err(e) => self.non_result(id, e, &mode, &bound, answers),
         }
     }
 
@@ -504,11 +504,10 @@ impl ServerConnection {
         id: &RequestId,
         e: HandlerError,
         mode: &Mode,
-        method: &str,
-        digest: &dyn Fn() -> String,
-        principal: &str,
+        bound: &Binding<'_>,
         mut answers: InputResponses,
     ) -> Outcome {
+        let Binding { method, digest, principal } = *bound;
         match e.kind {
             ErrorKind::TaskCreated(record) => Ok(self.encode_task(id, &record, mode, true)),
             ErrorKind::InputRequired(needed) if matches!(mode, Mode::Modern { .. }) => {
@@ -531,12 +530,11 @@ impl ServerConnection {
     fn open_state(
         &self,
         mode: &Mode,
-        method: &str,
-        digest: &dyn Fn() -> String,
-        principal: &str,
+        bound: &Binding<'_>,
         request_state: Option<&str>,
         responses: Option<InputResponses>,
     ) -> Result<(InputResponses, Option<Value>), ErrorObject> {
+        let Binding { method, digest, principal } = *bound;
         if !matches!(mode, Mode::Modern { .. }) {
             return Ok((InputResponses::new(), None));
         }
@@ -719,4 +717,13 @@ fn visible<T: Clone>(all: &Arc<[T]>, allowed: impl Fn(&T) -> bool) -> Arc<[T]> {
         return all.clone();
     }
     all.iter().filter(|t| allowed(t)).cloned().collect::<Vec<_>>().into()
+}
+
+/// What sealed MRTR state is bound to: the method, a digest of the request's params, and the
+/// principal it was issued to.
+#[derive(Clone, Copy)]
+struct Binding<'a> {
+    method: &'a str,
+    digest: &'a (dyn Fn() -> String + Sync),
+    principal: &'a str,
 }

@@ -50,6 +50,17 @@ impl HandlerError {
         Self::rpc(ErrorObject::invalid_params(message))
     }
 
+    /// What kind of failure this is, for metrics and audit: `tool` (a failure the model reads),
+    /// `protocol` (a JSON-RPC error), `input_required` or `task`.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            ErrorKind::Tool(_) => "tool",
+            ErrorKind::Rpc(_) => "protocol",
+            ErrorKind::InputRequired(_) => "input_required",
+            ErrorKind::TaskCreated(_) => "task",
+        }
+    }
+
     /// The message, whatever the kind.
     pub fn message(&self) -> String {
         match &self.kind {

@@ -46,12 +46,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let server = serve::demo_server("switchboard-conformance", Limits::default())?;
-        serve::stop_on_signal(&server);
+        serve::stop_on_signal(&server, Default::default(), std::time::Duration::ZERO);
+        let callers = serve::Callers::anonymous();
         if args.stdio {
-            serve::serve_stdio(&server, &serve::Callers::anonymous(), args.wire_log.as_deref()).await
+            serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await
         } else {
-            serve::serve_http(&server, &args.listen, &args.http, &serve::Callers::anonymous(), args.wire_log.as_deref())
-                .await
+            serve::serve_http(&server, &args.listen, &args.http, &callers, None, args.wire_log.as_deref()).await
         }
     });
     match result {

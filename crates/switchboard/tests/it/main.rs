@@ -1,13 +1,12 @@
 //! Integration tests: they start the real binaries and check every message on the wire against
 //! the official schemas (through `switchboard_testkit`).
-
-mod auth;
 mod bad_input;
 mod bench;
 mod client;
 mod client_transports;
 mod command_tools;
 mod conformance;
+mod guardrails;
 mod http;
 mod http_tools;
 mod interop;

@@ -94,6 +94,18 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
 }
 
 impl Database {
+    /// Whether the database answers a trivial query within `limit` (readiness probes).
+    pub async fn ping(&self, limit: std::time::Duration) -> bool {
+        matches!(tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&self.pool)).await, Ok(Ok(_)))
+    }
+
+    /// Connections in use now, and the most the pool opens.
+    pub fn pool_usage(&self) -> (i64, i64) {
+        let open = i64::from(self.pool.size());
+        let idle = i64::try_from(self.pool.num_idle()).unwrap_or(0);
+        ((open - idle).max(0), i64::from(self.pool.options().get_max_connections()))
+    }
+
     /// How many tables the database has.
     pub async fn table_count(&self) -> Result<i64, DbError> {
         let sql = match self.kind {

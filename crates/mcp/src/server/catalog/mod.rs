@@ -161,7 +161,7 @@ impl Catalog {
             return allowed(uri).then(|| (service, BTreeMap::new()));
         }
         let (entry, vars) = self.template_entries.iter().find_map(|t| t.matcher.matches(uri).map(|vars| (t, vars)))?;
-        allowed(&entry.template).then(|| (&entry.service, vars))
+        allowed(&entry.template).then_some((&entry.service, vars))
     }
 
     /// The completer for `argument` of the prompt or resource template `reference`.

@@ -113,7 +113,7 @@ async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
         frame = &mut work => {
             let queued = drain(&mut rx);
             match frame {
-                Some(reply) if queued.is_empty() || !streaming => sse::json(sse::modern_status(reply.error), reply.frame),
+                Some(reply) if queued.is_empty() || !streaming => answer(reply),
                 Some(reply) => {
                     let mut chunk: Vec<u8> = queued.iter().flat_map(|f| sse::event(None, f)).collect();
                     chunk.extend_from_slice(&sse::event(None, &reply.frame));
@@ -125,11 +125,21 @@ async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
         first = rx.recv(), if streaming => match first {
             Some(first) => sse::stream(stream(first, rx, work, guard, state.config.keep_alive), None),
             None => match work.await {
-                Some(reply) => sse::json(sse::modern_status(reply.error), reply.frame),
+                Some(reply) => answer(reply),
                 None => StatusCode::NO_CONTENT.into_response_compat(),
             },
         },
     }
+}
+
+/// A whole reply as one JSON response: its status from its outcome, and `Retry-After` (whole
+/// seconds, rounded up) when the caller was rate limited.
+fn answer(reply: Reply) -> Response {
+    let mut response = sse::json(sse::modern_status(reply.error), reply.frame);
+    if let Some(ms) = reply.retry_after_ms {
+        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(ms.div_ceil(1000).max(1)));
+    }
+    response
 }
 
 fn drain(rx: &mut mpsc::Receiver<Frame>) -> Vec<Frame> {

@@ -17,6 +17,7 @@ use switchboard_protocol::{ErrorCode, ErrorObject, RequestId};
 /// lists, 200 otherwise (results, and errors about the call itself).
 pub(crate) fn modern_status(error: Option<ErrorCode>) -> StatusCode {
     match error {
+        Some(ErrorCode::RATE_LIMITED) => StatusCode::TOO_MANY_REQUESTS,
         Some(ErrorCode::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
         Some(
             ErrorCode::HEADER_MISMATCH

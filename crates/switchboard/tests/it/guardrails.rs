@@ -203,3 +203,110 @@ fn a_network_address_without_keys_is_refused_unless_allowed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refusing to serve") && stderr.contains("--allow-anonymous"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_burst_over_the_rate_limit_gets_429_with_retry_after() {
+    let srv = shop("rate-limit");
+    let mut customer = HttpPeer::new(srv.mcp_url()).with_api_key(CUSTOMER);
+    let call = json!({"name": "search_products", "arguments": {"query": "head"}});
+    let mut limited = None;
+    // The shop allows 20 calls a second per caller, in bursts of 40.
+    for i in 0..200 {
+        let reply = customer.modern("tools/call", call.clone(), json!({})).await;
+        if reply.status == 429 {
+            limited = Some((i, reply));
+            break;
+        }
+        assert_eq!(reply.status, 200, "{:?}", reply.messages);
+    }
+    let (i, reply) = limited.expect("a burst of 200 calls is limited");
+    assert!(i >= 35, "the burst of 40 passes first (limited after {i})");
+    let retry: u64 = reply.headers.get("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=2).contains(&retry), "{retry}");
+    let error = &reply.last()["error"];
+    assert_eq!(error["code"], -32029, "{error}");
+    assert!(error["data"]["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0 && ms <= 1000), "{error}");
+
+    // The admin key is exempt; another customer has a bucket of its own.
+    let mut admin = HttpPeer::new(srv.mcp_url()).with_api_key(ADMIN);
+    let mut other = HttpPeer::new(srv.mcp_url()).with_api_key("cust2-key-for-tests");
+    for _ in 0..5 {
+        assert_eq!(admin.modern("tools/call", call.clone(), json!({})).await.status, 200);
+        assert_eq!(other.modern("tools/call", call.clone(), json!({})).await.status, 200);
+    }
+
+    // Every refusal, and every call, is counted.
+    let metrics = get(&srv, "/metrics", Some(ADMIN)).await;
+    assert_eq!(metrics.0, 200);
+    assert!(metrics.1.contains("mcp_rate_limited_total{tool_name=\"search_products\"} 1\n"), "{}", metrics.1);
+}
+
+async fn get(srv: &ServerProcess, path: &str, key: Option<&str>) -> (u16, String) {
+    let mut request = reqwest::Client::new().get(format!("{}{path}", srv.base));
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let response = request.send().await.expect("GET reaches the server");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn metrics_health_and_readiness_answer_operators() {
+    let srv = shop("ops");
+    let mut support = HttpPeer::new(srv.mcp_url()).with_api_key(SUPPORT);
+    let ok = support
+        .modern("tools/call", json!({"name": "get_order_status", "arguments": {"order_id": MINE}}), json!({}))
+        .await;
+    assert_eq!(ok.status, 200);
+    let failed = support
+        .modern(
+            "tools/call",
+            json!({"name": "get_order_status", "arguments": {"order_id": "ORD-20990101-0000"}}),
+            json!({}),
+        )
+        .await;
+    assert_eq!(failed.last()["result"]["isError"], true);
+
+    assert_eq!(get(&srv, "/metrics", None).await.0, 401, "metrics need a key once keys exist");
+    assert_eq!(get(&srv, "/metrics", Some("not-a-key")).await.0, 401);
+    let (status, text) = get(&srv, "/metrics", Some(SUPPORT)).await;
+    assert_eq!(status, 200);
+    for line in [
+        "mcp_tool_calls_total{tool_name=\"get_order_status\",status=\"success\"} 1",
+        "mcp_tool_calls_total{tool_name=\"get_order_status\",status=\"error\"} 1",
+        "mcp_tool_errors_total{tool_name=\"get_order_status\",error_type=\"tool_error\"} 1",
+        "mcp_tool_call_duration_seconds_count{tool_name=\"get_order_status\"} 2",
+        "mcp_timeouts_total{tool_name=\"get_order_status\"} 0",
+        "mcp_rate_limited_total{tool_name=\"get_order_status\"} 0",
+        "mcp_http_requests_total{method=\"POST\",status=\"200\"}",
+        "mcp_db_connections_active{source=\"shop\"}",
+        "mcp_db_connections_max{source=\"shop\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+
+    let (status, health) = get(&srv, "/healthz", None).await;
+    assert_eq!((status, health.as_str()), (200, r#"{"status":"up"}"#));
+    let (status, ready) = get(&srv, "/readyz", None).await;
+    assert_eq!(status, 200, "{ready}");
+    let ready: Value = serde_json::from_str(&ready).expect("JSON");
+    assert_eq!(ready, json!({"status": "ready", "components": {"server": "up", "shop": "up"}}));
+}
+
+#[test]
+fn the_alert_rules_pass_promtool() {
+    let rules = repo_root().join("deploy/prometheus/alerts.yml");
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&rules)
+        .output()
+        .expect("promtool is installed (Debian's prometheus package; scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "promtool rejected {}: {}{}",
+        rules.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

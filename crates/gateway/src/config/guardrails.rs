@@ -1,0 +1,72 @@
+//! The `guardrails:` section and the per-tool keys that go with it: rate limits (per principal,
+//! across tools and per tool) and time limits on tool calls.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::Problem;
+
+/// The default time limit of one tool call, in milliseconds.
+pub const DEFAULT_TOOL_TIMEOUT_MS: u64 = 30_000;
+
+/// Limits every tool call passes through.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailsSection {
+    /// Calls one principal may make, across all tools. Default: unlimited.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Milliseconds a tool call may take before it fails with a timeout (a tool's `timeout_ms`
+    /// overrides). Default 30000.
+    #[serde(default)]
+    pub tool_timeout_ms: Option<u64>,
+}
+
+/// A rate: `per_second` or `per_minute` calls, with bursts of up to `burst` (GCRA).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Calls per second, sustained.
+    #[serde(default)]
+    pub per_second: Option<u32>,
+    /// Calls per minute, sustained (instead of `per_second`).
+    #[serde(default)]
+    pub per_minute: Option<u32>,
+    /// Calls allowed at once after a quiet spell. Default: one second's (or minute's) worth.
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// Principals with any of these roles are not limited.
+    #[serde(default)]
+    pub exempt_roles: Vec<String>,
+}
+
+impl RateLimit {
+    /// The sustained rate as (calls, per this long), and the burst.
+    pub fn quota(&self) -> Result<(u32, std::time::Duration, u32), String> {
+        let (n, per) = match (self.per_second, self.per_minute) {
+            (Some(n), None) => (n, std::time::Duration::from_secs(1)),
+            (None, Some(n)) => (n, std::time::Duration::from_secs(60)),
+            _ => return Err("give exactly one of `per_second` and `per_minute`".into()),
+        };
+        if n == 0 {
+            return Err("the rate must be at least 1".into());
+        }
+        let burst = self.burst.unwrap_or(n);
+        if burst == 0 {
+            return Err("`burst` must be at least 1".into());
+        }
+        Ok((n, per, burst))
+    }
+}
+
+impl GuardrailsSection {
+    pub(super) fn check(&self) -> Result<(), Problem> {
+        if let Some(r) = &self.rate_limit {
+            r.quota().map_err(|m| Problem::new(&["guardrails", "rate_limit"], m))?;
+        }
+        if self.tool_timeout_ms == Some(0) {
+            return Err(Problem::new(&["guardrails", "tool_timeout_ms"], "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! Prometheus metrics (`prometheus-client`): the families every tool call, HTTP request and
+//! database pool reports to, the layer that times tool calls, and the text exposition.
+//!
+//! Names are the operators' contract (dashboards and `deploy/prometheus/alerts.yml` use them):
+//! `mcp_tool_calls_total{tool_name,status}`, `mcp_tool_call_duration_seconds{tool_name}`,
+//! `mcp_tool_errors_total{tool_name,error_type}`, `mcp_timeouts_total{tool_name}`,
+//! `mcp_rate_limited_total{tool_name}`, `mcp_http_requests_total{method,status}`,
+//! `mcp_db_connections_active{source}`, `mcp_db_connections_max{source}`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use switchboard_mcp::protocol::tools::CallToolResult;
+use switchboard_mcp::server::{HandlerError, ToolRequest};
+use tower::{Layer, Service};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ToolLabels {
+    tool_name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    tool_name: String,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    tool_name: String,
+    error_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
+}
+
+/// Every family, registered once per process.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    durations: Family<ToolLabels, Histogram, fn() -> Histogram>,
+    errors: Family<ErrorLabels, Counter>,
+    timeouts: Family<ToolLabels, Counter>,
+    rate_limited: Family<ToolLabels, Counter>,
+    http: Family<HttpLabels, Counter>,
+    db_active: Family<SourceLabels, Gauge>,
+    db_max: Family<SourceLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn tool(name: &str) -> ToolLabels {
+    ToolLabels { tool_name: name.to_owned() }
+}
+
+impl Metrics {
+    /// Registers every family.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        registry.register("mcp_tool_calls", "Tool calls, by tool and outcome", calls.clone());
+        // 0.5 ms to 16 s, doubling.
+        let durations: Family<ToolLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)));
+        registry.register("mcp_tool_call_duration_seconds", "Time tools took to answer", durations.clone());
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register("mcp_tool_errors", "Failed tool calls, by tool and kind of failure", errors.clone());
+        let timeouts = Family::<ToolLabels, Counter>::default();
+        registry.register("mcp_timeouts", "Tool calls stopped by their time limit", timeouts.clone());
+        let rate_limited = Family::<ToolLabels, Counter>::default();
+        registry.register("mcp_rate_limited", "Tool calls refused by a rate limit", rate_limited.clone());
+        let http = Family::<HttpLabels, Counter>::default();
+        registry.register("mcp_http_requests", "HTTP requests, by method and status", http.clone());
+        let db_active = Family::<SourceLabels, Gauge>::default();
+        registry.register("mcp_db_connections_active", "Database connections in use", db_active.clone());
+        let db_max = Family::<SourceLabels, Gauge>::default();
+        registry.register("mcp_db_connections_max", "Most database connections a pool opens", db_max.clone());
+        Self { registry, calls, durations, errors, timeouts, rate_limited, http, db_active, db_max }
+    }
+
+    /// Starts the per-tool counters of `tool_name` at zero, so rate and alert queries find a
+    /// series before the first timeout or refusal.
+    pub fn declare_tool(&self, tool_name: &str) {
+        let labels = tool(tool_name);
+        self.timeouts.get_or_create(&labels).inc_by(0);
+        self.rate_limited.get_or_create(&labels).inc_by(0);
+    }
+
+    /// A call refused by a rate limit.
+    pub fn rate_limited(&self, tool_name: &str) {
+        self.rate_limited.get_or_create(&tool(tool_name)).inc();
+        self.finished(tool_name, "rate_limited", Some("rate_limited"));
+    }
+
+    /// A call stopped by its time limit.
+    pub fn timed_out(&self, tool_name: &str) {
+        self.timeouts.get_or_create(&tool(tool_name)).inc();
+        self.finished(tool_name, "timeout", Some("timeout"));
+    }
+
+    fn finished(&self, tool_name: &str, status: &'static str, error_type: Option<&'static str>) {
+        self.calls.get_or_create(&CallLabels { tool_name: tool_name.to_owned(), status }).inc();
+        if let Some(error_type) = error_type {
+            self.errors.get_or_create(&ErrorLabels { tool_name: tool_name.to_owned(), error_type }).inc();
+        }
+    }
+
+    /// One HTTP request answered with `status`.
+    pub fn http_request(&self, method: &str, status: u16) {
+        self.http.get_or_create(&HttpLabels { method: method.to_owned(), status }).inc();
+    }
+
+    /// A database pool's size now: connections in use, and the most it opens.
+    pub fn db_pool(&self, source: &str, active: i64, max: i64) {
+        let labels = SourceLabels { source: source.to_owned() };
+        self.db_active.get_or_create(&labels).set(active);
+        self.db_max.get_or_create(&labels).set(max);
+    }
+
+    /// The OpenMetrics text exposition (`Content-Type: application/openmetrics-text;
+    /// version=1.0.0; charset=utf-8`).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Counts and times every call of one tool.
+#[derive(Debug, Clone)]
+pub struct MetricsLayer {
+    tool: Arc<str>,
+    metrics: Arc<Metrics>,
+}
+
+impl MetricsLayer {
+    /// The layer for `tool`.
+    pub fn new(tool: &str, metrics: Arc<Metrics>) -> Self {
+        Self { tool: tool.into(), metrics }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = Measured<S>;
+    fn layer(&self, inner: S) -> Measured<S> {
+        Measured { inner, layer: self.clone() }
+    }
+}
+
+/// The service [`MetricsLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Measured<S> {
+    inner: S,
+    layer: MetricsLayer,
+}
+
+impl<S> Service<ToolRequest> for Measured<S>
+where
+    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError>,
+    S::Future: Send + 'static,
+{
+    type Response = CallToolResult;
+    type Error = HandlerError;
+    type Future = Pin<Box<dyn Future<Output = Result<CallToolResult, HandlerError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: ToolRequest) -> Self::Future {
+        let started = Instant::now();
+        let work = self.inner.call(request);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let outcome = work.await;
+            let m = &layer.metrics;
+            m.durations.get_or_create(&tool(&layer.tool)).observe(started.elapsed().as_secs_f64());
+            match &outcome {
+                Ok(result) if result.is_error == Some(true) => m.finished(&layer.tool, "error", Some("tool_error")),
+                Ok(_) => m.finished(&layer.tool, "success", None),
+                Err(e) => match e.kind_name() {
+                    // Asking the client for input, or continuing as a task, is not a failure.
+                    "input_required" | "task" => m.finished(&layer.tool, "success", None),
+                    "tool" => m.finished(&layer.tool, "error", Some("tool_error")),
+                    _ => m.finished(&layer.tool, "error", Some("protocol_error")),
+                },
+            }
+            outcome
+        })
+    }
+}
