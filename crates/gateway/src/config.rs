@@ -33,7 +33,7 @@ pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, PrincipalSpec};
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
 pub use self::error::ConfigError;
 pub(crate) use self::error::{redact, Problem};
-pub use self::guardrails::{GuardrailsSection, RateLimit, DEFAULT_TOOL_TIMEOUT_MS};
+pub use self::guardrails::{AuditSection, GuardrailsSection, RateLimit, DEFAULT_AUDIT_QUEUE, DEFAULT_TOOL_TIMEOUT_MS};
 pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::parse::Env;
@@ -70,6 +70,9 @@ pub struct Config {
     /// Rate and time limits on tool calls.
     #[serde(default)]
     pub guardrails: GuardrailsSection,
+    /// Where every tool call is recorded.
+    #[serde(default)]
+    pub audit: AuditSection,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -213,6 +216,9 @@ pub struct Param {
     /// For strings used with SQL `LIKE`: `contains` binds `%value%`, `prefix` binds `value%`.
     #[serde(default)]
     pub like: Option<LikeMode>,
+    /// A secret (a password, a card number): written to the audit log as `"***"`.
+    #[serde(default)]
+    pub secret: bool,
 }
 
 /// How a string parameter is turned into a `LIKE` pattern.

@@ -36,7 +36,7 @@ async fn the_example_shop_builds_with_its_natives() {
     }
     // Its policy fits the tools as built: every `from_principal` names a real parameter (the
     // natives' included), and a customer sees those parameters filled, not asked for.
-    let guardrails = switchboard_gateway::Guardrails::new(&config).unwrap_or_else(|e| panic!("{e}"));
+    let guardrails = switchboard_gateway::Guardrails::new(&config, &dir).await.unwrap_or_else(|e| panic!("{e}"));
     let catalog = catalog.compile(&config, &guardrails).unwrap_or_else(|e| panic!("{e}"));
     let customer = switchboard_mcp::server::Principal::new(
         "CUST-0001",

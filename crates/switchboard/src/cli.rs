@@ -47,6 +47,10 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
 
+    /// Read the audit log of a config's server (`tool_calls`: one row per tool call).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+
     /// Connect to any MCP server (stdio, Streamable HTTP, WebSocket; modern or legacy era) and
     /// discover it, list and call tools, read resources, get prompts, complete, or listen.
     Client(crate::client::ClientArgs),
@@ -178,6 +182,49 @@ pub struct HttpArgs {
     /// server first.
     #[arg(long, default_value_t = 0, value_name = "SECS")]
     pub drain_delay: u64,
+}
+
+/// `switchboard audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The most recent calls, newest first, one JSON object per line.
+    Tail {
+        /// The config whose audit log to read.
+        #[command(flatten)]
+        at: AuditAt,
+        /// How many rows.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: i64,
+    },
+    /// Calls matching filters, newest first, one JSON object per line.
+    Query {
+        /// The config whose audit log to read.
+        #[command(flatten)]
+        at: AuditAt,
+        /// Only calls of this tool.
+        #[arg(long)]
+        tool: Option<String>,
+        /// Only calls by this principal id.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only calls at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+/// Where an audit log is.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct AuditAt {
+    /// The server's config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The data directory the server uses (overrides the config's server.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `switchboard keys …`.

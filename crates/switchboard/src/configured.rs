@@ -38,7 +38,7 @@ pub async fn server(
     if let Some(text) = &config.server.instructions {
         builder = builder.instructions(text.clone());
     }
-    let guardrails = Arc::new(Guardrails::new(&config).map_err(anyhow::Error::msg)?);
+    let guardrails = Arc::new(Guardrails::new(&config, &data_dir).await.map_err(anyhow::Error::msg)?);
     let catalog = CatalogHandle::new(catalog.compile(&config, &guardrails).context("compiling the catalog")?);
     let notifier = Notifier::default();
     let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();

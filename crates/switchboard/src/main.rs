@@ -59,6 +59,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Serve(serve) => run_serve(serve).await,
         Command::Config(command) => run_config(command),
         Command::Keys(KeysCommand::New { id }) => switchboard::keys::print_new(&id),
+        Command::Audit(command) => switchboard::audit::run(command).await,
         Command::Bench(bench) => switchboard::bench::run(bench).await,
         // Handled in `main`, which maps its errors to their own exit codes.
         Command::Client(_) => Ok(()),
@@ -95,8 +96,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let draining = tokio_util::sync::CancellationToken::new();
     serve::stop_on_signal(&server, draining.clone(), std::time::Duration::from_secs(args.http.drain_delay));
-    let ops = switchboard::ops::Ops { guardrails, draining, keys: callers.http.clone() };
-    match (listen, stdio) {
+    let ops = switchboard::ops::Ops { guardrails: guardrails.clone(), draining, keys: callers.http.clone() };
+    let served = match (listen, stdio) {
         (Some(addr), false) => {
             serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), args.wire_log.as_deref()).await
         }
@@ -112,8 +113,18 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             let (a, b) = tokio::join!(http, stdio);
             a.and(b)
         }
+    };
+    // Every answered call queued its audit row before answering: write them all before exiting.
+    if let Some(guardrails) = guardrails {
+        if !guardrails.close(AUDIT_FLUSH_LIMIT).await {
+            tracing::error!(target: "switchboard", "audit rows were still queued when the flush time ran out");
+        }
     }
+    served
 }
+
+/// How long shutdown waits for queued audit rows to be written.
+const AUDIT_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn run_config(command: ConfigCommand) -> anyhow::Result<()> {
     match command {

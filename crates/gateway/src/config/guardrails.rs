@@ -70,3 +70,50 @@ impl GuardrailsSection {
         Ok(())
     }
 }
+
+/// The default number of audit rows that may wait to be written.
+pub const DEFAULT_AUDIT_QUEUE: usize = 10_000;
+
+/// The `audit:` section: where every tool call is recorded.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// Record tool calls. Default true.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// A PostgreSQL or MySQL URL for the audit table (use `${ENV}`). Default: SQLite.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The SQLite file, relative to the data directory, when no `url` is given. Default
+    /// `audit.db`.
+    #[serde(default)]
+    pub path: Option<std::path::PathBuf>,
+    /// Rows that may wait to be written; when it is full, calls wait for room (nothing is
+    /// dropped). Default 10000.
+    #[serde(default)]
+    pub queue: Option<usize>,
+    /// Argument names whose values are written as `"***"`, in every tool (besides parameters
+    /// marked `secret: true`).
+    #[serde(default)]
+    pub redact: Vec<String>,
+}
+
+impl AuditSection {
+    /// Whether calls are recorded.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.unwrap_or(true)
+    }
+
+    pub(super) fn check(&self) -> Result<(), Problem> {
+        if self.queue == Some(0) {
+            return Err(Problem::new(&["audit", "queue"], "must be at least 1".into()));
+        }
+        if let Some(url) = &self.url {
+            let known = ["postgres://", "postgresql://", "mysql://", "mariadb://"];
+            if !known.iter().any(|p| url.starts_with(p)) {
+                return Err(Problem::new(&["audit", "url"], "must be a postgres:// or mysql:// URL".into()));
+            }
+        }
+        Ok(())
+    }
+}

@@ -31,6 +31,7 @@ impl Config {
         }
         self.auth.check()?;
         self.guardrails.check()?;
+        self.audit.check()?;
         Ok(())
     }
 

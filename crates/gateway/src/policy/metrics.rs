@@ -63,6 +63,8 @@ pub struct Metrics {
     http: Family<HttpLabels, Counter>,
     db_active: Family<SourceLabels, Gauge>,
     db_max: Family<SourceLabels, Gauge>,
+    audit_queued: Gauge,
+    audit_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -97,7 +99,27 @@ impl Metrics {
         registry.register("mcp_db_connections_active", "Database connections in use", db_active.clone());
         let db_max = Family::<SourceLabels, Gauge>::default();
         registry.register("mcp_db_connections_max", "Most database connections a pool opens", db_max.clone());
-        Self { registry, calls, durations, errors, timeouts, rate_limited, http, db_active, db_max }
+        let audit_queued = Gauge::default();
+        registry.register("mcp_audit_queue_depth", "Audit rows waiting to be written", audit_queued.clone());
+        let audit_failures = Counter::default();
+        registry.register(
+            "mcp_audit_write_failures",
+            "Audit batches the database refused (retried)",
+            audit_failures.clone(),
+        );
+        Self {
+            registry,
+            calls,
+            durations,
+            errors,
+            timeouts,
+            rate_limited,
+            http,
+            db_active,
+            db_max,
+            audit_queued,
+            audit_failures,
+        }
     }
 
     /// Starts the per-tool counters of `tool_name` at zero, so rate and alert queries find a
@@ -125,6 +147,16 @@ impl Metrics {
         if let Some(error_type) = error_type {
             self.errors.get_or_create(&ErrorLabels { tool_name: tool_name.to_owned(), error_type }).inc();
         }
+    }
+
+    /// Audit rows waiting to be written.
+    pub fn audit_queued(&self, rows: i64) {
+        self.audit_queued.set(rows);
+    }
+
+    /// An audit batch that failed to write (it is retried).
+    pub fn audit_write_failed(&self) {
+        self.audit_failures.inc();
     }
 
     /// One HTTP request answered with `status`.

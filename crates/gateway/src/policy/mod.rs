@@ -4,17 +4,22 @@
 //! 1. authentication (the HTTP transports, before MCP) and authorization (the catalog's
 //!    [`Policy`](switchboard_mcp::server::Policy): hidden tools are unknown) — built by
 //!    [`crate::access`];
-//! 2. rate limit ([`rate`]): the server-wide per-principal limit, then the tool's own;
-//! 3. timeout ([`timeout`]): the tool's limit, else the server's;
-//! 4. metrics ([`metrics`]): calls, durations and errors per tool.
+//! 2. audit ([`audit`]): one `tool_calls` row per call that gets this far, whatever its outcome
+//!    (it sits outside the rate limit so refusals are recorded too);
+//! 3. rate limit ([`rate`]): the server-wide per-principal limit, then the tool's own;
+//! 4. timeout ([`timeout`]): the tool's limit, else the server's;
+//! 5. metrics ([`metrics`]): calls, durations and errors per tool.
 //!
 //! [`Guardrails`] holds what outlives a reload (the metrics registry, the server-wide limiter)
 //! and wraps the services of each new catalog snapshot.
 
+pub mod audit;
 pub mod metrics;
 pub mod rate;
 pub mod timeout;
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +27,7 @@ use arc_swap::ArcSwap;
 use switchboard_mcp::server::{Catalog, ToolService};
 use tower::ServiceBuilder;
 
+pub use self::audit::{AuditLayer, AuditLog, AuditQuery, AuditRow};
 pub use self::metrics::{Metrics, MetricsLayer};
 pub use self::rate::{Limiter, LocalLimiter, RateLimitLayer};
 pub use self::timeout::TimeoutLayer;
@@ -35,16 +41,42 @@ pub struct Guardrails {
     metrics: Arc<Metrics>,
     global: Option<Arc<dyn Limiter>>,
     databases: ArcSwap<Vec<Database>>,
+    audit: Option<AuditLog>,
 }
 
 impl Guardrails {
-    /// Guardrails for `config` (its `guardrails.rate_limit` holds for the process's lifetime).
-    pub fn new(config: &Config) -> Result<Self, String> {
+    /// Guardrails for `config`: its `guardrails.rate_limit` and `audit` database hold for the
+    /// process's lifetime (a reload changes per-tool settings only). Embedded audit databases
+    /// live in `data_dir`.
+    pub async fn new(config: &Config, data_dir: &Path) -> Result<Self, String> {
         let global = match &config.guardrails.rate_limit {
             Some(limit) => Some(Arc::new(LocalLimiter::new(limit)?) as Arc<dyn Limiter>),
             None => None,
         };
-        Ok(Self { metrics: Arc::new(Metrics::new()), global, databases: ArcSwap::from_pointee(Vec::new()) })
+        let metrics = Arc::new(Metrics::new());
+        let audit = if config.audit.is_enabled() {
+            let log = AuditLog::open(&config.audit, data_dir, metrics.clone())
+                .await
+                .map_err(|e| format!("opening the audit log: {e}"))?;
+            Some(log)
+        } else {
+            None
+        };
+        Ok(Self { metrics, global, databases: ArcSwap::from_pointee(Vec::new()), audit })
+    }
+
+    /// The audit log, unless `audit.enabled` is false.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
+    }
+
+    /// Stops the audit log's intake and waits up to `limit` for every queued row to be
+    /// written; `false` if rows were still waiting when the time ran out.
+    pub async fn close(&self, limit: Duration) -> bool {
+        match &self.audit {
+            Some(audit) => audit.close(limit).await,
+            None => true,
+        }
     }
 
     /// The metrics registry.
@@ -62,8 +94,16 @@ impl Guardrails {
     pub fn apply(&self, catalog: Catalog, config: &Config, databases: Vec<Database>) -> Result<Catalog, String> {
         let mut problem = None;
         let default_timeout = config.guardrails.tool_timeout_ms.unwrap_or(DEFAULT_TOOL_TIMEOUT_MS);
+        let audit_sink = self.audit.as_ref().and_then(AuditLog::sender);
         let catalog = catalog.map_tools(|tool, service| {
             let spec = config.tools.get(&tool.name);
+            let audit = audit_sink.as_ref().map(|sink| {
+                let mut secret: HashSet<String> = config.audit.redact.iter().cloned().collect();
+                secret.extend(
+                    spec.into_iter().flat_map(|t| t.params.iter()).filter(|(_, p)| p.secret).map(|(k, _)| k.clone()),
+                );
+                AuditLayer::new(&tool.name, sink.clone(), secret)
+            });
             let mut limits: Vec<Arc<dyn Limiter>> = self.global.iter().cloned().collect();
             if let Some(limit) = spec.and_then(|t| t.rate_limit.as_ref()) {
                 match LocalLimiter::new(limit) {
@@ -76,6 +116,7 @@ impl Guardrails {
             metrics.declare_tool(&tool.name);
             ToolService::new(
                 ServiceBuilder::new()
+                    .option_layer(audit)
                     .layer(RateLimitLayer::new(&tool.name, limits, metrics.clone()))
                     .layer(TimeoutLayer::new(&tool.name, timeout, metrics.clone()))
                     .layer(MetricsLayer::new(&tool.name, metrics))

@@ -63,7 +63,7 @@ where
                 Ok(outcome) => outcome,
                 Err(_) => {
                     layer.metrics.timed_out(&layer.tool);
-                    Err(HandlerError::msg(format!(
+                    Err(HandlerError::timed_out(format!(
                         "{} did not finish within {} ms and was stopped; try again later or with a narrower request",
                         layer.tool,
                         layer.limit.as_millis()

@@ -330,7 +330,7 @@ impl ServerConnection {
                 }
                 Ok(self.encode(id, result, mode.version(), None))
             }
-            Err(HandlerError { kind: ErrorKind::Tool(message) }) => {
+            Err(HandlerError { kind: ErrorKind::Tool(message) | ErrorKind::Timeout(message) }) => {
                 Ok(self.encode(id, CallToolResult::error(message), mode.version(), None))
             }
             Err(e) => self.non_result(id, e, &mode, &bound, answers),
@@ -702,7 +702,9 @@ fn not_in_modern(method: &str) -> ErrorObject {
 fn into_rpc(e: HandlerError, method: &str) -> ErrorObject {
     match e.kind {
         ErrorKind::Rpc(err) => err,
-        ErrorKind::Tool(message) => ErrorObject::internal(format!("{method} failed: {message}")),
+        ErrorKind::Tool(message) | ErrorKind::Timeout(message) => {
+            ErrorObject::internal(format!("{method} failed: {message}"))
+        }
         ErrorKind::InputRequired(_) => {
             ErrorObject::internal(format!("{method} asked for input outside a modern request"))
         }

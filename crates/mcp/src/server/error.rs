@@ -18,6 +18,8 @@ pub struct HandlerError {
 #[derive(Debug)]
 pub(crate) enum ErrorKind {
     Tool(String),
+    /// A tool error because the call ran out of time (answered like [`ErrorKind::Tool`]).
+    Timeout(String),
     Rpc(ErrorObject),
     InputRequired(InputNeeded),
     /// The work continues as a task; the request answers with the task.
@@ -40,6 +42,20 @@ impl HandlerError {
         Self { kind: ErrorKind::Tool(message.into()) }
     }
 
+    /// A call stopped by its time limit: answered as a tool failure the model can read, and
+    /// told apart from other failures by metrics and audit.
+    pub fn timed_out(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Timeout(message.into()) }
+    }
+
+    /// The JSON-RPC error code, for a protocol error.
+    pub fn error_code(&self) -> Option<switchboard_protocol::ErrorCode> {
+        match &self.kind {
+            ErrorKind::Rpc(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
     /// A protocol error, sent as a JSON-RPC error response.
     pub fn rpc(error: ErrorObject) -> Self {
         Self { kind: ErrorKind::Rpc(error) }
@@ -51,10 +67,11 @@ impl HandlerError {
     }
 
     /// What kind of failure this is, for metrics and audit: `tool` (a failure the model reads),
-    /// `protocol` (a JSON-RPC error), `input_required` or `task`.
+    /// `timeout`, `protocol` (a JSON-RPC error), `input_required` or `task`.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
             ErrorKind::Tool(_) => "tool",
+            ErrorKind::Timeout(_) => "timeout",
             ErrorKind::Rpc(_) => "protocol",
             ErrorKind::InputRequired(_) => "input_required",
             ErrorKind::TaskCreated(_) => "task",
@@ -64,7 +81,7 @@ impl HandlerError {
     /// The message, whatever the kind.
     pub fn message(&self) -> String {
         match &self.kind {
-            ErrorKind::Tool(m) => m.clone(),
+            ErrorKind::Tool(m) | ErrorKind::Timeout(m) => m.clone(),
             ErrorKind::Rpc(e) => e.message.clone(),
             ErrorKind::InputRequired(_) => "input required".to_owned(),
             ErrorKind::TaskCreated(t) => format!("continues as task {}", t.id),

@@ -310,3 +310,128 @@ fn the_alert_rules_pass_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The audit rows of the shop whose data directory is `data`, newest first.
+fn audit_rows(data: &std::path::Path, extra: &[&str]) -> Vec<Value> {
+    let config = repo_root().join("examples/shop/shop.yaml");
+    let out = Command::new(switchboard_bin())
+        .args(["audit", "query", "--config", &config.to_string_lossy(), "--data-dir", &data.to_string_lossy()])
+        .args(["--limit", "100000", "--log-level", "warn"])
+        .args(extra)
+        .output()
+        .expect("switchboard audit runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
+fn shop_in(data: &std::path::Path) -> ServerProcess {
+    let config = repo_root().join("examples/shop/shop.yaml");
+    ServerProcess::spawn_with_env(
+        &switchboard_bin(),
+        &[
+            "serve",
+            "--config",
+            &config.to_string_lossy(),
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("SHOP_ADMIN_KEY", ADMIN), ("SHOP_CUSTOMER_KEYS", "cust1-key-for-tests=CUST-0001")],
+    )
+}
+
+#[tokio::test]
+async fn every_call_leaves_one_audit_row_with_secrets_and_keys_kept_out() {
+    let data = scratch("audit-rows");
+    let srv = shop_in(&data);
+    let mut customer = HttpPeer::new(srv.mcp_url()).with_api_key(CUSTOMER);
+    let status = json!({"name": "get_order_status", "arguments": {"order_id": MINE}});
+    assert_eq!(customer.modern("tools/call", status.clone(), json!({})).await.status, 200);
+    let missing = json!({"name": "get_order_status", "arguments": {"order_id": THEIRS}});
+    assert_eq!(customer.modern("tools/call", missing, json!({})).await.last()["result"]["isError"], true);
+    // Refused for rate: the burst (40) runs out within 60 calls.
+    let search = json!({"name": "search_products", "arguments": {"query": "usb"}});
+    let mut sent = 2;
+    let mut limited = 0;
+    for _ in 0..60 {
+        sent += 1;
+        if customer.modern("tools/call", search.clone(), json!({})).await.status == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0);
+
+    // Rows are written off the hot path: wait for all of them.
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = audit_rows(&data, &["--principal", "CUST-0001"]);
+        if rows.len() >= sent {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows.len(), sent, "one row per call");
+    let count = |outcome: &str| rows.iter().filter(|r| r["outcome"] == outcome).count();
+    assert_eq!(count("rate_limited"), limited);
+    assert_eq!(count("error"), 1);
+    assert_eq!(count("success"), sent - limited - 1);
+    let first = rows.iter().find(|r| r["tool"] == "get_order_status" && r["outcome"] == "success").expect("a row");
+    // The bound customer id is in the arguments the tool ran with; the key never is.
+    let args: Value = serde_json::from_str(first["arguments"].as_str().unwrap_or("{}")).expect("JSON arguments");
+    assert_eq!(args["customer_id"], "CUST-0001", "{first}");
+    assert!(first["result_bytes"].as_i64().is_some_and(|n| n > 0), "{first}");
+    let all = serde_json::to_string(&rows).unwrap_or_default();
+    assert!(!all.contains(CUSTOMER), "an API key reached the audit log");
+    let only_search = audit_rows(&data, &["--tool", "search_products"]);
+    assert_eq!(only_search.len(), sent - 2);
+}
+
+#[tokio::test]
+async fn sigterm_under_load_loses_no_audit_row() {
+    let data = scratch("audit-sigterm");
+    let mut srv = shop_in(&data);
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (url, answered) = (srv.mcp_url(), answered.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "get_order_status", "arguments": {"order_id": MINE},
+                "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
+            loop {
+                let sent = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .header("mcp-protocol-version", "2026-07-28")
+                    .header("mcp-method", "tools/call")
+                    .header("mcp-name", "get_order_status")
+                    .header("x-api-key", ADMIN)
+                    .body(body.to_string())
+                    .send()
+                    .await;
+                let Ok(response) = sent else { return };
+                let Ok(text) = response.text().await else { return };
+                if text.contains("\"structuredContent\"") {
+                    answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let status = srv.terminate(std::time::Duration::from_secs(40)).expect("the server exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    for c in clients {
+        let _ = c.await;
+    }
+    let answered = answered.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(answered > 50, "the load ran ({answered} answers)");
+    let rows = audit_rows(&data, &["--tool", "get_order_status"]);
+    assert!(rows.len() >= answered, "{} rows for {answered} answered calls", rows.len());
+    assert!(rows.len() <= answered + 8, "{} rows for {answered} answered calls (8 in flight at most)", rows.len());
+}
