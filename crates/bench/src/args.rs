@@ -75,6 +75,11 @@ pub struct BenchArgs {
     /// A label for the report (e.g. the peer's name).
     #[arg(long, value_name = "TEXT")]
     pub label: Option<String>,
+
+    /// An HTTP header sent with every request to --url, as 'Name: value' (repeatable), e.g.
+    /// 'X-API-Key: …' for a server that requires a key.
+    #[arg(long = "header", short = 'H', value_name = "HEADER")]
+    pub headers: Vec<String>,
 }
 
 /// The protocol era the load speaks.

@@ -38,11 +38,14 @@ pub(crate) struct Endpoint {
     host: HeaderValue,
     /// The request target (path and query).
     path: Uri,
+    /// Headers added to every request (`--header`).
+    extra: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Endpoint {
-    /// Parses and resolves an `http://host:port/path` URL (no TLS: the load goes to local servers).
-    pub(crate) async fn resolve(url: &str) -> anyhow::Result<Arc<Self>> {
+    /// Parses and resolves an `http://host:port/path` URL (no TLS: the load goes to local
+    /// servers); every request also carries `headers` (`Name: value`).
+    pub(crate) async fn resolve(url: &str, headers: &[String]) -> anyhow::Result<Arc<Self>> {
         use anyhow::Context;
         let uri: Uri = url.parse().with_context(|| format!("invalid URL {url:?}"))?;
         if uri.scheme_str() != Some("http") {
@@ -57,7 +60,14 @@ impl Endpoint {
             .with_context(|| format!("{} has no address", authority.host()))?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).parse().context("the URL's path")?;
         let host = HeaderValue::from_str(authority.as_str()).context("the URL's host")?;
-        Ok(Arc::new(Self { addr, host, path }))
+        let mut extra = Vec::new();
+        for h in headers {
+            let (name, value) = h.split_once(':').with_context(|| format!("--header {h:?} is not 'Name: value'"))?;
+            let name = HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| format!("--header {h:?}"))?;
+            let value = HeaderValue::from_str(value.trim()).with_context(|| format!("--header {h:?}"))?;
+            extra.push((name, value));
+        }
+        Ok(Arc::new(Self { addr, host, path, extra }))
     }
 
     /// A request to this endpoint with the headers every request carries.
@@ -69,6 +79,9 @@ impl Endpoint {
         headers.insert(HOST, self.host.clone());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/event-stream"));
+        for (name, value) in &self.extra {
+            headers.insert(name.clone(), value.clone());
+        }
         request
     }
 }
@@ -318,7 +331,7 @@ mod tests {
                 });
             }
         });
-        (Endpoint::resolve(&url).await.expect("endpoint"), connections)
+        (Endpoint::resolve(&url, &[]).await.expect("endpoint"), connections)
     }
 
     async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(String, Vec<u8>)> {

@@ -98,7 +98,7 @@ async fn prepare(
     target: &Target,
 ) -> anyhow::Result<(Opener, Option<stdio::StdioServer>, Option<u32>)> {
     Ok(match target {
-        Target::Http(url) => (Opener::Http(http::Endpoint::resolve(url).await?), None, args.pid),
+        Target::Http(url) => (Opener::Http(http::Endpoint::resolve(url, &args.headers).await?), None, args.pid),
         Target::Ws(url) => (Opener::Ws { url: url.clone() }, None, args.pid),
         Target::Stdio(argv) => {
             let server = stdio::StdioServer::spawn(argv, args.era).await?;
@@ -202,7 +202,7 @@ async fn idle_sessions(args: &BenchArgs, target: &Target, n: u64) -> anyhow::Res
     let Target::Http(url) = target else {
         anyhow::bail!("--idle-sessions needs an HTTP target (--url)");
     };
-    let endpoint = http::Endpoint::resolve(url).await?;
+    let endpoint = http::Endpoint::resolve(url, &args.headers).await?;
     let before = args.pid.and_then(procstat::sample);
     let start = Instant::now();
     let mut stats = Stats::new();

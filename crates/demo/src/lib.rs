@@ -175,6 +175,13 @@ pub fn basic_router() -> Router {
         })
 }
 
+/// The demonstration's `echo` under another name and description, for configs that serve it
+/// as a native tool (`native: demo.echo`, e.g. to measure a gateway's layers around the cheapest
+/// possible tool).
+pub fn echo_tool(router: Router, name: &str, description: &str) -> Router {
+    router.typed_tool(ToolInfo::new(name, description).read_only(), |a: Echo, _| async move { a.message })
+}
+
 /// The demonstration router. `notifier` lets the trigger tools announce list changes.
 pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
     let tools_notifier = notifier.clone();

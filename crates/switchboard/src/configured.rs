@@ -27,7 +27,7 @@ pub async fn server(
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    let catalog = switchboard_gateway::build(&config, &data_dir, &switchboard_shop::natives())
+    let catalog = switchboard_gateway::build(&config, &data_dir, &natives())
         .await
         .with_context(|| format!("building the catalog of {}", config_path.display()))?;
     let mut builder = Server::builder(
@@ -46,23 +46,40 @@ pub async fn server(
         path: config_path.to_owned(),
         data_dir,
         load: crate::config_file::load,
-        natives: switchboard_shop::natives(),
+        natives: natives(),
         guardrails: guardrails.clone(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
     Ok((server, config, Callers::from_identities(identities), guardrails))
 }
 
-/// Tells a person how to reach the server.
-pub fn print_connect_help(config_path: &Path, listen: Option<&str>) {
+/// The native tools a config may name: the shop's, and the demonstration's `echo` (`demo.echo`,
+/// the cheapest tool there is, for measuring the gateway's own cost).
+fn natives() -> switchboard_gateway::NativeTools {
+    switchboard_shop::natives()
+        .with("demo.echo", |router, t| Ok(switchboard_demo::echo_tool(router, t.name, &t.config.description)))
+}
+
+/// Tells a person how to reach the server; with `keyed`, which header carries their API key.
+pub fn print_connect_help(config_path: &Path, listen: Option<&str>, keyed: bool) {
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "switchboard".into());
     let config = std::fs::canonicalize(config_path).unwrap_or_else(|_| config_path.to_owned());
     let mut help = String::from("\nHow to connect:\n");
     if let Some(addr) = listen {
+        let (auth, header, inspector_header) = if keyed {
+            (
+                "  API key:          required; send `X-API-Key: <key>` or `Authorization: Bearer <key>`\n",
+                " -H 'X-API-Key: <key>'",
+                " --header 'X-API-Key: <key>'",
+            )
+        } else {
+            ("  API key:          none configured: every caller is anonymous (local development)\n", "", "")
+        };
         help.push_str(&format!(
-            "  Streamable HTTP:  http://{addr}/mcp   (WebSocket ws://{addr}/ws, legacy SSE http://{addr}/sse)\n  \
-             Inspector:        npx @modelcontextprotocol/inspector --cli --transport http --server-url http://{addr}/mcp --method tools/list\n  \
-             switchboard:      {exe} client --url http://{addr}/mcp tools list\n"
+            "  Streamable HTTP:  http://{addr}/mcp   (WebSocket ws://{addr}/ws, legacy SSE http://{addr}/sse)\n{auth}  \
+             Inspector:        npx @modelcontextprotocol/inspector --cli --transport http --server-url http://{addr}/mcp{inspector_header} --method tools/list\n  \
+             switchboard:      {exe} client --url http://{addr}/mcp{header} tools list\n  \
+             Operators:        http://{addr}/healthz, http://{addr}/readyz, http://{addr}/metrics\n"
         ));
     }
     help.push_str(&format!(
