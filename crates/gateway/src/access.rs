@@ -21,6 +21,8 @@ pub struct Identities {
     pub anonymous: Option<Principal>,
     /// Who stdio acts for.
     pub stdio: Principal,
+    /// The authorization server whose JWT access tokens are accepted, if any.
+    pub oauth: Option<crate::config::OAuthSection>,
 }
 
 impl Identities {
@@ -42,8 +44,9 @@ impl Identities {
         }
         let anonymous = auth.anonymous.as_ref().map_or_else(Principal::anonymous, |s| principal(s, "anonymous"));
         let stdio = auth.stdio.as_ref().map_or_else(|| anonymous.clone(), |s| principal(s, "local"));
-        let anonymous = keys.is_empty().then_some(anonymous);
-        Ok(Self { keys, anonymous, stdio })
+        // Once any credential is configured, callers must present one.
+        let anonymous = (keys.is_empty() && auth.oauth.is_none()).then_some(anonymous);
+        Ok(Self { keys, anonymous, stdio, oauth: auth.oauth.clone() })
     }
 }
 

@@ -29,11 +29,14 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, PrincipalSpec};
+pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, OAuthSection, PrincipalSpec};
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
 pub use self::error::ConfigError;
 pub(crate) use self::error::{redact, Problem};
-pub use self::guardrails::{AuditSection, GuardrailsSection, RateLimit, DEFAULT_AUDIT_QUEUE, DEFAULT_TOOL_TIMEOUT_MS};
+pub use self::guardrails::{
+    AuditSection, BreakerSpec, CacheSpec, GuardrailsSection, RateLimit, DEFAULT_AUDIT_QUEUE, DEFAULT_CACHE_MAX_BYTES,
+    DEFAULT_TOOL_TIMEOUT_MS,
+};
 pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::parse::Env;
@@ -313,6 +316,13 @@ pub struct Tool {
     /// Milliseconds a call may take. Default: `guardrails.tool_timeout_ms`.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Serve repeated calls from a cache (read-only tools only).
+    #[serde(default)]
+    pub cache: Option<CacheSpec>,
+    /// Tools whose caches a successful call of this one empties (e.g. a refund empties
+    /// `get_order_status`).
+    #[serde(default)]
+    pub invalidates: Vec<String>,
 }
 
 /// What serves a tool.

@@ -50,7 +50,7 @@ pub async fn server(
         guardrails: guardrails.clone(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
-    Ok((server, config, Callers::from_identities(identities), guardrails))
+    Ok((server, config, Callers::from_identities(identities)?, guardrails))
 }
 
 /// The native tools a config may name: the shop's, and the demonstration's `echo` (`demo.echo`,

@@ -81,7 +81,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             // Flags choose the transports when given; otherwise the config does.
             let (listen, stdio) = if args.stdio && args.listen.is_none() { (None, true) } else { (listen, stdio) };
             if !stdio {
-                configured::print_connect_help(path, listen.as_deref(), !callers.http.is_empty());
+                configured::print_connect_help(path, listen.as_deref(), callers.required);
             }
             (server, listen, stdio)
         }

@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 use switchboard_gateway::Guardrails;
-use switchboard_mcp::server::http::{ApiKeys, Authenticate};
+use switchboard_mcp::server::http::Authenticate;
 use tokio_util::sync::CancellationToken;
 
 /// How long a readiness probe waits for each database.
@@ -28,7 +28,7 @@ pub struct Ops {
     /// Fires when the process starts draining (SIGTERM): `/readyz` fails from then on.
     pub draining: CancellationToken,
     /// Who may read `/metrics`.
-    pub keys: ApiKeys,
+    pub keys: Arc<dyn Authenticate>,
 }
 
 /// `/healthz`, `/readyz` and `/metrics`, and the request counter around `app`.

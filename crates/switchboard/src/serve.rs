@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use switchboard_gateway::Identities;
-use switchboard_mcp::server::http::{self, ApiKeys, HttpConfig, InMemorySessionStore, ListenerConfig};
+use switchboard_mcp::server::http::{
+    self, ApiKeys, Authenticate, HttpConfig, InMemorySessionStore, JwtAuth, JwtConfig, ListenerConfig,
+};
 use switchboard_mcp::server::{Notifier, Principal, Server};
 use switchboard_mcp::transport::stdio;
 use switchboard_mcp::transport::tap::WireLog;
@@ -40,12 +42,17 @@ fn build_demo(
         .build())
 }
 
-/// Who may call the server: the API keys HTTP callers authenticate with, and who stdio acts
-/// for.
+/// Who may call the server: how HTTP callers authenticate (API keys, JWT access tokens), and who
+/// stdio acts for.
 #[derive(Debug, Clone)]
 pub struct Callers {
     /// The HTTP transports' authenticator.
-    pub http: ApiKeys,
+    pub http: Arc<dyn Authenticate>,
+    /// Whether callers must present credentials (keys or an authorization server are
+    /// configured); otherwise everyone is anonymous.
+    pub required: bool,
+    /// The RFC 9728 metadata to serve, when JWT access tokens are accepted.
+    pub resource_metadata: Option<serde_json::Value>,
     /// Who stdio acts for.
     pub stdio: Principal,
 }
@@ -53,19 +60,45 @@ pub struct Callers {
 impl Callers {
     /// Nobody in particular: no keys; every caller is anonymous (the demonstration server).
     pub fn anonymous() -> Self {
-        Self { http: ApiKeys::new().with_anonymous(Principal::anonymous()), stdio: Principal::anonymous() }
+        Self {
+            http: Arc::new(ApiKeys::new().with_anonymous(Principal::anonymous())),
+            required: false,
+            resource_metadata: None,
+            stdio: Principal::anonymous(),
+        }
     }
 
     /// The callers a config's `auth:` section describes.
-    pub fn from_identities(identities: Identities) -> Self {
-        let mut http = ApiKeys::new();
+    pub fn from_identities(identities: Identities) -> anyhow::Result<Self> {
+        let mut keys = ApiKeys::new();
         for (digest, principal) in identities.keys {
-            http = http.with_digest(digest, principal);
+            keys = keys.with_digest(digest, principal);
         }
+        let required = identities.anonymous.is_none();
         if let Some(anonymous) = identities.anonymous {
-            http = http.with_anonymous(anonymous);
+            keys = keys.with_anonymous(anonymous);
         }
-        Self { http, stdio: identities.stdio }
+        let Some(oauth) = identities.oauth else {
+            return Ok(Self { http: Arc::new(keys), required, resource_metadata: None, stdio: identities.stdio });
+        };
+        let names = if oauth.algorithms.is_empty() { vec!["RS256".to_owned()] } else { oauth.algorithms.clone() };
+        let algorithms =
+            names.iter().map(|a| JwtConfig::algorithm(a)).collect::<Result<Vec<_>, _>>().map_err(anyhow::Error::msg)?;
+        let config = JwtConfig {
+            issuer: oauth.issuer,
+            jwks_url: oauth.jwks_url,
+            audience: oauth.resource,
+            algorithms,
+            leeway: Duration::from_secs(oauth.leeway_secs.unwrap_or(60)),
+            id_claim: oauth.id_claim.unwrap_or_else(|| "sub".into()),
+            roles_claim: oauth.roles_claim.unwrap_or_else(|| "scope".into()),
+            attributes: oauth.attributes.into_iter().collect(),
+            required_scopes: oauth.required_scopes,
+            scopes_supported: oauth.scopes_supported,
+        };
+        let metadata = config.resource_metadata();
+        let jwt = JwtAuth::new(config, Some(Arc::new(keys)));
+        Ok(Self { http: Arc::new(jwt), required, resource_metadata: Some(metadata), stdio: identities.stdio })
     }
 }
 
@@ -100,7 +133,7 @@ pub async fn serve_http(
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    if callers.http.is_empty() {
+    if !callers.required {
         if !local.ip().is_loopback() && !args.allow_anonymous {
             anyhow::bail!(
                 "refusing to serve {local} without authentication: anyone who can reach it could call every tool. \
@@ -115,7 +148,8 @@ pub async fn serve_http(
     config.allowed_hosts = args.allow_hosts.clone();
     config.allowed_origins = args.allow_origins.clone();
     config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
-    config.authenticator = Some(Arc::new(callers.http.clone()));
+    config.authenticator = Some(callers.http.clone());
+    config.resource_metadata = callers.resource_metadata.clone();
     if let Some(path) = wire_log {
         config.wire_log =
             Some(WireLog::create(path).with_context(|| format!("creating the wire log {}", path.display()))?);

@@ -57,6 +57,8 @@ pub struct HttpPeer {
     pub version: ProtocolVersion,
     /// Sent as `X-API-Key` with every request, when set.
     pub api_key: Option<String>,
+    /// Sent as `Authorization: Bearer …` with every request, when set.
+    pub bearer: Option<String>,
     next_id: i64,
 }
 
@@ -76,8 +78,15 @@ impl HttpPeer {
             session: None,
             version: ProtocolVersion::LATEST_LEGACY,
             api_key: None,
+            bearer: None,
             next_id: 1,
         }
+    }
+
+    /// The same client, authenticating with an access token (as `Authorization: Bearer`).
+    pub fn with_bearer(mut self, token: impl Into<String>) -> Self {
+        self.bearer = Some(token.into());
+        self
     }
 
     /// The same client, authenticating with `key` (as `X-API-Key`).
@@ -111,6 +120,9 @@ impl HttpPeer {
         }
         if let Some(key) = &self.api_key {
             request = request.header("x-api-key", key);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
         }
         let response = request.send().await.expect("POST reaches the server");
         collect(response, version, answered, None).await
@@ -189,6 +201,9 @@ impl HttpPeer {
         }
         if let Some(key) = &self.api_key {
             request = request.header("x-api-key", key);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
         }
         let response = request.send().await.expect("POST reaches the server");
         SseReader::new(response, self.version, Some(method.to_owned()))

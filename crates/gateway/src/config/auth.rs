@@ -29,6 +29,45 @@ pub struct AuthSection {
     /// same as `anonymous`.
     #[serde(default)]
     pub stdio: Option<PrincipalSpec>,
+    /// OAuth 2.1: accept JWT access tokens from this authorization server (besides API keys).
+    #[serde(default)]
+    pub oauth: Option<OAuthSection>,
+}
+
+/// An OAuth 2.1 authorization server whose JWT access tokens this server accepts (the MCP
+/// authorization spec: this server is a resource server).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthSection {
+    /// The issuer: tokens must carry it as `iss`.
+    pub issuer: String,
+    /// Where the issuer publishes its signing keys (JWKS).
+    pub jwks_url: String,
+    /// This server's resource URI (e.g. `https://mcp.example.com/mcp`): tokens must carry it in
+    /// `aud`, and clients find the metadata at its origin's
+    /// `/.well-known/oauth-protected-resource`.
+    pub resource: String,
+    /// Accepted signature algorithms. Default `[RS256]`.
+    #[serde(default)]
+    pub algorithms: Vec<String>,
+    /// Seconds of clock skew tolerated on `exp` and `nbf`. Default 60.
+    #[serde(default)]
+    pub leeway_secs: Option<u64>,
+    /// The claim that is the principal's id. Default `sub`.
+    #[serde(default)]
+    pub id_claim: Option<String>,
+    /// The claim whose scopes become roles. Default `scope`.
+    #[serde(default)]
+    pub roles_claim: Option<String>,
+    /// Claims copied into the principal's attributes: `claim: attribute`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// A token must carry one of these scopes, or it gets 403 `insufficient_scope`.
+    #[serde(default)]
+    pub required_scopes: Vec<String>,
+    /// Scopes advertised in the resource metadata.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
 }
 
 /// One API key.

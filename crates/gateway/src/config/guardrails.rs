@@ -20,6 +20,23 @@ pub struct GuardrailsSection {
     /// overrides). Default 30000.
     #[serde(default)]
     pub tool_timeout_ms: Option<u64>,
+    /// The circuit breaker every source gets. Default: opens after 5 consecutive calls that
+    /// could not reach the source, for 30 s.
+    #[serde(default)]
+    pub breaker: Option<BreakerSpec>,
+}
+
+/// When a source's circuit breaker opens, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    /// Consecutive calls that could not reach the source (transport errors, timeouts) before
+    /// calls stop. Default 5.
+    #[serde(default)]
+    pub failures: Option<u32>,
+    /// How long calls stop before one is let through to probe. Default 30000 ms.
+    #[serde(default)]
+    pub cool_down_ms: Option<u64>,
 }
 
 /// A rate: `per_second` or `per_minute` calls, with bursts of up to `burst` (GCRA).
@@ -69,6 +86,24 @@ impl GuardrailsSection {
         }
         Ok(())
     }
+}
+
+/// The default byte budget of one tool's result cache.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A read-only tool's result cache.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSpec {
+    /// How long a result is served from the cache, in milliseconds.
+    pub ttl_ms: u64,
+    /// Also key entries by the caller's principal id (for tools whose results depend on who
+    /// asks beyond their `from_principal` parameters). Default false.
+    #[serde(default)]
+    pub per_principal: bool,
+    /// The most bytes of results kept. Default 16 MiB.
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
 }
 
 /// The default number of audit rows that may wait to be written.

@@ -265,6 +265,10 @@ where
                         row.outcome = "timeout".into();
                         row.error_kind = Some("timeout".into());
                     }
+                    "unavailable" => {
+                        row.outcome = "error".into();
+                        row.error_kind = Some("unavailable".into());
+                    }
                     "tool" => {
                         row.outcome = "error".into();
                         row.error_kind = Some("tool_error".into());

@@ -65,6 +65,14 @@ pub struct Metrics {
     db_max: Family<SourceLabels, Gauge>,
     audit_queued: Gauge,
     audit_failures: Counter,
+    cache_hits: Family<CacheLabels, Counter>,
+    cache_misses: Family<CacheLabels, Counter>,
+    breakers: Family<SourceLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache_type: &'static str,
 }
 
 impl Default for Metrics {
@@ -107,8 +115,20 @@ impl Metrics {
             "Audit batches the database refused (retried)",
             audit_failures.clone(),
         );
+        let cache_hits = Family::<CacheLabels, Counter>::default();
+        registry.register("mcp_cache_hits", "Tool calls answered from the result cache", cache_hits.clone());
+        let cache_misses = Family::<CacheLabels, Counter>::default();
+        registry.register("mcp_cache_misses", "Cacheable tool calls the cache could not answer", cache_misses.clone());
+        // Both series exist from the start, so miss-rate alerts see zeros rather than nothing.
+        cache_hits.get_or_create(&CacheLabels { cache_type: "tool" }).inc_by(0);
+        cache_misses.get_or_create(&CacheLabels { cache_type: "tool" }).inc_by(0);
+        let breakers = Family::<SourceLabels, Gauge>::default();
+        registry.register("mcp_circuit_breaker_open", "1 while a source's circuit breaker is open", breakers.clone());
         Self {
             registry,
+            breakers,
+            cache_hits,
+            cache_misses,
             calls,
             durations,
             errors,
@@ -147,6 +167,17 @@ impl Metrics {
         if let Some(error_type) = error_type {
             self.errors.get_or_create(&ErrorLabels { tool_name: tool_name.to_owned(), error_type }).inc();
         }
+    }
+
+    /// Whether `source`'s circuit breaker is open.
+    pub fn breaker_state(&self, source: &str, open: bool) {
+        self.breakers.get_or_create(&SourceLabels { source: source.to_owned() }).set(i64::from(open));
+    }
+
+    /// A lookup in a tool's result cache.
+    pub fn cache_lookup(&self, hit: bool) {
+        let labels = CacheLabels { cache_type: "tool" };
+        if hit { &self.cache_hits } else { &self.cache_misses }.get_or_create(&labels).inc();
     }
 
     /// Audit rows waiting to be written.
@@ -237,6 +268,8 @@ where
                     // Asking the client for input, or continuing as a task, is not a failure.
                     "input_required" | "task" => m.finished(&layer.tool, "success", None),
                     "tool" => m.finished(&layer.tool, "error", Some("tool_error")),
+                    "timeout" => m.timed_out(&layer.tool),
+                    "unavailable" => m.finished(&layer.tool, "error", Some("unavailable")),
                     _ => m.finished(&layer.tool, "error", Some("protocol_error")),
                 },
             }

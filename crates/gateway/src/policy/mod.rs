@@ -7,18 +7,24 @@
 //! 2. audit ([`audit`]): one `tool_calls` row per call that gets this far, whatever its outcome
 //!    (it sits outside the rate limit so refusals are recorded too);
 //! 3. rate limit ([`rate`]): the server-wide per-principal limit, then the tool's own;
-//! 4. timeout ([`timeout`]): the tool's limit, else the server's;
-//! 5. metrics ([`metrics`]): calls, durations and errors per tool.
+//! 4. cache ([`cache`]): read-only tools that opt in answer repeats from a cache; write tools
+//!    empty the caches they name in `invalidates`;
+//! 5. circuit breaker ([`breaker`]): one per source; open after consecutive failures to reach
+//!    it (it sits outside the timeout so a timed-out call counts);
+//! 6. timeout ([`timeout`]): the tool's limit, else the server's;
+//! 7. metrics ([`metrics`]): calls, durations and errors per tool.
 //!
 //! [`Guardrails`] holds what outlives a reload (the metrics registry, the server-wide limiter)
 //! and wraps the services of each new catalog snapshot.
 
 pub mod audit;
+pub mod breaker;
+pub mod cache;
 pub mod metrics;
 pub mod rate;
 pub mod timeout;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,11 +34,18 @@ use switchboard_mcp::server::{Catalog, ToolService};
 use tower::ServiceBuilder;
 
 pub use self::audit::{AuditLayer, AuditLog, AuditQuery, AuditRow};
+pub use self::breaker::{Breaker, BreakerLayer};
+pub use self::cache::{CacheLayer, InvalidateLayer, ResultCache};
 pub use self::metrics::{Metrics, MetricsLayer};
 pub use self::rate::{Limiter, LocalLimiter, RateLimitLayer};
 pub use self::timeout::TimeoutLayer;
-use crate::config::{Config, DEFAULT_TOOL_TIMEOUT_MS};
+use crate::config::{Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS};
 use crate::source::sql::Database;
+
+/// Consecutive failures to reach a source before its breaker opens.
+const DEFAULT_BREAKER_FAILURES: u32 = 5;
+/// How long an open breaker stays open before a probe.
+const DEFAULT_BREAKER_COOL_DOWN_MS: u64 = 30_000;
 
 /// The process's guardrails: metrics, the server-wide rate limiter, and the databases readiness
 /// checks (swapped with each catalog).
@@ -42,6 +55,8 @@ pub struct Guardrails {
     global: Option<Arc<dyn Limiter>>,
     databases: ArcSwap<Vec<Database>>,
     audit: Option<AuditLog>,
+    /// By source name; kept across reloads, so an open breaker stays open.
+    breakers: std::sync::Mutex<HashMap<String, Arc<Breaker>>>,
 }
 
 impl Guardrails {
@@ -62,7 +77,27 @@ impl Guardrails {
         } else {
             None
         };
-        Ok(Self { metrics, global, databases: ArcSwap::from_pointee(Vec::new()), audit })
+        Ok(Self {
+            metrics,
+            global,
+            databases: ArcSwap::from_pointee(Vec::new()),
+            audit,
+            breakers: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The breaker of `source`, made on first use with `config`'s settings.
+    fn breaker(&self, source: &str, config: &Config) -> Arc<Breaker> {
+        let mut breakers = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        breakers
+            .entry(source.to_owned())
+            .or_insert_with(|| {
+                let spec = config.guardrails.breaker.as_ref();
+                let failures = spec.and_then(|b| b.failures).unwrap_or(DEFAULT_BREAKER_FAILURES);
+                let cool_down = spec.and_then(|b| b.cool_down_ms).unwrap_or(DEFAULT_BREAKER_COOL_DOWN_MS);
+                Arc::new(Breaker::new(source, failures, Duration::from_millis(cool_down), self.metrics.clone()))
+            })
+            .clone()
     }
 
     /// The audit log, unless `audit.enabled` is false.
@@ -95,6 +130,12 @@ impl Guardrails {
         let mut problem = None;
         let default_timeout = config.guardrails.tool_timeout_ms.unwrap_or(DEFAULT_TOOL_TIMEOUT_MS);
         let audit_sink = self.audit.as_ref().and_then(AuditLog::sender);
+        let caches = caches(&catalog, config)?;
+        for (name, tool) in config.tools.iter() {
+            if let Some(missing) = tool.invalidates.iter().find(|t| !caches.contains_key(t.as_str())) {
+                return Err(format!("tools.{name}.invalidates: {missing:?} is not a tool with a cache"));
+            }
+        }
         let catalog = catalog.map_tools(|tool, service| {
             let spec = config.tools.get(&tool.name);
             let audit = audit_sink.as_ref().map(|sink| {
@@ -112,12 +153,26 @@ impl Guardrails {
                 }
             }
             let timeout = Duration::from_millis(spec.and_then(|t| t.timeout_ms).unwrap_or(default_timeout));
+            let cache = caches
+                .get(tool.name.as_str())
+                .map(|(cache, per_principal)| CacheLayer::new(cache.clone(), *per_principal, self.metrics.clone()));
+            let targets: Vec<ResultCache> = spec
+                .into_iter()
+                .flat_map(|t| t.invalidates.iter())
+                .filter_map(|t| caches.get(t.as_str()).map(|(c, _)| c.clone()))
+                .collect();
+            let invalidate = (!targets.is_empty()).then(|| InvalidateLayer::new(targets));
+            let breaker =
+                spec.and_then(|t| t.source.as_deref()).map(|source| BreakerLayer::new(self.breaker(source, config)));
             let metrics = self.metrics.clone();
             metrics.declare_tool(&tool.name);
             ToolService::new(
                 ServiceBuilder::new()
                     .option_layer(audit)
                     .layer(RateLimitLayer::new(&tool.name, limits, metrics.clone()))
+                    .option_layer(invalidate)
+                    .option_layer(cache)
+                    .option_layer(breaker)
                     .layer(TimeoutLayer::new(&tool.name, timeout, metrics.clone()))
                     .layer(MetricsLayer::new(&tool.name, metrics))
                     .service(service),
@@ -129,4 +184,27 @@ impl Guardrails {
         self.databases.store(Arc::new(databases));
         Ok(catalog)
     }
+}
+
+/// A result cache for every tool whose config asks for one; only read-only tools may.
+fn caches<'c>(catalog: &Catalog, config: &'c Config) -> Result<HashMap<&'c str, (ResultCache, bool)>, String> {
+    let mut caches = HashMap::new();
+    for (name, tool) in config.tools.iter() {
+        let Some(spec) = &tool.cache else { continue };
+        let read_only = catalog
+            .tool(name)
+            .and_then(|t| t.tool().annotations.as_ref())
+            .and_then(|a| a.read_only_hint)
+            .unwrap_or(false);
+        if !read_only {
+            return Err(format!("tools.{name}.cache: only read-only tools can be cached"));
+        }
+        if spec.ttl_ms == 0 {
+            return Err(format!("tools.{name}.cache.ttl_ms: must be at least 1"));
+        }
+        let max_bytes = spec.max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES);
+        let cache = cache::result_cache(Duration::from_millis(spec.ttl_ms), max_bytes);
+        caches.insert(name.as_str(), (cache, spec.per_principal));
+    }
+    Ok(caches)
 }

@@ -383,9 +383,9 @@ impl RequestContext {
                 let (status, result, error) = match outcome {
                     None => (TaskStatus::Cancelled, None, None),
                     Some(Ok(r)) => (TaskStatus::Completed, Some(encode_result(r, version)), None),
-                    Some(Err(HandlerError { kind: ErrorKind::Tool(m) | ErrorKind::Timeout(m) })) => {
-                        (TaskStatus::Completed, Some(encode_result(CallToolResult::error(m), version)), None)
-                    }
+                    Some(Err(HandlerError {
+                        kind: ErrorKind::Tool(m) | ErrorKind::Timeout(m) | ErrorKind::Unavailable(m),
+                    })) => (TaskStatus::Completed, Some(encode_result(CallToolResult::error(m), version)), None),
                     Some(Err(HandlerError { kind: ErrorKind::Rpc(e) })) => (TaskStatus::Failed, None, Some(e)),
                     Some(Err(other)) => (TaskStatus::Failed, None, Some(ErrorObject::internal(other.message()))),
                 };

@@ -330,9 +330,9 @@ impl ServerConnection {
                 }
                 Ok(self.encode(id, result, mode.version(), None))
             }
-            Err(HandlerError { kind: ErrorKind::Tool(message) | ErrorKind::Timeout(message) }) => {
-                Ok(self.encode(id, CallToolResult::error(message), mode.version(), None))
-            }
+            Err(HandlerError {
+                kind: ErrorKind::Tool(message) | ErrorKind::Timeout(message) | ErrorKind::Unavailable(message),
+            }) => Ok(self.encode(id, CallToolResult::error(message), mode.version(), None)),
             Err(e) => self.non_result(id, e, &mode, &bound, answers),
         }
     }
@@ -702,7 +702,7 @@ fn not_in_modern(method: &str) -> ErrorObject {
 fn into_rpc(e: HandlerError, method: &str) -> ErrorObject {
     match e.kind {
         ErrorKind::Rpc(err) => err,
-        ErrorKind::Tool(message) | ErrorKind::Timeout(message) => {
+        ErrorKind::Tool(message) | ErrorKind::Timeout(message) | ErrorKind::Unavailable(message) => {
             ErrorObject::internal(format!("{method} failed: {message}"))
         }
         ErrorKind::InputRequired(_) => {

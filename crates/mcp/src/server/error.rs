@@ -20,6 +20,9 @@ pub(crate) enum ErrorKind {
     Tool(String),
     /// A tool error because the call ran out of time (answered like [`ErrorKind::Tool`]).
     Timeout(String),
+    /// A tool error because what the tool depends on could not be reached (answered like
+    /// [`ErrorKind::Tool`]; circuit breakers count it).
+    Unavailable(String),
     Rpc(ErrorObject),
     InputRequired(InputNeeded),
     /// The work continues as a task; the request answers with the task.
@@ -48,6 +51,12 @@ impl HandlerError {
         Self { kind: ErrorKind::Timeout(message.into()) }
     }
 
+    /// A call whose backend could not be reached (connection refused, reset, DNS): answered as
+    /// a tool failure the model can read; circuit breakers count it as a failure of the source.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Unavailable(message.into()) }
+    }
+
     /// The JSON-RPC error code, for a protocol error.
     pub fn error_code(&self) -> Option<switchboard_protocol::ErrorCode> {
         match &self.kind {
@@ -67,11 +76,12 @@ impl HandlerError {
     }
 
     /// What kind of failure this is, for metrics and audit: `tool` (a failure the model reads),
-    /// `timeout`, `protocol` (a JSON-RPC error), `input_required` or `task`.
+    /// `timeout`, `unavailable`, `protocol` (a JSON-RPC error), `input_required` or `task`.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
             ErrorKind::Tool(_) => "tool",
             ErrorKind::Timeout(_) => "timeout",
+            ErrorKind::Unavailable(_) => "unavailable",
             ErrorKind::Rpc(_) => "protocol",
             ErrorKind::InputRequired(_) => "input_required",
             ErrorKind::TaskCreated(_) => "task",
@@ -81,7 +91,7 @@ impl HandlerError {
     /// The message, whatever the kind.
     pub fn message(&self) -> String {
         match &self.kind {
-            ErrorKind::Tool(m) | ErrorKind::Timeout(m) => m.clone(),
+            ErrorKind::Tool(m) | ErrorKind::Timeout(m) | ErrorKind::Unavailable(m) => m.clone(),
             ErrorKind::Rpc(e) => e.message.clone(),
             ErrorKind::InputRequired(_) => "input required".to_owned(),
             ErrorKind::TaskCreated(t) => format!("continues as task {}", t.id),

@@ -87,7 +87,7 @@ async fn calls_racing_a_reload_see_one_version() {
                 }
                 handle.store(next);
                 swaps.fetch_add(1, Ordering::Relaxed);
-                if versions.len() % 8 == 0 {
+                if versions.len().is_multiple_of(8) {
                     std::thread::sleep(std::time::Duration::from_micros(20));
                 }
             }
@@ -107,7 +107,7 @@ async fn calls_racing_a_reload_see_one_version() {
         let line = lines.next_line().await.expect("read").expect("a reply");
         let reply: Value = serde_json::from_str(&line).expect("JSON");
         let id = reply["id"].as_u64().expect("an id");
-        let asked = if id % 2 == 0 { "a" } else { "b" };
+        let asked = if id.is_multiple_of(2) { "a" } else { "b" };
         let result = &reply["result"];
         let text = result["content"][0]["text"].as_str().unwrap_or_default();
         if result["isError"] == true {

@@ -435,3 +435,257 @@ async fn sigterm_under_load_loses_no_audit_row() {
     assert!(rows.len() >= answered, "{} rows for {answered} answered calls", rows.len());
     assert!(rows.len() <= answered + 8, "{} rows for {answered} answered calls (8 in flight at most)", rows.len());
 }
+
+/// The loopback JWKS and token minter (`tests/interop/jwt_issuer.py`), killed on drop.
+struct Issuer {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Issuer {
+    fn start() -> Issuer {
+        use std::io::BufRead as _;
+        let mut child = Command::new(peers().join("py2/bin/python"))
+            .arg(repo_root().join("tests/interop/jwt_issuer.py"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the JWT issuer starts (py2 peer venv)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("the issuer reports its port");
+        let port = serde_json::from_str::<Value>(&line).ok().and_then(|v| v["port"].as_u64()).expect("a port");
+        Issuer { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    async fn mint(&self, query: &str) -> String {
+        let url = format!("{}/mint?{query}", self.base);
+        reqwest::get(url).await.expect("mint").text().await.expect("token")
+    }
+}
+
+const RESOURCE: &str = "http://mcp.test/mcp";
+
+#[tokio::test]
+async fn jwt_access_tokens_are_checked_against_the_issuers_rotating_jwks() {
+    let issuer = Issuer::start();
+    let dir = scratch("jwt");
+    let _ = std::fs::create_dir_all(&dir);
+    let config = dir.join("jwt.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server: {{name: jwt-test}}\n\
+             auth:\n  oauth:\n    issuer: {base}/\n    jwks_url: {base}/jwks.json\n    resource: {RESOURCE}\n    \
+             scopes_supported: [echo]\n    attributes: {{customer_id: customer_id}}\n\
+             audit: {{enabled: false}}\n\
+             tools:\n  echo: {{description: Echoes., native: demo.echo, roles: [echo]}}\n",
+            base = issuer.base
+        ),
+    )
+    .expect("config");
+    let srv = ServerProcess::spawn(
+        &switchboard_bin(),
+        &[
+            "serve",
+            "--config",
+            &config.to_string_lossy(),
+            "--data-dir",
+            &dir.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let aud = "aud=http%3A%2F%2Fmcp.test%2Fmcp";
+    let call = json!({"name": "echo", "arguments": {"message": "hi"}});
+
+    // A good token: its scope is a role, so the tool is listed and runs.
+    let good = issuer.mint(&format!("kid=k1&{aud}&scope=echo")).await;
+    let mut client = HttpPeer::new(srv.mcp_url()).with_bearer(good);
+    let listed = client.modern("tools/list", json!({}), json!({})).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.messages);
+    assert_eq!(listed.last()["result"]["tools"][0]["name"], "echo");
+    let echoed = client.modern("tools/call", call.clone(), json!({})).await;
+    assert_eq!(echoed.last()["result"]["content"][0]["text"], "hi", "{:?}", echoed.messages);
+
+    // Without the scope the tool does not exist for this caller.
+    let narrow = issuer.mint(&format!("kid=k1&{aud}&scope=other")).await;
+    let listed = HttpPeer::new(srv.mcp_url()).with_bearer(narrow).modern("tools/list", json!({}), json!({})).await;
+    assert_eq!(listed.last()["result"]["tools"], json!([]));
+
+    // Wrong audience, expired, not yet valid: 401 with a challenge that points at the metadata.
+    let challenge = "Bearer realm=\"mcp\", error=\"invalid_token\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\"".to_owned();
+    for query in [
+        "kid=k1&aud=http%3A%2F%2Fother.test%2Fmcp&scope=echo".to_owned(),
+        format!("kid=k1&{aud}&scope=echo&exp_in=-300"),
+        format!("kid=k1&{aud}&scope=echo&nbf_in=600"),
+    ] {
+        let token = issuer.mint(&query).await;
+        let refused = HttpPeer::new(srv.mcp_url()).with_bearer(token).modern("tools/list", json!({}), json!({})).await;
+        assert_eq!(refused.status, 401, "{query}");
+        assert_eq!(refused.headers.get("www-authenticate"), Some(&challenge), "{query}");
+    }
+    let none = HttpPeer::new(srv.mcp_url()).modern("tools/list", json!({}), json!({})).await;
+    assert_eq!(none.status, 401);
+    assert_eq!(
+        none.headers.get("www-authenticate").map(String::as_str),
+        Some("Bearer realm=\"mcp\", resource_metadata=\"http://mcp.test/.well-known/oauth-protected-resource\"")
+    );
+
+    // A key the issuer has not published yet is refused; once it is rotated in, it works
+    // (the set is refetched on an unknown kid, at most every 10 s).
+    let rotated = issuer.mint(&format!("kid=k2&{aud}&scope=echo")).await;
+    let early =
+        HttpPeer::new(srv.mcp_url()).with_bearer(rotated.clone()).modern("tools/list", json!({}), json!({})).await;
+    assert_eq!(early.status, 401);
+    reqwest::Client::new().post(format!("{}/rotate", issuer.base)).send().await.expect("rotate");
+    let mut status = 0;
+    for _ in 0..30 {
+        status = HttpPeer::new(srv.mcp_url())
+            .with_bearer(rotated.clone())
+            .modern("tools/list", json!({}), json!({}))
+            .await
+            .status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert_eq!(status, 200, "the rotated key is picked up");
+
+    // RFC 9728 metadata, unauthenticated, at the origin path and under the endpoint's path.
+    for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+        let (status, body) = get(&srv, path, None).await;
+        assert_eq!(status, 200, "{path}");
+        let doc: Value = serde_json::from_str(&body).expect("JSON");
+        assert_eq!(doc["resource"], RESOURCE);
+        assert_eq!(doc["authorization_servers"], json!([format!("{}/", issuer.base)]));
+        assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+        assert_eq!(doc["scopes_supported"], json!(["echo"]));
+    }
+}
+
+#[tokio::test]
+async fn a_cached_tool_answers_repeats_from_its_cache_and_never_across_customers() {
+    let srv = shop("cache");
+    let mut one = HttpPeer::new(srv.mcp_url()).with_api_key(CUSTOMER);
+    let mut two = HttpPeer::new(srv.mcp_url()).with_api_key("cust2-key-for-tests");
+    let history = json!({"name": "get_customer_history", "arguments": {}});
+    let orders = |reply: &switchboard_testkit::http::Reply| -> Vec<String> {
+        reply.last()["result"]["structuredContent"]["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["order_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let first = orders(&one.modern("tools/call", history.clone(), json!({})).await);
+    let again = orders(&one.modern("tools/call", history.clone(), json!({})).await);
+    let theirs = orders(&two.modern("tools/call", history.clone(), json!({})).await);
+    assert!(first.contains(&MINE.to_owned()) && !first.contains(&THEIRS.to_owned()), "{first:?}");
+    assert_eq!(first, again);
+    assert!(theirs.contains(&THEIRS.to_owned()) && !theirs.contains(&MINE.to_owned()), "{theirs:?}");
+    let (_, text) = get(&srv, "/metrics", Some(ADMIN)).await;
+    assert!(text.contains("mcp_cache_hits_total{cache_type=\"tool\"} 1\n"), "{text}");
+    assert!(text.contains("mcp_cache_misses_total{cache_type=\"tool\"} 2\n"), "{text}");
+    // The tool itself ran twice: once per customer.
+    assert!(text.contains("mcp_tool_calls_total{tool_name=\"get_customer_history\",status=\"success\"} 2\n"), "{text}");
+
+    // A refund empties the cache it names: the next read runs the tool again.
+    let mut admin = HttpPeer::new(srv.mcp_url()).with_api_key(ADMIN);
+    let refund = json!({"name": "process_refund", "arguments": {"order_id": MINE, "amount_cents": 100, "reason": "goodwill", "idempotency_key": "cache-test-1"}});
+    assert_eq!(admin.modern("tools/call", refund, json!({})).await.last()["result"]["isError"], json!(null));
+    one.modern("tools/call", history, json!({})).await;
+    let (_, text) = get(&srv, "/metrics", Some(ADMIN)).await;
+    assert!(text.contains("mcp_cache_misses_total{cache_type=\"tool\"} 3\n"), "{text}");
+}
+
+/// A one-route HTTP API on loopback (`Connection: close`, so no pooled connection outlives it).
+async fn api_on(listener: tokio::net::TcpListener) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else { return };
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let body = r#"{"ok":true}"#;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(format!("{head}{body}").as_bytes()).await;
+        });
+    }
+}
+
+fn bind_reusable(port: u16) -> tokio::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], port))).expect("bind the API's port again");
+    socket.listen(64).expect("listen")
+}
+
+// Two workers: the stdio peer blocks one while the API answers on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_opens_while_its_http_source_is_down_and_closes_when_it_returns() {
+    let listener = bind_reusable(0);
+    let port = listener.local_addr().expect("addr").port();
+    let mut api = tokio::spawn(api_on(listener));
+    let dir = scratch("breaker");
+    let _ = std::fs::create_dir_all(&dir);
+    let config = dir.join("breaker.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  api: {{kind: http, base_url: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n\
+             guardrails:\n  breaker: {{failures: 3, cool_down_ms: 1000}}\n\
+             audit: {{enabled: false}}\n\
+             tools:\n  status: {{description: The API's status., source: api, http: {{method: GET, path: /status}}}}\n"
+        ),
+    )
+    .expect("config");
+    let mut peer = switchboard_testkit::peer::StdioPeer::spawn(
+        &switchboard_bin(),
+        &[
+            "serve",
+            "--stdio",
+            "--config",
+            &config.to_string_lossy(),
+            "--data-dir",
+            &dir.to_string_lossy(),
+            "--log-level",
+            "warn",
+        ],
+    );
+    let call = json!({"name": "status", "arguments": {}});
+    let text = |r: &Value| r["result"]["content"][0]["text"].as_str().unwrap_or_default().to_owned();
+    let ok = peer.modern("tools/call", call.clone(), json!({}));
+    assert_eq!(ok["result"]["structuredContent"]["ok"], true, "{ok}");
+
+    // The API goes away: three calls fail to connect, then the breaker answers for it.
+    api.abort();
+    let _ = (&mut api).await;
+    for _ in 0..3 {
+        let failed = peer.modern("tools/call", call.clone(), json!({}));
+        assert_eq!(failed["result"]["isError"], true, "{failed}");
+        assert!(text(&failed).contains("connecting to"), "{failed}");
+    }
+    let open = peer.modern("tools/call", call.clone(), json!({}));
+    assert_eq!(open["result"]["isError"], true);
+    assert!(text(&open).contains("source api is unavailable"), "{open}");
+
+    // It comes back: after the cool-down one call probes it, and the breaker closes.
+    let _api = tokio::spawn(api_on(bind_reusable(port)));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for _ in 0..3 {
+        let back = peer.modern("tools/call", call.clone(), json!({}));
+        assert_eq!(back["result"]["structuredContent"]["ok"], true, "{back}");
+    }
+}

@@ -270,7 +270,12 @@ async fn run(
                     tracing::debug!(target: "switchboard::gateway::http", tool = %call.tool, host = %upstream.host, elapsed_ms, error = %message, "http tool call failed")
                 }
             }
-            Err(HandlerError::msg(message))
+            // Unreachable or silent backends are told apart: circuit breakers count them.
+            Err(match e {
+                CallError::Timeout { .. } => HandlerError::timed_out(message),
+                CallError::Transport { .. } => HandlerError::unavailable(message),
+                _ => HandlerError::msg(message),
+            })
         }
     }
 }

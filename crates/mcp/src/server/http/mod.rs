@@ -18,6 +18,8 @@
 mod auth;
 mod guard;
 mod headers;
+#[cfg(feature = "oauth")]
+mod jwt;
 mod legacy;
 mod legacy_sse;
 mod listener;
@@ -36,6 +38,8 @@ use axum::routing::{any, get, post};
 use axum::Router;
 
 pub use auth::{key_digest, presented_credential, ApiKeys, AuthError, AuthFuture, Authenticate};
+#[cfg(feature = "oauth")]
+pub use jwt::{JwtAuth, JwtConfig, REFRESH_MIN_INTERVAL};
 pub use listener::{serve, ListenerConfig};
 pub use session::{InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
@@ -71,6 +75,9 @@ pub struct HttpConfig {
     /// Who may call: every request to the MCP endpoints is authenticated by it, and refused
     /// with `401` when it cannot be. `None`: every request is anonymous.
     pub authenticator: Option<Arc<dyn Authenticate>>,
+    /// RFC 9728 protected-resource metadata, served unauthenticated at
+    /// `/.well-known/oauth-protected-resource` (and under the endpoint's path) when set.
+    pub resource_metadata: Option<serde_json::Value>,
 }
 
 impl Default for HttpConfig {
@@ -88,6 +95,7 @@ impl Default for HttpConfig {
             websocket: true,
             wire_log: None,
             authenticator: None,
+            resource_metadata: None,
         }
     }
 }
@@ -137,9 +145,21 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
     if let Some(log) = config.wire_log.clone() {
         app = app.layer(axum::middleware::from_fn_with_state(log, tap::record));
     }
-    app.layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+    let mut app = app
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    if let Some(doc) = config.resource_metadata {
+        // Clients look for it at the origin and with the endpoint's path appended (RFC 9728 §3.1).
+        let serve = move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc) }
+        };
+        app = app
+            .route("/.well-known/oauth-protected-resource", get(serve.clone()))
+            .route(&format!("/.well-known/oauth-protected-resource{}", config.path), get(serve));
+    }
+    app
 }
 
 /// Who sent a request: the principal authentication put in its extensions, else anonymous.

@@ -1,0 +1,201 @@
+//! Circuit breakers, one per source: after `failures` consecutive calls that could not reach
+//! the source (transport errors, timeouts — not `isError` results, which the source did answer),
+//! the breaker opens and calls of every tool of that source fail at once with a message naming
+//! it; after `cool_down` one call is let through, and its outcome closes or reopens the breaker.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use switchboard_mcp::protocol::tools::CallToolResult;
+use switchboard_mcp::server::{HandlerError, ToolRequest};
+use tower::{Layer, Service};
+
+use super::metrics::Metrics;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One call is probing the source; the others are refused until it ends.
+    HalfOpen,
+}
+
+/// The breaker of one source, shared by its tools.
+#[derive(Debug)]
+pub struct Breaker {
+    source: String,
+    threshold: u32,
+    cool_down: Duration,
+    state: Mutex<State>,
+    metrics: Arc<Metrics>,
+}
+
+impl Breaker {
+    /// A closed breaker for `source`.
+    pub fn new(source: &str, threshold: u32, cool_down: Duration, metrics: Arc<Metrics>) -> Self {
+        metrics.breaker_state(source, false);
+        Self {
+            source: source.to_owned(),
+            threshold: threshold.max(1),
+            cool_down,
+            state: Mutex::new(State::Closed { failures: 0 }),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a call may go ahead now; `Err` says how long the breaker stays open.
+    fn admit(&self) -> Result<(), Duration> {
+        let mut state = self.lock();
+        match *state {
+            State::Closed { .. } => Ok(()),
+            State::Open { until } => {
+                let now = Instant::now();
+                if now < until {
+                    return Err(until - now);
+                }
+                *state = State::HalfOpen;
+                Ok(())
+            }
+            State::HalfOpen => Err(Duration::ZERO),
+        }
+    }
+
+    /// Records how an admitted call ended.
+    fn record(&self, reached: bool) {
+        let mut state = self.lock();
+        let next = match (*state, reached) {
+            (_, true) => State::Closed { failures: 0 },
+            (State::Closed { failures }, false) if failures + 1 < self.threshold => {
+                State::Closed { failures: failures + 1 }
+            }
+            (_, false) => State::Open { until: Instant::now() + self.cool_down },
+        };
+        let opened = matches!(next, State::Open { .. }) && !matches!(*state, State::Open { .. });
+        *state = next;
+        drop(state);
+        if opened {
+            tracing::warn!(target: "switchboard::breaker", source = %self.source, cool_down_ms = self.cool_down.as_millis() as u64, "circuit opened");
+        }
+        self.metrics.breaker_state(&self.source, matches!(next, State::Open { .. }));
+    }
+}
+
+/// Puts a tool behind its source's [`Breaker`].
+#[derive(Debug, Clone)]
+pub struct BreakerLayer {
+    breaker: Arc<Breaker>,
+}
+
+impl BreakerLayer {
+    /// The layer for a tool of `breaker`'s source.
+    pub fn new(breaker: Arc<Breaker>) -> Self {
+        Self { breaker }
+    }
+}
+
+impl<S> Layer<S> for BreakerLayer {
+    type Service = Guarded<S>;
+    fn layer(&self, inner: S) -> Guarded<S> {
+        Guarded { inner, breaker: self.breaker.clone() }
+    }
+}
+
+/// The service [`BreakerLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Guarded<S> {
+    inner: S,
+    breaker: Arc<Breaker>,
+}
+
+/// Settles a half-open probe that was dropped (cancelled, or stopped by the timeout layer
+/// outside) as a failure, so the breaker never stays half-open.
+struct Pending(Option<Arc<Breaker>>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(b) = self.0.take() {
+            b.record(false);
+        }
+    }
+}
+
+impl<S> Service<ToolRequest> for Guarded<S>
+where
+    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError>,
+    S::Future: Send + 'static,
+{
+    type Response = CallToolResult;
+    type Error = HandlerError;
+    type Future = Pin<Box<dyn Future<Output = Result<CallToolResult, HandlerError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: ToolRequest) -> Self::Future {
+        if let Err(wait) = self.breaker.admit() {
+            let b = &self.breaker;
+            let message = format!(
+                "source {} is unavailable: its last {} calls could not reach it, so calls are paused for {} s; try again later",
+                b.source,
+                b.threshold,
+                wait.as_secs().max(1)
+            );
+            return Box::pin(std::future::ready(Err(HandlerError::unavailable(message))));
+        }
+        let work = self.inner.call(request);
+        let mut pending = Pending(Some(self.breaker.clone()));
+        Box::pin(async move {
+            let outcome = work.await;
+            let reached = match &outcome {
+                Err(e) => !matches!(e.kind_name(), "timeout" | "unavailable"),
+                Ok(_) => true,
+            };
+            if let Some(b) = pending.0.take() {
+                b.record(reached);
+            }
+            outcome
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_consecutive_failures_then_probes_once_after_the_cool_down() {
+        let b = Breaker::new("api", 3, Duration::from_millis(50), Arc::new(Metrics::new()));
+        for _ in 0..2 {
+            assert!(b.admit().is_ok());
+            b.record(false);
+        }
+        assert!(b.admit().is_ok());
+        b.record(true); // a success resets the count
+        for _ in 0..3 {
+            assert!(b.admit().is_ok());
+            b.record(false);
+        }
+        assert!(b.admit().is_err(), "open");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(b.admit().is_ok(), "one probe");
+        assert!(b.admit().is_err(), "only one");
+        b.record(false);
+        assert!(b.admit().is_err(), "reopened");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(b.admit().is_ok());
+        b.record(true);
+        assert!(b.admit().is_ok() && b.admit().is_ok(), "closed");
+    }
+}
