@@ -34,8 +34,8 @@ pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS
 pub use self::error::ConfigError;
 pub(crate) use self::error::{redact, Problem};
 pub use self::guardrails::{
-    AuditSection, BreakerSpec, CacheSpec, GuardrailsSection, RateLimit, DEFAULT_AUDIT_QUEUE, DEFAULT_CACHE_MAX_BYTES,
-    DEFAULT_TOOL_TIMEOUT_MS,
+    AuditSection, BreakerSpec, CacheSpec, GuardrailsSection, RateLimit, RetrySpec, DEFAULT_AUDIT_QUEUE,
+    DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS,
 };
 pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};

@@ -24,6 +24,25 @@ pub struct GuardrailsSection {
     /// could not reach the source, for 30 s.
     #[serde(default)]
     pub breaker: Option<BreakerSpec>,
+    /// Retries of read-only and idempotent tools' calls that could not reach their source.
+    /// Default: 3 attempts in all, backing off from 100 ms to at most 2 s, with jitter.
+    #[serde(default)]
+    pub retry: Option<RetrySpec>,
+}
+
+/// How unreachable calls of read-only and idempotent tools are retried.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Tries in all (1: no retry). Default 3.
+    #[serde(default)]
+    pub attempts: Option<usize>,
+    /// The first wait, in milliseconds; it doubles each time. Default 100.
+    #[serde(default)]
+    pub base_delay_ms: Option<u64>,
+    /// The longest wait, in milliseconds. Default 2000.
+    #[serde(default)]
+    pub max_delay_ms: Option<u64>,
 }
 
 /// When a source's circuit breaker opens, and for how long.

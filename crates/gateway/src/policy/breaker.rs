@@ -152,7 +152,8 @@ where
                 b.threshold,
                 wait.as_secs().max(1)
             );
-            return Box::pin(std::future::ready(Err(HandlerError::unavailable(message))));
+            // A plain tool error: the source was not tried, so retries must not repeat it.
+            return Box::pin(std::future::ready(Err(HandlerError::msg(message))));
         }
         let work = self.inner.call(request);
         let mut pending = Pending(Some(self.breaker.clone()));

@@ -9,10 +9,12 @@
 //! 3. rate limit ([`rate`]): the server-wide per-principal limit, then the tool's own;
 //! 4. cache ([`cache`]): read-only tools that opt in answer repeats from a cache; write tools
 //!    empty the caches they name in `invalidates`;
-//! 5. circuit breaker ([`breaker`]): one per source; open after consecutive failures to reach
-//!    it (it sits outside the timeout so a timed-out call counts);
-//! 6. timeout ([`timeout`]): the tool's limit, else the server's;
-//! 7. metrics ([`metrics`]): calls, durations and errors per tool.
+//! 5. timeout ([`timeout`]): the tool's limit, else the server's, over all attempts;
+//! 6. retry ([`retry`]): read-only and idempotent tools' calls that could not reach their source,
+//!    with exponential backoff and jitter;
+//! 7. circuit breaker ([`breaker`]): one per source; it opens after consecutive attempts that
+//!    could not reach it (an attempt the timeout cuts short counts);
+//! 8. metrics ([`metrics`]): calls, durations and errors per tool.
 //!
 //! [`Guardrails`] holds what outlives a reload (the metrics registry, the server-wide limiter)
 //! and wraps the services of each new catalog snapshot.
@@ -22,6 +24,7 @@ pub mod breaker;
 pub mod cache;
 pub mod metrics;
 pub mod rate;
+pub mod retry;
 pub mod timeout;
 
 use std::collections::{HashMap, HashSet};
@@ -38,6 +41,7 @@ pub use self::breaker::{Breaker, BreakerLayer};
 pub use self::cache::{CacheLayer, InvalidateLayer, ResultCache};
 pub use self::metrics::{Metrics, MetricsLayer};
 pub use self::rate::{Limiter, LocalLimiter, RateLimitLayer};
+pub use self::retry::RetryLayer;
 pub use self::timeout::TimeoutLayer;
 use crate::config::{Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS};
 use crate::source::sql::Database;
@@ -162,8 +166,12 @@ impl Guardrails {
                 .filter_map(|t| caches.get(t.as_str()).map(|(c, _)| c.clone()))
                 .collect();
             let invalidate = (!targets.is_empty()).then(|| InvalidateLayer::new(targets));
-            let breaker =
-                spec.and_then(|t| t.source.as_deref()).map(|source| BreakerLayer::new(self.breaker(source, config)));
+            let source = spec.and_then(|t| t.source.as_deref());
+            let breaker = source.map(|source| BreakerLayer::new(self.breaker(source, config)));
+            let annotations = tool.annotations.as_ref();
+            let repeatable =
+                annotations.is_some_and(|a| a.read_only_hint == Some(true) || a.idempotent_hint == Some(true));
+            let retry = (source.is_some() && repeatable).then(|| retry_layer(config));
             let metrics = self.metrics.clone();
             metrics.declare_tool(&tool.name);
             ToolService::new(
@@ -172,8 +180,9 @@ impl Guardrails {
                     .layer(RateLimitLayer::new(&tool.name, limits, metrics.clone()))
                     .option_layer(invalidate)
                     .option_layer(cache)
-                    .option_layer(breaker)
                     .layer(TimeoutLayer::new(&tool.name, timeout, metrics.clone()))
+                    .option_layer(retry)
+                    .option_layer(breaker)
                     .layer(MetricsLayer::new(&tool.name, metrics))
                     .service(service),
             )
@@ -207,4 +216,13 @@ fn caches<'c>(catalog: &Catalog, config: &'c Config) -> Result<HashMap<&'c str, 
         caches.insert(name.as_str(), (cache, spec.per_principal));
     }
     Ok(caches)
+}
+
+fn retry_layer(config: &Config) -> RetryLayer {
+    let spec = config.guardrails.retry.as_ref();
+    RetryLayer::new(
+        spec.and_then(|r| r.attempts).unwrap_or(3),
+        Duration::from_millis(spec.and_then(|r| r.base_delay_ms).unwrap_or(100)),
+        Duration::from_millis(spec.and_then(|r| r.max_delay_ms).unwrap_or(2_000)),
+    )
 }

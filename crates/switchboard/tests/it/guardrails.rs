@@ -645,7 +645,7 @@ async fn a_breaker_opens_while_its_http_source_is_down_and_closes_when_it_return
         &config,
         format!(
             "sources:\n  api: {{kind: http, base_url: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n\
-             guardrails:\n  breaker: {{failures: 3, cool_down_ms: 1000}}\n\
+             guardrails:\n  breaker: {{failures: 3, cool_down_ms: 1000}}\n  retry: {{attempts: 1}}\n\
              audit: {{enabled: false}}\n\
              tools:\n  status: {{description: The API's status., source: api, http: {{method: GET, path: /status}}}}\n"
         ),
@@ -688,4 +688,48 @@ async fn a_breaker_opens_while_its_http_source_is_down_and_closes_when_it_return
         let back = peer.modern("tools/call", call.clone(), json!({}));
         assert_eq!(back["result"]["structuredContent"]["ok"], true, "{back}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_read_is_retried_until_its_source_returns() {
+    let port = bind_reusable(0).local_addr().expect("addr").port(); // free, and nothing listens
+    let dir = scratch("retry");
+    let _ = std::fs::create_dir_all(&dir);
+    let config = dir.join("retry.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  api: {{kind: http, base_url: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n\
+             guardrails:\n  retry: {{attempts: 8, base_delay_ms: 100, max_delay_ms: 400}}\n\
+             audit: {{enabled: false}}\n\
+             tools:\n  status: {{description: The API's status., source: api, http: {{method: GET, path: /status}}}}\n"
+        ),
+    )
+    .expect("config");
+    let mut peer = switchboard_testkit::peer::StdioPeer::spawn(
+        &switchboard_bin(),
+        &[
+            "serve",
+            "--stdio",
+            "--config",
+            &config.to_string_lossy(),
+            "--data-dir",
+            &dir.to_string_lossy(),
+            "--log-level",
+            "warn",
+        ],
+    );
+    let started = std::time::Instant::now();
+    let call = tokio::task::spawn_blocking(move || {
+        let answer = peer.modern("tools/call", json!({"name": "status", "arguments": {}}), json!({}));
+        (peer, answer)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let _api = tokio::spawn(api_on(bind_reusable(port)));
+    let (_peer, answer) = call.await.expect("the call returns");
+    assert_eq!(
+        answer["result"]["structuredContent"]["ok"], true,
+        "the read was retried until the API was up: {answer}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400), "it did wait for the API");
 }
