@@ -4,14 +4,14 @@
 //! it; after `cool_down` one call is let through, and its outcome closes or reopens the breaker.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, ToolRequest};
-use tower::{Layer, Service};
+use tower::Service;
+
+use super::around::{Guardrail, Next, Outcome};
 
 use super::metrics::Metrics;
 
@@ -91,33 +91,6 @@ impl Breaker {
     }
 }
 
-/// Puts a tool behind its source's [`Breaker`].
-#[derive(Debug, Clone)]
-pub struct BreakerLayer {
-    breaker: Arc<Breaker>,
-}
-
-impl BreakerLayer {
-    /// The layer for a tool of `breaker`'s source.
-    pub fn new(breaker: Arc<Breaker>) -> Self {
-        Self { breaker }
-    }
-}
-
-impl<S> Layer<S> for BreakerLayer {
-    type Service = Guarded<S>;
-    fn layer(&self, inner: S) -> Guarded<S> {
-        Guarded { inner, breaker: self.breaker.clone() }
-    }
-}
-
-/// The service [`BreakerLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct Guarded<S> {
-    inner: S,
-    breaker: Arc<Breaker>,
-}
-
 /// Settles a half-open probe that was dropped (cancelled, or stopped by the timeout layer
 /// outside) as a failure, so the breaker never stays half-open.
 struct Pending(Option<Arc<Breaker>>);
@@ -130,35 +103,31 @@ impl Drop for Pending {
     }
 }
 
-impl<S> Service<ToolRequest> for Guarded<S>
-where
-    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError>,
-    S::Future: Send + 'static,
-{
-    type Response = CallToolResult;
-    type Error = HandlerError;
-    type Future = Pin<Box<dyn Future<Output = Result<CallToolResult, HandlerError>> + Send>>;
+/// Puts a tool behind its source's [`Breaker`].
+#[derive(Debug, Clone)]
+pub struct BreakerGuard(pub Arc<Breaker>);
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: ToolRequest) -> Self::Future {
-        if let Err(wait) = self.breaker.admit() {
-            let b = &self.breaker;
-            let message = format!(
-                "source {} is unavailable: its last {} calls could not reach it, so calls are paused for {} s; try again later",
-                b.source,
-                b.threshold,
-                wait.as_secs().max(1)
-            );
-            // A plain tool error: the source was not tried, so retries must not repeat it.
-            return Box::pin(std::future::ready(Err(HandlerError::msg(message))));
-        }
-        let work = self.inner.call(request);
-        let mut pending = Pending(Some(self.breaker.clone()));
-        Box::pin(async move {
-            let outcome = work.await;
+impl Guardrail for BreakerGuard {
+    fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
+    where
+        S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+        let admitted = self.0.admit();
+        async move {
+            if let Err(wait) = admitted {
+                let b = &self.0;
+                let message = format!(
+                    "source {} is unavailable: its last {} calls could not reach it, so calls are paused for {} s; try again later",
+                    b.source,
+                    b.threshold,
+                    wait.as_secs().max(1)
+                );
+                // A plain tool error: the source was not tried, so retries must not repeat it.
+                return Err(HandlerError::msg(message));
+            }
+            let mut pending = Pending(Some(self.0.clone()));
+            let outcome = next.run(request).await;
             let reached = match &outcome {
                 Err(e) => !matches!(e.kind_name(), "timeout" | "unavailable"),
                 Ok(_) => true,
@@ -167,7 +136,7 @@ where
                 b.record(reached);
             }
             outcome
-        })
+        }
     }
 }
 

@@ -7,10 +7,7 @@
 //! `mcp_rate_limited_total{tool_name}`, `mcp_http_requests_total{method,status}`,
 //! `mcp_db_connections_active{source}`, `mcp_db_connections_max{source}`.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,7 +18,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, ToolRequest};
-use tower::{Layer, Service};
+use tower::Service;
+
+use super::around::{Guardrail, Next, Outcome};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ToolLabels {
@@ -214,66 +213,48 @@ impl Metrics {
 
 /// Counts and times every call of one tool.
 #[derive(Debug, Clone)]
-pub struct MetricsLayer {
+pub struct Measure {
     tool: Arc<str>,
     metrics: Arc<Metrics>,
+    // The series every call touches, looked up once (a lookup allocates its labels).
+    duration: Histogram,
+    success: Counter,
 }
 
-impl MetricsLayer {
-    /// The layer for `tool`.
-    pub fn new(tool: &str, metrics: Arc<Metrics>) -> Self {
-        Self { tool: tool.into(), metrics }
+impl Measure {
+    /// Measures `tool`.
+    pub fn new(name: &str, metrics: Arc<Metrics>) -> Self {
+        let duration = metrics.durations.get_or_create(&tool(name)).clone();
+        let success =
+            metrics.calls.get_or_create(&CallLabels { tool_name: name.to_owned(), status: "success" }).clone();
+        Self { tool: name.into(), metrics, duration, success }
     }
 }
 
-impl<S> Layer<S> for MetricsLayer {
-    type Service = Measured<S>;
-    fn layer(&self, inner: S) -> Measured<S> {
-        Measured { inner, layer: self.clone() }
-    }
-}
-
-/// The service [`MetricsLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct Measured<S> {
-    inner: S,
-    layer: MetricsLayer,
-}
-
-impl<S> Service<ToolRequest> for Measured<S>
-where
-    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError>,
-    S::Future: Send + 'static,
-{
-    type Response = CallToolResult;
-    type Error = HandlerError;
-    type Future = Pin<Box<dyn Future<Output = Result<CallToolResult, HandlerError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: ToolRequest) -> Self::Future {
+impl Guardrail for Measure {
+    async fn call<S>(self, request: ToolRequest, next: Next<S>) -> Outcome
+    where
+        S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
         let started = Instant::now();
-        let work = self.inner.call(request);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            let outcome = work.await;
-            let m = &layer.metrics;
-            m.durations.get_or_create(&tool(&layer.tool)).observe(started.elapsed().as_secs_f64());
-            match &outcome {
-                Ok(result) if result.is_error == Some(true) => m.finished(&layer.tool, "error", Some("tool_error")),
-                Ok(_) => m.finished(&layer.tool, "success", None),
-                Err(e) => match e.kind_name() {
-                    // Asking the client for input, or continuing as a task, is not a failure.
-                    "input_required" | "task" => m.finished(&layer.tool, "success", None),
-                    "tool" => m.finished(&layer.tool, "error", Some("tool_error")),
-                    "timeout" => m.timed_out(&layer.tool),
-                    "unavailable" => m.finished(&layer.tool, "error", Some("unavailable")),
-                    _ => m.finished(&layer.tool, "error", Some("protocol_error")),
-                },
+        let outcome = next.run(request).await;
+        let m = &self.metrics;
+        self.duration.observe(started.elapsed().as_secs_f64());
+        match &outcome {
+            Ok(result) if result.is_error == Some(true) => m.finished(&self.tool, "error", Some("tool_error")),
+            Ok(_) => {
+                self.success.inc();
             }
-            outcome
-        })
+            Err(e) => match e.kind_name() {
+                // Asking the client for input, or continuing as a task, is not a failure.
+                "input_required" | "task" => m.finished(&self.tool, "success", None),
+                "tool" => m.finished(&self.tool, "error", Some("tool_error")),
+                "timeout" => m.timed_out(&self.tool),
+                "unavailable" => m.finished(&self.tool, "error", Some("unavailable")),
+                _ => m.finished(&self.tool, "error", Some("protocol_error")),
+            },
+        }
+        outcome
     }
 }

@@ -19,6 +19,7 @@
 //! [`Guardrails`] holds what outlives a reload (the metrics registry, the server-wide limiter)
 //! and wraps the services of each new catalog snapshot.
 
+mod around;
 pub mod audit;
 pub mod breaker;
 pub mod cache;
@@ -36,13 +37,14 @@ use arc_swap::ArcSwap;
 use switchboard_mcp::server::{Catalog, ToolService};
 use tower::ServiceBuilder;
 
-pub use self::audit::{AuditLayer, AuditLog, AuditQuery, AuditRow};
-pub use self::breaker::{Breaker, BreakerLayer};
-pub use self::cache::{CacheLayer, InvalidateLayer, ResultCache};
-pub use self::metrics::{Metrics, MetricsLayer};
-pub use self::rate::{Limiter, LocalLimiter, RateLimitLayer};
-pub use self::retry::RetryLayer;
-pub use self::timeout::TimeoutLayer;
+pub use self::around::{GuardLayer, Guarded, Guardrail, Next, Outcome};
+pub use self::audit::{Audit, AuditLog, AuditQuery, AuditRow};
+pub use self::breaker::{Breaker, BreakerGuard};
+pub use self::cache::{CacheLookup, Invalidate, ResultCache};
+pub use self::metrics::{Measure, Metrics};
+pub use self::rate::{Limiter, LocalLimiter, RateLimit};
+pub use self::retry::Retry;
+pub use self::timeout::Timeout;
 use crate::config::{Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS};
 use crate::source::sql::Database;
 
@@ -147,7 +149,7 @@ impl Guardrails {
                 secret.extend(
                     spec.into_iter().flat_map(|t| t.params.iter()).filter(|(_, p)| p.secret).map(|(k, _)| k.clone()),
                 );
-                AuditLayer::new(&tool.name, sink.clone(), secret)
+                GuardLayer(Audit::new(&tool.name, sink.clone(), secret))
             });
             let mut limits: Vec<Arc<dyn Limiter>> = self.global.iter().cloned().collect();
             if let Some(limit) = spec.and_then(|t| t.rate_limit.as_ref()) {
@@ -157,17 +159,17 @@ impl Guardrails {
                 }
             }
             let timeout = Duration::from_millis(spec.and_then(|t| t.timeout_ms).unwrap_or(default_timeout));
-            let cache = caches
-                .get(tool.name.as_str())
-                .map(|(cache, per_principal)| CacheLayer::new(cache.clone(), *per_principal, self.metrics.clone()));
+            let cache = caches.get(tool.name.as_str()).map(|(cache, per_principal)| {
+                GuardLayer(CacheLookup::new(cache.clone(), *per_principal, self.metrics.clone()))
+            });
             let targets: Vec<ResultCache> = spec
                 .into_iter()
                 .flat_map(|t| t.invalidates.iter())
                 .filter_map(|t| caches.get(t.as_str()).map(|(c, _)| c.clone()))
                 .collect();
-            let invalidate = (!targets.is_empty()).then(|| InvalidateLayer::new(targets));
+            let invalidate = (!targets.is_empty()).then(|| GuardLayer(Invalidate::new(targets)));
             let source = spec.and_then(|t| t.source.as_deref());
-            let breaker = source.map(|source| BreakerLayer::new(self.breaker(source, config)));
+            let breaker = source.map(|source| GuardLayer(BreakerGuard(self.breaker(source, config))));
             let annotations = tool.annotations.as_ref();
             let repeatable =
                 annotations.is_some_and(|a| a.read_only_hint == Some(true) || a.idempotent_hint == Some(true));
@@ -177,13 +179,13 @@ impl Guardrails {
             ToolService::new(
                 ServiceBuilder::new()
                     .option_layer(audit)
-                    .layer(RateLimitLayer::new(&tool.name, limits, metrics.clone()))
+                    .layer(GuardLayer(RateLimit::new(&tool.name, limits, metrics.clone())))
                     .option_layer(invalidate)
                     .option_layer(cache)
-                    .layer(TimeoutLayer::new(&tool.name, timeout, metrics.clone()))
+                    .layer(GuardLayer(Timeout::new(&tool.name, timeout, metrics.clone())))
                     .option_layer(retry)
                     .option_layer(breaker)
-                    .layer(MetricsLayer::new(&tool.name, metrics))
+                    .layer(GuardLayer(Measure::new(&tool.name, metrics)))
                     .service(service),
             )
         });
@@ -218,11 +220,11 @@ fn caches<'c>(catalog: &Catalog, config: &'c Config) -> Result<HashMap<&'c str, 
     Ok(caches)
 }
 
-fn retry_layer(config: &Config) -> RetryLayer {
+fn retry_layer(config: &Config) -> GuardLayer<Retry> {
     let spec = config.guardrails.retry.as_ref();
-    RetryLayer::new(
+    GuardLayer(Retry::new(
         spec.and_then(|r| r.attempts).unwrap_or(3),
         Duration::from_millis(spec.and_then(|r| r.base_delay_ms).unwrap_or(100)),
         Duration::from_millis(spec.and_then(|r| r.max_delay_ms).unwrap_or(2_000)),
-    )
+    ))
 }

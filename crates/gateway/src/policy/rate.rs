@@ -4,9 +4,7 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -14,10 +12,12 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::protocol::ErrorObject;
 use switchboard_mcp::server::{HandlerError, Principal, ToolRequest};
-use tower::{Layer, Service};
+use tower::Service;
+
+use super::around::{Guardrail, Next, Outcome};
 
 use super::metrics::Metrics;
-use crate::config::RateLimit;
+use crate::config::RateLimit as RateLimitSpec;
 
 /// Decides whether a principal may make one more call now.
 pub trait Limiter: std::fmt::Debug + Send + Sync + 'static {
@@ -37,7 +37,7 @@ const RETAIN_AFTER: usize = 10_000;
 
 impl LocalLimiter {
     /// A limiter for `limit` (already checked by the config).
-    pub fn new(limit: &RateLimit) -> Result<Self, String> {
+    pub fn new(limit: &RateLimitSpec) -> Result<Self, String> {
         let (n, per, burst) = limit.quota()?;
         let nonzero = |v: u32| NonZeroU32::new(v).ok_or_else(|| "a rate limit must be at least 1".to_owned());
         let period = per / n;
@@ -63,59 +63,35 @@ impl Limiter for LocalLimiter {
 
 /// Checks each call against the server-wide limit and the tool's own, in that order.
 #[derive(Debug, Clone)]
-pub struct RateLimitLayer {
+pub struct RateLimit {
     tool: Arc<str>,
-    limits: Vec<Arc<dyn Limiter>>,
+    limits: Arc<[Arc<dyn Limiter>]>,
     metrics: Arc<Metrics>,
 }
 
-impl RateLimitLayer {
-    /// The layer for `tool` under `limits` (none: it passes everything through).
+impl RateLimit {
+    /// The limits of `tool` (none: it passes everything through).
     pub fn new(tool: &str, limits: Vec<Arc<dyn Limiter>>, metrics: Arc<Metrics>) -> Self {
-        Self { tool: tool.into(), limits, metrics }
+        Self { tool: tool.into(), limits: limits.into(), metrics }
     }
 }
 
-impl<S> Layer<S> for RateLimitLayer {
-    type Service = RateLimited<S>;
-    fn layer(&self, inner: S) -> RateLimited<S> {
-        RateLimited { inner, layer: self.clone() }
-    }
-}
-
-/// The service [`RateLimitLayer`] makes.
-#[derive(Debug, Clone)]
-pub struct RateLimited<S> {
-    inner: S,
-    layer: RateLimitLayer,
-}
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, HandlerError>> + Send>>;
-
-impl<S> Service<ToolRequest> for RateLimited<S>
-where
-    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError>,
-    S::Future: Send + 'static,
-{
-    type Response = CallToolResult;
-    type Error = HandlerError;
-    type Future = BoxFuture<CallToolResult>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: ToolRequest) -> Self::Future {
-        let principal = request.ctx.principal();
-        let wait = self.layer.limits.iter().find_map(|l| l.check(principal).err());
-        if let Some(wait) = wait {
-            self.layer.metrics.rate_limited(&self.layer.tool);
-            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
-            let error =
-                ErrorObject::rate_limited(format!("rate limit reached for {}: retry in {ms} ms", self.layer.tool), ms);
-            return Box::pin(std::future::ready(Err(HandlerError::rpc(error))));
+impl Guardrail for RateLimit {
+    fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
+    where
+        S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+    {
+        let wait = self.limits.iter().find_map(|l| l.check(request.ctx.principal()).err());
+        async move {
+            if let Some(wait) = wait {
+                self.metrics.rate_limited(&self.tool);
+                let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+                let message = format!("rate limit reached for {}: retry in {ms} ms", self.tool);
+                return Err(HandlerError::rpc(ErrorObject::rate_limited(message, ms)));
+            }
+            next.run(request).await
         }
-        Box::pin(self.inner.call(request))
     }
 }
 
@@ -125,8 +101,12 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_next_call_waits_and_exempt_roles_never_do() {
-        let limit =
-            RateLimit { per_second: None, per_minute: Some(60), burst: Some(3), exempt_roles: vec!["admin".into()] };
+        let limit = RateLimitSpec {
+            per_second: None,
+            per_minute: Some(60),
+            burst: Some(3),
+            exempt_roles: vec!["admin".into()],
+        };
         let limiter = LocalLimiter::new(&limit).unwrap_or_else(|e| panic!("{e}"));
         let alice = Principal::new("alice", vec![], Default::default());
         let bob = Principal::new("bob", vec![], Default::default());

@@ -607,6 +607,26 @@ async fn a_cached_tool_answers_repeats_from_its_cache_and_never_across_customers
     assert!(text.contains("mcp_cache_misses_total{cache_type=\"tool\"} 3\n"), "{text}");
 }
 
+/// A server over stdio with one tool, `status`, that GETs `/status` from an http source on
+/// `port`, under `guardrails` (YAML lines of the `guardrails:` section).
+fn api_tool_server(name: &str, port: u16, guardrails: &str) -> switchboard_testkit::peer::StdioPeer {
+    let dir = scratch(name);
+    let _ = std::fs::create_dir_all(&dir);
+    let config = dir.join("api.yaml");
+    let text = format!(
+        "sources:\n  api: {{kind: http, base_url: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n\
+         guardrails:\n  {guardrails}\n\
+         audit: {{enabled: false}}\n\
+         tools:\n  status: {{description: The API's status., source: api, http: {{method: GET, path: /status}}}}\n"
+    );
+    std::fs::write(&config, text).expect("config");
+    let (config, dir) = (config.to_string_lossy().into_owned(), dir.to_string_lossy().into_owned());
+    switchboard_testkit::peer::StdioPeer::spawn(
+        &switchboard_bin(),
+        &["serve", "--stdio", "--config", &config, "--data-dir", &dir, "--log-level", "warn"],
+    )
+}
+
 /// A one-route HTTP API on loopback (`Connection: close`, so no pooled connection outlives it).
 async fn api_on(listener: tokio::net::TcpListener) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -638,32 +658,8 @@ async fn a_breaker_opens_while_its_http_source_is_down_and_closes_when_it_return
     let listener = bind_reusable(0);
     let port = listener.local_addr().expect("addr").port();
     let mut api = tokio::spawn(api_on(listener));
-    let dir = scratch("breaker");
-    let _ = std::fs::create_dir_all(&dir);
-    let config = dir.join("breaker.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "sources:\n  api: {{kind: http, base_url: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n\
-             guardrails:\n  breaker: {{failures: 3, cool_down_ms: 1000}}\n  retry: {{attempts: 1}}\n\
-             audit: {{enabled: false}}\n\
-             tools:\n  status: {{description: The API's status., source: api, http: {{method: GET, path: /status}}}}\n"
-        ),
-    )
-    .expect("config");
-    let mut peer = switchboard_testkit::peer::StdioPeer::spawn(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--stdio",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &dir.to_string_lossy(),
-            "--log-level",
-            "warn",
-        ],
-    );
+    let mut peer =
+        api_tool_server("breaker", port, "breaker: {failures: 3, cool_down_ms: 1000}\n  retry: {attempts: 1}");
     let call = json!({"name": "status", "arguments": {}});
     let text = |r: &Value| r["result"]["content"][0]["text"].as_str().unwrap_or_default().to_owned();
     let ok = peer.modern("tools/call", call.clone(), json!({}));
@@ -693,32 +689,7 @@ async fn a_breaker_opens_while_its_http_source_is_down_and_closes_when_it_return
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_read_is_retried_until_its_source_returns() {
     let port = bind_reusable(0).local_addr().expect("addr").port(); // free, and nothing listens
-    let dir = scratch("retry");
-    let _ = std::fs::create_dir_all(&dir);
-    let config = dir.join("retry.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "sources:\n  api: {{kind: http, base_url: \"http://127.0.0.1:{port}\", timeout_ms: 2000}}\n\
-             guardrails:\n  retry: {{attempts: 8, base_delay_ms: 100, max_delay_ms: 400}}\n\
-             audit: {{enabled: false}}\n\
-             tools:\n  status: {{description: The API's status., source: api, http: {{method: GET, path: /status}}}}\n"
-        ),
-    )
-    .expect("config");
-    let mut peer = switchboard_testkit::peer::StdioPeer::spawn(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--stdio",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &dir.to_string_lossy(),
-            "--log-level",
-            "warn",
-        ],
-    );
+    let mut peer = api_tool_server("retry", port, "retry: {attempts: 8, base_delay_ms: 100, max_delay_ms: 400}");
     let started = std::time::Instant::now();
     let call = tokio::task::spawn_blocking(move || {
         let answer = peer.modern("tools/call", json!({"name": "status", "arguments": {}}), json!({}));

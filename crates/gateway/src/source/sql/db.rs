@@ -120,6 +120,12 @@ impl Database {
         Ok(row.try_get::<i64, _>(0).unwrap_or(0))
     }
 
+    /// Runs one statement outside any transaction (settings such as SQLite's `journal_mode`
+    /// cannot change inside one).
+    pub async fn execute(&self, sql: &str) -> Result<(), DbError> {
+        sqlx::query(sql).execute(&self.pool).await.map(|_| ()).map_err(db_err(format!("running {}", first_line(sql))))
+    }
+
     /// Runs a script of `;`-terminated statements in one transaction.
     pub async fn run_script(&self, text: &str) -> Result<(), DbError> {
         let mut tx = self.pool.begin().await.map_err(db_err("starting the init transaction"))?;

@@ -1,0 +1,77 @@
+//! What every guardrail layer has in common, written once: a [`Guardrail`] says what it does
+//! around one tool call (and may call the rest of the chain, [`Next`], zero, one or several
+//! times); [`GuardLayer`] and [`Guarded`] make it a `tower::Layer` and `Service`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use switchboard_mcp::protocol::tools::CallToolResult;
+use switchboard_mcp::server::{HandlerError, ToolRequest};
+use tower::{Layer, Service, ServiceExt as _};
+
+/// What a tool call comes to.
+pub type Outcome = Result<CallToolResult, HandlerError>;
+
+/// The rest of the chain below a guardrail.
+#[derive(Debug, Clone)]
+pub struct Next<S>(S);
+
+impl<S> Next<S>
+where
+    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError>,
+{
+    /// Runs the call through the rest of the chain.
+    pub async fn run(self, request: ToolRequest) -> Outcome {
+        self.0.oneshot(request).await
+    }
+}
+
+/// One guardrail: what happens around a tool call.
+pub trait Guardrail: Clone + Send + Sync + 'static {
+    /// Handles `request`, calling `next` to go on down the chain.
+    fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
+    where
+        S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static;
+}
+
+/// A [`Guardrail`] as a `tower::Layer`.
+#[derive(Debug, Clone)]
+pub struct GuardLayer<G>(pub G);
+
+impl<S, G: Clone> Layer<S> for GuardLayer<G> {
+    type Service = Guarded<S, G>;
+    fn layer(&self, inner: S) -> Guarded<S, G> {
+        Guarded { inner, guard: self.0.clone() }
+    }
+}
+
+/// The service a [`GuardLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct Guarded<S, G> {
+    inner: S,
+    guard: G,
+}
+
+impl<S, G> Service<ToolRequest> for Guarded<S, G>
+where
+    S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    G: Guardrail,
+{
+    type Response = CallToolResult;
+    type Error = HandlerError;
+    type Future = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: ToolRequest) -> Self::Future {
+        // The ready service goes down the chain; `self` keeps a fresh clone (tower's contract).
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(self.guard.clone().call(request, Next(inner)))
+    }
+}
