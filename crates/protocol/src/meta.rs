@@ -118,3 +118,123 @@ pub enum LoggingLevel {
     /// Emergency.
     Emergency,
 }
+
+/// `_meta` key: the W3C trace context of the caller (the OpenTelemetry convention for MCP).
+pub const TRACEPARENT: &str = "traceparent";
+
+impl RequestMeta {
+    /// The caller's trace context from `_meta.traceparent`, when it is present and well formed.
+    pub fn trace_parent(&self) -> Option<TraceParent> {
+        self.other.get(TRACEPARENT)?.as_str()?.parse().ok()
+    }
+}
+
+/// A W3C `traceparent` (version 00): the trace a request belongs to and the span that sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceParent {
+    /// The trace's id; never all zeros.
+    pub trace_id: [u8; 16],
+    /// The calling span's id; never all zeros.
+    pub parent_id: [u8; 8],
+    /// Trace flags (bit 0: sampled).
+    pub flags: u8,
+}
+
+/// Why a `traceparent` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a W3C traceparent (want 00-<32 hex>-<16 hex>-<2 hex>, ids not all zero)")]
+pub struct BadTraceParent;
+
+impl TraceParent {
+    /// Whether the caller sampled this trace.
+    pub fn sampled(&self) -> bool {
+        self.flags & 1 == 1
+    }
+
+    /// The trace id as 32 lowercase hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+}
+
+impl std::str::FromStr for TraceParent {
+    type Err = BadTraceParent;
+
+    /// Parses version `00`; a higher version is read by its first four fields, as the
+    /// specification asks of parsers that do not know it.
+    fn from_str(s: &str) -> Result<Self, BadTraceParent> {
+        let mut parts = s.trim().split('-');
+        let version = parts.next().ok_or(BadTraceParent)?;
+        let (trace, parent, flags) = (
+            parts.next().ok_or(BadTraceParent)?,
+            parts.next().ok_or(BadTraceParent)?,
+            parts.next().ok_or(BadTraceParent)?,
+        );
+        let [v] = unhex::<1>(version).ok_or(BadTraceParent)?;
+        if v == 0xff || (v == 0 && parts.next().is_some()) {
+            return Err(BadTraceParent);
+        }
+        let trace_id = unhex::<16>(trace).ok_or(BadTraceParent)?;
+        let parent_id = unhex::<8>(parent).ok_or(BadTraceParent)?;
+        let [flags] = unhex::<1>(flags).ok_or(BadTraceParent)?;
+        if trace_id == [0; 16] || parent_id == [0; 8] {
+            return Err(BadTraceParent);
+        }
+        Ok(Self { trace_id, parent_id, flags })
+    }
+}
+
+impl std::fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "00-{}-{}-{:02x}", hex(&self.trace_id), hex(&self.parent_id), self.flags)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Exactly `N` bytes from `2N` lowercase hex digits (the specification forbids upper case).
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod trace_tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_round_trips_and_rejects_malformed_values() {
+        let text = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let tp: TraceParent = text.parse().expect("valid");
+        assert!(tp.sampled());
+        assert_eq!(tp.to_string(), text);
+        assert_eq!(tp.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+        ] {
+            assert_eq!(bad.parse::<TraceParent>(), Err(BadTraceParent), "{bad:?}");
+        }
+        // A future version's extra fields are ignored.
+        assert!("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more".parse::<TraceParent>().is_ok());
+    }
+}

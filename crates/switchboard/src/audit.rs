@@ -13,7 +13,9 @@ use crate::cli::{AuditAt, AuditCommand};
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
     let (at, query) = match command {
         AuditCommand::Tail { at, lines } => (at, AuditQuery { limit: lines, ..AuditQuery::default() }),
-        AuditCommand::Query { at, tool, principal, since, limit } => (at, AuditQuery { tool, principal, since, limit }),
+        AuditCommand::Query { at, tool, principal, request_id, since, limit } => {
+            (at, AuditQuery { tool, principal, correlation_id: request_id, since, limit })
+        }
     };
     let AuditAt { config: path, data_dir } = at;
     let config = crate::config_file::load(&path)?;

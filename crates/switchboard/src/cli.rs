@@ -207,6 +207,9 @@ pub enum AuditCommand {
         /// Only calls by this principal id.
         #[arg(long)]
         principal: Option<String>,
+        /// Only calls carried by the HTTP request with this X-Request-Id.
+        #[arg(long)]
+        request_id: Option<String>,
         /// Only calls at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
         #[arg(long)]
         since: Option<String>,

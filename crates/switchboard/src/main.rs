@@ -22,7 +22,8 @@ fn main() -> ExitCode {
         (Command::Client(_), "info") => "warn",
         (_, level) => level,
     };
-    logging::init(level, args.log_json);
+    // Declared before the runtime, so it is dropped (and flushes traces) after it.
+    let _telemetry = logging::init(level, args.log_json);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -96,7 +97,12 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let draining = tokio_util::sync::CancellationToken::new();
     serve::stop_on_signal(&server, draining.clone(), std::time::Duration::from_secs(args.http.drain_delay));
-    let ops = switchboard::ops::Ops { guardrails: guardrails.clone(), draining, keys: callers.http.clone() };
+    let ops = switchboard::ops::Ops {
+        guardrails: guardrails.clone(),
+        draining,
+        keys: callers.http.clone(),
+        sessions: Default::default(),
+    };
     let served = match (listen, stdio) {
         (Some(addr), false) => {
             serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), args.wire_log.as_deref()).await

@@ -14,7 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
 use switchboard_gateway::Guardrails;
-use switchboard_mcp::server::http::Authenticate;
+use switchboard_mcp::server::http::{Authenticate, HttpStats};
 use tokio_util::sync::CancellationToken;
 
 /// How long a readiness probe waits for each database.
@@ -29,6 +29,8 @@ pub struct Ops {
     pub draining: CancellationToken,
     /// Who may read `/metrics`.
     pub keys: Arc<dyn Authenticate>,
+    /// Open sessions of the MCP endpoints (filled in when they are mounted).
+    pub sessions: HttpStats,
 }
 
 /// `/healthz`, `/readyz` and `/metrics`, and the request counter around `app`.
@@ -73,6 +75,11 @@ async fn metrics(State(ops): State<Arc<Ops>>, headers: HeaderMap) -> Response {
         let (active, max) = db.pool_usage();
         m.db_pool(&db.name, active, max);
     }
+    let open = ops.sessions.sessions();
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    m.sessions("streamable_http", count(open.streamable_http));
+    m.sessions("sse", count(open.sse));
+    m.sessions("websocket", count(open.websocket));
     let mut response = m.encode().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -150,6 +150,14 @@ pub async fn serve_http(
     config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
     config.authenticator = Some(callers.http.clone());
     config.resource_metadata = callers.resource_metadata.clone();
+    // Each request's span names its X-Request-Id and continues the caller's trace.
+    config.request_span = Some(http::RequestSpan::new(|origin| {
+        let span = tracing::info_span!(target: "switchboard::http", "request", request_id = %origin.request_id, otel.kind = "server");
+        if let Some(parent) = &origin.trace_parent {
+            switchboard_gateway::policy::adopt_parent(&span, parent);
+        }
+        span
+    }));
     if let Some(path) = wire_log {
         config.wire_log =
             Some(WireLog::create(path).with_context(|| format!("creating the wire log {}", path.display()))?);
@@ -158,8 +166,10 @@ pub async fn serve_http(
         .with_header_read_timeout(Duration::from_secs(args.header_read_timeout))
         .with_max_connections(args.max_connections)
         .with_shutdown_grace(Duration::from_secs(args.shutdown_grace));
+    let stats = config.stats.clone();
     let mut app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::new()));
-    if let Some(ops) = ops {
+    if let Some(mut ops) = ops {
+        ops.sessions = stats;
         app = crate::ops::mount(app, ops);
     }
     tracing::info!(target: "switchboard", "listening on http://{local}/mcp (WebSocket ws://{local}/ws, HTTP+SSE http://{local}/sse)");

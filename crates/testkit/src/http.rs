@@ -59,6 +59,8 @@ pub struct HttpPeer {
     pub api_key: Option<String>,
     /// Sent as `Authorization: Bearer …` with every request, when set.
     pub bearer: Option<String>,
+    /// Sent with every request.
+    pub headers: Vec<(String, String)>,
     next_id: i64,
 }
 
@@ -79,6 +81,7 @@ impl HttpPeer {
             version: ProtocolVersion::LATEST_LEGACY,
             api_key: None,
             bearer: None,
+            headers: Vec::new(),
             next_id: 1,
         }
     }
@@ -86,6 +89,12 @@ impl HttpPeer {
     /// The same client, authenticating with an access token (as `Authorization: Bearer`).
     pub fn with_bearer(mut self, token: impl Into<String>) -> Self {
         self.bearer = Some(token.into());
+        self
+    }
+
+    /// The same client, sending `name: value` with every request.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -118,6 +127,9 @@ impl HttpPeer {
         for (k, v) in headers {
             request = request.header(*k, v);
         }
+        for (k, v) in &self.headers {
+            request = request.header(k, v);
+        }
         if let Some(key) = &self.api_key {
             request = request.header("x-api-key", key);
         }
@@ -129,8 +141,22 @@ impl HttpPeer {
     }
 
     /// A modern request with correct routing headers.
-    pub async fn modern(&mut self, method: &str, mut params: Value, capabilities: Value) -> Reply {
+    pub async fn modern(&mut self, method: &str, params: Value, capabilities: Value) -> Reply {
+        self.modern_with_meta(method, params, capabilities, json!({})).await
+    }
+
+    /// A modern request whose `_meta` also carries the keys of `meta` (a `traceparent`, say).
+    pub async fn modern_with_meta(
+        &mut self,
+        method: &str,
+        mut params: Value,
+        capabilities: Value,
+        meta: Value,
+    ) -> Reply {
         params["_meta"] = modern_meta(capabilities);
+        if let (Some(all), Value::Object(extra)) = (params["_meta"].as_object_mut(), meta) {
+            all.extend(extra);
+        }
         let id = self.id();
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         let mut headers = vec![("mcp-protocol-version", "2026-07-28".to_owned()), ("mcp-method", method.to_owned())];

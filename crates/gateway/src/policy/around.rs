@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, ToolRequest};
 use tower::{Layer, Service, ServiceExt as _};
+use tracing::Instrument as _;
 
 /// What a tool call comes to.
 pub type Outcome = Result<CallToolResult, HandlerError>;
@@ -29,6 +30,9 @@ where
 
 /// One guardrail: what happens around a tool call.
 pub trait Guardrail: Clone + Send + Sync + 'static {
+    /// Its name, for its span (`guardrail{name}`, exported as a span of that name).
+    const NAME: &'static str;
+
     /// Handles `request`, calling `next` to go on down the chain.
     fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
     where
@@ -72,6 +76,8 @@ where
         // The ready service goes down the chain; `self` keeps a fresh clone (tower's contract).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(self.guard.clone().call(request, Next(inner)))
+        // A span per layer (DEBUG: exported with traces, free when nothing listens).
+        let span = tracing::debug_span!("guardrail", otel.name = G::NAME);
+        Box::pin(self.guard.clone().call(request, Next(inner)).instrument(span))
     }
 }

@@ -108,6 +108,8 @@ impl Drop for Pending {
 pub struct BreakerGuard(pub Arc<Breaker>);
 
 impl Guardrail for BreakerGuard {
+    const NAME: &'static str = "breaker";
+
     fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,

@@ -51,6 +51,8 @@ impl CacheLookup {
 }
 
 impl Guardrail for CacheLookup {
+    const NAME: &'static str = "cache";
+
     fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
@@ -91,6 +93,8 @@ impl Invalidate {
 }
 
 impl Guardrail for Invalidate {
+    const NAME: &'static str = "invalidate";
+
     async fn call<S>(self, request: ToolRequest, next: Next<S>) -> Outcome
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,

@@ -5,7 +5,8 @@
 //! `mcp_tool_calls_total{tool_name,status}`, `mcp_tool_call_duration_seconds{tool_name}`,
 //! `mcp_tool_errors_total{tool_name,error_type}`, `mcp_timeouts_total{tool_name}`,
 //! `mcp_rate_limited_total{tool_name}`, `mcp_http_requests_total{method,status}`,
-//! `mcp_db_connections_active{source}`, `mcp_db_connections_max{source}`.
+//! `mcp_db_connections_active{source}`, `mcp_db_connections_max{source}`,
+//! `mcp_db_query_duration_seconds{source,operation}`, `mcp_sessions_active{transport}`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +51,17 @@ struct SourceLabels {
     source: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabels {
+    source: String,
+    operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabels {
+    transport: &'static str,
+}
+
 /// Every family, registered once per process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -67,6 +79,8 @@ pub struct Metrics {
     cache_hits: Family<CacheLabels, Counter>,
     cache_misses: Family<CacheLabels, Counter>,
     breakers: Family<SourceLabels, Gauge>,
+    queries: Family<QueryLabels, Histogram, fn() -> Histogram>,
+    sessions: Family<TransportLabels, Gauge>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -123,7 +137,19 @@ impl Metrics {
         cache_misses.get_or_create(&CacheLabels { cache_type: "tool" }).inc_by(0);
         let breakers = Family::<SourceLabels, Gauge>::default();
         registry.register("mcp_circuit_breaker_open", "1 while a source's circuit breaker is open", breakers.clone());
+        // 0.1 ms to 3.3 s, doubling.
+        let queries: Family<QueryLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16)));
+        registry.register(
+            "mcp_db_query_duration_seconds",
+            "Time SQL statements took, by source and operation (select, insert, update, delete, other)",
+            queries.clone(),
+        );
+        let sessions = Family::<TransportLabels, Gauge>::default();
+        registry.register("mcp_sessions_active", "Open sessions and connections, by transport", sessions.clone());
         Self {
+            queries,
+            sessions,
             registry,
             breakers,
             cache_hits,
@@ -201,6 +227,11 @@ impl Metrics {
         self.db_max.get_or_create(&labels).set(max);
     }
 
+    /// Open sessions of `transport` now.
+    pub fn sessions(&self, transport: &'static str, open: i64) {
+        self.sessions.get_or_create(&TransportLabels { transport }).set(open);
+    }
+
     /// The OpenMetrics text exposition (`Content-Type: application/openmetrics-text;
     /// version=1.0.0; charset=utf-8`).
     pub fn encode(&self) -> String {
@@ -232,6 +263,8 @@ impl Measure {
 }
 
 impl Guardrail for Measure {
+    const NAME: &'static str = "metrics";
+
     async fn call<S>(self, request: ToolRequest, next: Next<S>) -> Outcome
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,
@@ -256,5 +289,13 @@ impl Guardrail for Measure {
             },
         }
         outcome
+    }
+}
+
+impl crate::source::sql::QueryObserver for Metrics {
+    fn observe(&self, source: &str, operation: &'static str, elapsed: std::time::Duration) {
+        self.queries
+            .get_or_create(&QueryLabels { source: source.to_owned(), operation })
+            .observe(elapsed.as_secs_f64());
     }
 }

@@ -3,18 +3,19 @@
 //!
 //! 1. authentication (the HTTP transports, before MCP) and authorization (the catalog's
 //!    [`Policy`](switchboard_mcp::server::Policy): hidden tools are unknown) — built by
-//!    [`crate::access`];
-//! 2. audit ([`audit`]): one `tool_calls` row per call that gets this far, whatever its outcome
+//!    [`crate::access`]; calls refused there are audited by [`AuditRefusals`];
+//! 2. trace ([`trace`]): the call's span, parent of every layer's own span;
+//! 3. audit ([`audit`]): one `tool_calls` row per call that gets this far, whatever its outcome
 //!    (it sits outside the rate limit so refusals are recorded too);
-//! 3. rate limit ([`rate`]): the server-wide per-principal limit, then the tool's own;
-//! 4. cache ([`cache`]): read-only tools that opt in answer repeats from a cache; write tools
+//! 4. rate limit ([`rate`]): the server-wide per-principal limit, then the tool's own;
+//! 5. cache ([`cache`]): read-only tools that opt in answer repeats from a cache; write tools
 //!    empty the caches they name in `invalidates`;
-//! 5. timeout ([`timeout`]): the tool's limit, else the server's, over all attempts;
-//! 6. retry ([`retry`]): read-only and idempotent tools' calls that could not reach their source,
+//! 6. timeout ([`timeout`]): the tool's limit, else the server's, over all attempts;
+//! 7. retry ([`retry`]): read-only and idempotent tools' calls that could not reach their source,
 //!    with exponential backoff and jitter;
-//! 7. circuit breaker ([`breaker`]): one per source; it opens after consecutive attempts that
+//! 8. circuit breaker ([`breaker`]): one per source; it opens after consecutive attempts that
 //!    could not reach it (an attempt the timeout cuts short counts);
-//! 8. metrics ([`metrics`]): calls, durations and errors per tool.
+//! 9. metrics ([`metrics`]): calls, durations and errors per tool.
 //!
 //! [`Guardrails`] holds what outlives a reload (the metrics registry, the server-wide limiter)
 //! and wraps the services of each new catalog snapshot.
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod rate;
 pub mod retry;
 pub mod timeout;
+pub mod trace;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -38,13 +40,14 @@ use switchboard_mcp::server::{Catalog, ToolService};
 use tower::ServiceBuilder;
 
 pub use self::around::{GuardLayer, Guarded, Guardrail, Next, Outcome};
-pub use self::audit::{Audit, AuditLog, AuditQuery, AuditRow};
+pub use self::audit::{Audit, AuditLog, AuditQuery, AuditRefusals, AuditRow};
 pub use self::breaker::{Breaker, BreakerGuard};
 pub use self::cache::{CacheLookup, Invalidate, ResultCache};
 pub use self::metrics::{Measure, Metrics};
 pub use self::rate::{Limiter, LocalLimiter, RateLimit};
 pub use self::retry::Retry;
 pub use self::timeout::Timeout;
+pub use self::trace::{adopt_parent, Trace};
 use crate::config::{Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS};
 use crate::source::sql::Database;
 
@@ -142,13 +145,32 @@ impl Guardrails {
                 return Err(format!("tools.{name}.invalidates: {missing:?} is not a tool with a cache"));
             }
         }
+        // Secret parameters per tool: the config's `audit.redact` names and each tool's own.
+        let redact: Arc<HashSet<String>> = Arc::new(config.audit.redact.iter().cloned().collect());
+        let secrets: HashMap<String, Arc<HashSet<String>>> = catalog
+            .tools()
+            .entries()
+            .iter()
+            .map(|entry| {
+                let name = &entry.tool().name;
+                let own = config.tools.get(name).into_iter().flat_map(|t| t.params.iter()).filter(|(_, p)| p.secret);
+                let mut secret = (*redact).clone();
+                secret.extend(own.map(|(k, _)| k.clone()));
+                (name.clone(), Arc::new(secret))
+            })
+            .collect();
+        let catalog = match &audit_sink {
+            Some(sink) => catalog.with_refusal_observer(Arc::new(AuditRefusals::new(
+                sink.clone(),
+                secrets.clone(),
+                redact.clone(),
+            ))),
+            None => catalog,
+        };
         let catalog = catalog.map_tools(|tool, service| {
             let spec = config.tools.get(&tool.name);
             let audit = audit_sink.as_ref().map(|sink| {
-                let mut secret: HashSet<String> = config.audit.redact.iter().cloned().collect();
-                secret.extend(
-                    spec.into_iter().flat_map(|t| t.params.iter()).filter(|(_, p)| p.secret).map(|(k, _)| k.clone()),
-                );
+                let secret = secrets.get(&tool.name).cloned().unwrap_or_else(|| redact.clone());
                 GuardLayer(Audit::new(&tool.name, sink.clone(), secret))
             });
             let mut limits: Vec<Arc<dyn Limiter>> = self.global.iter().cloned().collect();
@@ -178,6 +200,7 @@ impl Guardrails {
             metrics.declare_tool(&tool.name);
             ToolService::new(
                 ServiceBuilder::new()
+                    .layer(GuardLayer(Trace::new(&tool.name)))
                     .option_layer(audit)
                     .layer(GuardLayer(RateLimit::new(&tool.name, limits, metrics.clone())))
                     .option_layer(invalidate)
@@ -191,6 +214,9 @@ impl Guardrails {
         });
         if let Some(problem) = problem {
             return Err(problem);
+        }
+        for db in &databases {
+            db.observe_with(self.metrics.clone());
         }
         self.databases.store(Arc::new(databases));
         Ok(catalog)

@@ -77,6 +77,8 @@ impl RateLimit {
 }
 
 impl Guardrail for RateLimit {
+    const NAME: &'static str = "rate_limit";
+
     fn call<S>(self, request: ToolRequest, next: Next<S>) -> impl Future<Output = Outcome> + Send
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,

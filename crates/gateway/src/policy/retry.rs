@@ -32,6 +32,8 @@ fn unreachable(e: &HandlerError) -> bool {
 }
 
 impl Guardrail for Retry {
+    const NAME: &'static str = "retry";
+
     async fn call<S>(self, request: ToolRequest, next: Next<S>) -> Outcome
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,

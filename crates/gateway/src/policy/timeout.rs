@@ -27,6 +27,8 @@ impl Timeout {
 }
 
 impl Guardrail for Timeout {
+    const NAME: &'static str = "timeout";
+
     async fn call<S>(self, request: ToolRequest, next: Next<S>) -> Outcome
     where
         S: Service<ToolRequest, Response = CallToolResult, Error = HandlerError> + Clone + Send + Sync + 'static,

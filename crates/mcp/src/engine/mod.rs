@@ -12,7 +12,7 @@ mod peer;
 mod run;
 
 pub use deadline::Deadline;
-pub use peer::{PeerError, PeerHandle, PendingTable, RequestHandle};
+pub use peer::{Origin, PeerError, PeerHandle, PendingTable, RequestHandle};
 pub use run::{run_request, serve_connection, ConnectionError};
 
 use std::future::Future;

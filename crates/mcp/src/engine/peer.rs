@@ -264,6 +264,18 @@ pub struct RequestHandle {
     /// Who sent the request, as the transport authenticated it; opaque to the engine (the server
     /// keeps its `Principal` here when the caller differs per request, as on stateless HTTP).
     pub(super) caller: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    /// The transport request that carried it (HTTP: its `X-Request-Id` and `traceparent`).
+    pub(crate) origin: Option<Arc<Origin>>,
+}
+
+/// Where a request came from, as its transport saw it: the id that correlates it across logs,
+/// audit rows and the client's own records (`X-Request-Id` on HTTP), and the caller's trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The correlation id: the client's `X-Request-Id`, or one made up for it.
+    pub request_id: Arc<str>,
+    /// The W3C `traceparent` the transport request carried.
+    pub trace_parent: Option<switchboard_protocol::meta::TraceParent>,
 }
 
 impl RequestHandle {
@@ -284,7 +296,18 @@ impl RequestHandle {
             peer: PeerHandle { out, route, request_timeout: limits.peer_request_timeout },
             deadline: Arc::new(Deadline::new(limits.request_timeout, limits.max_request_timeout)),
             caller: None,
+            origin: None,
         }
+    }
+
+    /// Records the transport request that carried this one (see [`origin`](Self::origin)).
+    pub fn set_origin(&mut self, origin: Arc<Origin>) {
+        self.origin = Some(origin);
+    }
+
+    /// The transport request that carried this one, when the transport recorded it.
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_deref()
     }
 
     /// Records who sent the request (see [`caller`](Self::caller)).
@@ -302,7 +325,14 @@ impl RequestHandle {
     pub fn fork(&self, token: CancellationToken) -> Self {
         let deadline = Arc::new(Deadline::new(self.deadline.idle(), self.deadline.hard()));
         deadline.disable();
-        Self { id: self.id.clone(), token, peer: self.peer.clone(), deadline, caller: self.caller.clone() }
+        Self {
+            id: self.id.clone(),
+            token,
+            peer: self.peer.clone(),
+            deadline,
+            caller: self.caller.clone(),
+            origin: self.origin.clone(),
+        }
     }
 
     /// The request's id.

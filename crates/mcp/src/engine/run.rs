@@ -305,7 +305,17 @@ impl<H: Handler> LoopState<H> {
     fn new_handle(&self, id: &RequestId) -> (RequestHandle, CancellationToken) {
         let token = CancellationToken::new();
         let deadline = Arc::new(Deadline::new(self.limits.request_timeout, self.limits.max_request_timeout));
-        (RequestHandle { id: id.clone(), token: token.clone(), peer: self.peer.clone(), deadline, caller: None }, token)
+        (
+            RequestHandle {
+                id: id.clone(),
+                token: token.clone(),
+                peer: self.peer.clone(),
+                deadline,
+                caller: None,
+                origin: None,
+            },
+            token,
+        )
     }
 
     /// Starts queued requests while concurrency slots are free and no barrier is in flight.

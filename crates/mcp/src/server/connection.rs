@@ -120,6 +120,9 @@ pub(crate) struct ServerConnection {
     pub(crate) unsolicited: OnceLock<PeerHandle>,
     /// Who this connection's requests act for (anonymous until a transport authenticates).
     pub(crate) principal: super::Principal,
+    /// The transport request that opened the connection (WebSocket upgrade, SSE stream), for
+    /// requests whose handle records none of their own.
+    pub(crate) origin: Option<Arc<crate::engine::Origin>>,
 }
 
 impl ServerConnection {
@@ -131,6 +134,7 @@ impl ServerConnection {
             closing,
             unsolicited: OnceLock::new(),
             principal: super::Principal::anonymous(),
+            origin: None,
         }
     }
 

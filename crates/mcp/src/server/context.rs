@@ -42,6 +42,8 @@ struct Inner {
     last_progress: Mutex<Option<f64>>,
     tasks: Option<TaskEnv>,
     principal: super::Principal,
+    origin: Option<Arc<crate::engine::Origin>>,
+    trace_parent: Option<switchboard_protocol::meta::TraceParent>,
 }
 
 /// What a request knows about tasks.
@@ -85,6 +87,10 @@ pub(crate) struct ContextParts {
     pub(crate) mrtr_allowed: bool,
     pub(crate) tasks: Option<TaskEnv>,
     pub(crate) principal: super::Principal,
+    /// The transport request that carried this one.
+    pub(crate) origin: Option<Arc<crate::engine::Origin>>,
+    /// The caller's trace: `_meta.traceparent`, else the transport's.
+    pub(crate) trace_parent: Option<switchboard_protocol::meta::TraceParent>,
 }
 
 impl RequestContext {
@@ -103,6 +109,8 @@ impl RequestContext {
                 last_progress: Mutex::new(None),
                 tasks: parts.tasks,
                 principal: parts.principal,
+                origin: parts.origin,
+                trace_parent: parts.trace_parent,
             }),
         }
     }
@@ -110,6 +118,23 @@ impl RequestContext {
     /// Who the request acts for, from its credentials (anonymous without authentication).
     pub fn principal(&self) -> &super::Principal {
         &self.inner.principal
+    }
+
+    /// The transport request that carried this one (its correlation id and `traceparent`).
+    pub fn origin(&self) -> Option<&crate::engine::Origin> {
+        self.inner.origin.as_deref()
+    }
+
+    /// The correlation id of the transport request that carried this one (`X-Request-Id` on
+    /// HTTP, that of the upgrade or stream request on WebSocket and HTTP+SSE); `None` on stdio.
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.inner.origin.as_deref().map(|o| &*o.request_id)
+    }
+
+    /// The caller's W3C trace context: `_meta.traceparent`, else the transport request's
+    /// `traceparent` header.
+    pub fn trace_parent(&self) -> Option<&switchboard_protocol::meta::TraceParent> {
+        self.inner.trace_parent.as_ref()
     }
 
     /// The request's JSON-RPC id.
@@ -370,6 +395,8 @@ impl RequestContext {
                 last_progress: Mutex::new(None),
                 tasks: Some(task_env),
                 principal: self.inner.principal.clone(),
+                origin: self.inner.origin.clone(),
+                trace_parent: self.inner.trace_parent,
             }),
         };
         let version = self.inner.version;

@@ -32,6 +32,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tower::ServiceExt as _;
 use tracing::debug;
 
+use super::catalog::{Refusal, RefusedCall};
 use super::connection::{error_frame, Mode, ServerConnection, Session};
 use super::context::{ContextParts, RequestContext, TaskEnv};
 use super::cursor;
@@ -288,12 +289,32 @@ impl ServerConnection {
         // whose service runs them.
         let catalog = self.server.catalog.load();
         let principal = self.principal_of(&handle).clone();
-        // A tool the caller may not use answers exactly as one that does not exist.
-        let entry = catalog
-            .tool(&p.name)
-            .filter(|_| catalog.policy().allows_tool(&p.name, &principal))
-            .ok_or_else(|| ErrorObject::invalid_params(format!("unknown tool: {}", p.name)))?;
         let mut arguments = p.arguments.unwrap_or_default();
+        let origin = handle.origin.clone().or_else(|| self.origin.clone());
+        let refused = |refusal: Refusal, arguments: &JsonObject| {
+            catalog.refusal_observer().map(|observer| {
+                observer.refused(RefusedCall {
+                    tool: &p.name,
+                    arguments,
+                    principal: &principal,
+                    request_id: id,
+                    origin: origin.as_deref(),
+                    refusal,
+                })
+            })
+        };
+        // A tool the caller may not use answers exactly as one that does not exist.
+        let entry = match catalog.tool(&p.name) {
+            Some(entry) if catalog.policy().allows_tool(&p.name, &principal) => entry,
+            found => {
+                if let Some(recorded) =
+                    refused(if found.is_some() { Refusal::Denied } else { Refusal::UnknownTool }, &arguments)
+                {
+                    recorded.await;
+                }
+                return Err(ErrorObject::invalid_params(format!("unknown tool: {}", p.name)));
+            }
+        };
         catalog.policy().bind_arguments(&p.name, &principal, &mut arguments);
         // The digest binds sealed state to this call's params. Only the rare rounds that open or
         // seal state need it, so it is computed then (from the raw params; arguments move on).
@@ -311,6 +332,16 @@ impl ServerConnection {
         let call = match entry.call(arguments, ctx) {
             Ok(call) => call,
             Err(problems) => {
+                if catalog.refusal_observer().is_some() {
+                    // The arguments went into the validator; the rare refusal re-reads them.
+                    let sent = params
+                        .and_then(|raw| serde_json::from_str::<CallToolParams>(raw.get()).ok())
+                        .and_then(|p| p.arguments)
+                        .unwrap_or_default();
+                    if let Some(recorded) = refused(Refusal::InvalidArguments, &sent) {
+                        recorded.await;
+                    }
+                }
                 // SEP-1303: argument errors are tool errors, so the model can correct itself.
                 let result = CallToolResult::error(format!("invalid arguments for tool {}: {problems}", p.name));
                 return Ok(self.encode(id, result, mode.version(), None));
@@ -559,6 +590,11 @@ impl ServerConnection {
         let Extras { answers, state, mrtr_allowed, tasks } = extras;
         let principal = self.principal_of(&handle).clone();
         let progress_token = meta.and_then(|m| m.progress_token.clone());
+        let origin = handle.origin.clone().or_else(|| self.origin.clone());
+        // The MCP convention (`_meta.traceparent`) names the caller's span more precisely than
+        // the transport request that carried it.
+        let trace_parent =
+            meta.and_then(RequestMeta::trace_parent).or_else(|| origin.as_ref().and_then(|o| o.trace_parent));
         let parts = match mode {
             Mode::Modern { caps, client_info, log_level } => ContextParts {
                 version: ProtocolVersion::LATEST,
@@ -571,6 +607,8 @@ impl ServerConnection {
                 mrtr_allowed,
                 tasks,
                 principal: principal.clone(),
+                origin: origin.clone(),
+                trace_parent,
             },
             Mode::Legacy(s) => ContextParts {
                 version: s.version,
@@ -583,6 +621,8 @@ impl ServerConnection {
                 mrtr_allowed,
                 tasks,
                 principal: principal.clone(),
+                origin: origin.clone(),
+                trace_parent,
             },
         };
         RequestContext::new(handle, parts)

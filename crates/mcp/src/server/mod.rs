@@ -43,7 +43,8 @@ pub(crate) use connection::{ServerConnection, Session};
 pub(crate) type StatelessConnection = ServerConnection;
 pub use crate::xmcp::HeaderParam;
 pub use catalog::{
-    Access, BoundParam, Catalog, CatalogHandle, Policy, ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs,
+    Access, BoundParam, Catalog, CatalogHandle, Policy, Refusal, RefusalObserver, RefusedCall, ToolCatalog,
+    ToolDefinitionError, ToolEntry, ValidatedArgs,
 };
 pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
@@ -335,8 +336,21 @@ impl Server {
         writer: W,
         principal: Principal,
     ) -> Result<(), ConnectionError> {
+        self.serve_from(reader, writer, principal, None).await
+    }
+
+    /// Like [`serve_as`](Self::serve_as), with the transport request that opened the
+    /// connection standing as every request's [`Origin`](crate::engine::Origin).
+    pub(crate) async fn serve_from<R: FrameReader, W: FrameWriter>(
+        &self,
+        reader: R,
+        writer: W,
+        principal: Principal,
+        origin: Option<Arc<crate::engine::Origin>>,
+    ) -> Result<(), ConnectionError> {
         let mut connection = connection::ServerConnection::new(self.inner.clone());
         connection.principal = principal;
+        connection.origin = origin;
         let connection = Arc::new(connection);
         let limits = self.inner.limits;
         serve_connection(reader, writer, connection, limits, self.inner.shutdown.clone(), |_| {}).await

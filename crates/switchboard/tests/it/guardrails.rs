@@ -15,12 +15,12 @@ use switchboard_testkit::repo_root;
 use crate::interop::{peers, scratch};
 use crate::switchboard_bin;
 
-const MINE: &str = "ORD-20250204-1037"; // CUST-0001's
-const THEIRS: &str = "ORD-20250410-1111"; // CUST-0002's
+pub(crate) const MINE: &str = "ORD-20250204-1037"; // CUST-0001's
+pub(crate) const THEIRS: &str = "ORD-20250410-1111"; // CUST-0002's
 
-const ADMIN: &str = "admin-key-for-tests";
+pub(crate) const ADMIN: &str = "admin-key-for-tests";
 const SUPPORT: &str = "support-key-for-tests";
-const CUSTOMER: &str = "cust1-key-for-tests";
+pub(crate) const CUSTOMER: &str = "cust1-key-for-tests";
 
 fn shop(name: &str) -> ServerProcess {
     let data = scratch(name);
@@ -239,9 +239,25 @@ async fn a_burst_over_the_rate_limit_gets_429_with_retry_after() {
     let metrics = get(&srv, "/metrics", Some(ADMIN)).await;
     assert_eq!(metrics.0, 200);
     assert!(metrics.1.contains("mcp_rate_limited_total{tool_name=\"search_products\"} 1\n"), "{}", metrics.1);
+
+    // A legacy session is told in HTTP too, when the refusal is all its POST gets.
+    let mut legacy = HttpPeer::new(srv.mcp_url()).with_api_key("cust2-key-for-tests");
+    assert_eq!(legacy.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+    let mut refused = None;
+    for _ in 0..200 {
+        let reply = legacy.legacy("tools/call", call.clone()).await;
+        if reply.status == 429 {
+            refused = Some(reply);
+            break;
+        }
+        assert_eq!(reply.status, 200, "{:?}", reply.messages);
+    }
+    let reply = refused.expect("a legacy burst of 200 calls is limited");
+    assert!(reply.headers.get("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| (1..=2).contains(&s)));
+    assert_eq!(reply.last()["error"]["code"], -32029);
 }
 
-async fn get(srv: &ServerProcess, path: &str, key: Option<&str>) -> (u16, String) {
+pub(crate) async fn get(srv: &ServerProcess, path: &str, key: Option<&str>) -> (u16, String) {
     let mut request = reqwest::Client::new().get(format!("{}{path}", srv.base));
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
@@ -312,7 +328,7 @@ fn the_alert_rules_pass_promtool() {
 }
 
 /// The audit rows of the shop whose data directory is `data`, newest first.
-fn audit_rows(data: &std::path::Path, extra: &[&str]) -> Vec<Value> {
+pub(crate) fn audit_rows(data: &std::path::Path, extra: &[&str]) -> Vec<Value> {
     let config = repo_root().join("examples/shop/shop.yaml");
     let out = Command::new(switchboard_bin())
         .args(["audit", "query", "--config", &config.to_string_lossy(), "--data-dir", &data.to_string_lossy()])
@@ -327,7 +343,7 @@ fn audit_rows(data: &std::path::Path, extra: &[&str]) -> Vec<Value> {
         .collect()
 }
 
-fn shop_in(data: &std::path::Path) -> ServerProcess {
+pub(crate) fn shop_in(data: &std::path::Path) -> ServerProcess {
     let config = repo_root().join("examples/shop/shop.yaml");
     ServerProcess::spawn_with_env(
         &switchboard_bin(),

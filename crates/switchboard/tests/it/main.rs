@@ -13,6 +13,7 @@ mod interop;
 mod interop_http;
 mod legacy;
 mod modern;
+mod observability;
 mod readme;
 mod shop;
 mod tasks;

@@ -2,7 +2,8 @@
 //! MySQL/MariaDB): pools, init scripts run on an empty database, the schema description.
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Arc, Once, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use sqlx::any::AnyPoolOptions;
@@ -20,6 +21,30 @@ pub struct Database {
     pub kind: SourceKind,
     /// The pool.
     pub pool: AnyPool,
+    /// Hears how long tool statements took; set once, after connecting, by whoever keeps the
+    /// metrics (every clone of this database shares the slot).
+    observer: Arc<OnceLock<Arc<dyn QueryObserver>>>,
+}
+
+/// Hears how long each statement a tool ran took.
+pub trait QueryObserver: Send + Sync + std::fmt::Debug {
+    /// A statement of `operation` (`select`, `insert`, `update`, `delete` or `other`) on the
+    /// source `source` took `elapsed`.
+    fn observe(&self, source: &str, operation: &'static str, elapsed: Duration);
+}
+
+/// The kind of statement `sql` is, by its first keyword (a `WITH` query counts as what it
+/// ends in doing only roughly: as `select`).
+pub fn operation_of(sql: &str) -> &'static str {
+    let word: String =
+        sql.trim_start().chars().take_while(|c| c.is_ascii_alphabetic()).map(|c| c.to_ascii_lowercase()).collect();
+    match word.as_str() {
+        "select" | "with" | "values" => "select",
+        "insert" | "replace" => "insert",
+        "update" => "update",
+        "delete" => "delete",
+        _ => "other",
+    }
 }
 
 /// A database failure, with the statement it happened in.
@@ -74,7 +99,7 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
     if matches!(source.kind, SourceKind::Sqlite) {
         sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await.map_err(db_err("enabling foreign keys"))?;
     }
-    let db = Database { name: name.to_owned(), kind: source.kind, pool };
+    let db = Database { name: name.to_owned(), kind: source.kind, pool, observer: Arc::default() };
     if !source.init.is_empty() && db.table_count().await? == 0 {
         for script in &source.init {
             let path = if script.is_absolute() { script.clone() } else { config_dir.join(script) };
@@ -94,6 +119,18 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
 }
 
 impl Database {
+    /// Reports every tool statement's time to `observer` from now on (the first one set wins).
+    pub fn observe_with(&self, observer: Arc<dyn QueryObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Reports a statement of `operation` that started at `started`.
+    pub(crate) fn observed(&self, operation: &'static str, started: Instant) {
+        if let Some(observer) = self.observer.get() {
+            observer.observe(&self.name, operation, started.elapsed());
+        }
+    }
+
     /// Whether the database answers a trivial query within `limit` (readiness probes).
     pub async fn ping(&self, limit: std::time::Duration) -> bool {
         matches!(tokio::time::timeout(limit, sqlx::query("SELECT 1").execute(&self.pool)).await, Ok(Ok(_)))

@@ -11,7 +11,7 @@ pub mod resource;
 mod statement;
 mod tool;
 
-pub use self::db::{connect, Database, DbError};
+pub use self::db::{connect, operation_of, Database, DbError, QueryObserver};
 pub use self::resource::{query_resource, resource_template, schema_resource};
 pub use self::statement::{bind, bind_typed, compile, row_to_json, Compiled};
 pub use self::tool::register;

@@ -18,6 +18,8 @@ use crate::source::common::{input_schema, RegisterError};
 #[derive(Debug)]
 struct SqlStep {
     compiled: Compiled,
+    /// `select`, `insert`, … (the `operation` label of query metrics).
+    operation: &'static str,
     guard: Option<String>,
     expect_rows: Option<String>,
 }
@@ -70,6 +72,7 @@ pub fn register(
             .iter()
             .map(|s| SqlStep {
                 compiled: sql::compile(&s.sql, db.kind),
+                operation: super::operation_of(&s.sql),
                 guard: s.guard.clone(),
                 expect_rows: s.expect_rows.clone(),
             })
@@ -146,7 +149,7 @@ async fn run_sql_tool(
     // A lone statement is atomic by itself: run it on the pool, which for SQLite saves the BEGIN
     // and COMMIT round trips to the connection's worker thread (two of every three).
     if let [step] = tool.steps.as_slice() {
-        return match run_step(tool, step, true, &args, &db.pool).await? {
+        return match run_step(db, tool, step, true, &args, &db.pool).await? {
             Step::Done(output) => Ok(CallToolResult::structured(output)),
             Step::Next => Ok(CallToolResult::structured(Value::Null)),
         };
@@ -155,7 +158,7 @@ async fn run_sql_tool(
     let mut tx = db.pool.begin().await.map_err(|e| failed(tool, e))?;
     let mut output = Value::Null;
     for (i, step) in tool.steps.iter().enumerate() {
-        if let Step::Done(value) = run_step(tool, step, i == last, &args, &mut *tx).await? {
+        if let Step::Done(value) = run_step(db, tool, step, i == last, &args, &mut *tx).await? {
             output = value;
         }
     }
@@ -177,6 +180,7 @@ fn failed(tool: &SqlTool, e: sqlx::Error) -> HandlerError {
 /// Runs one statement on `exec`: a guard checks its row, a write counts what it changed, and
 /// the last statement of a reading tool shapes the rows into the tool's output.
 async fn run_step<'c, E>(
+    db: &Database,
     tool: &SqlTool,
     step: &SqlStep,
     is_last: bool,
@@ -188,15 +192,20 @@ where
 {
     let type_of = |name: &str| tool.types.get(name).copied();
     let query = sql::bind_typed(&step.compiled, args, &type_of);
+    let started = std::time::Instant::now();
     if let Some(message) = &step.guard {
-        let row = query.fetch_optional(exec).await.map_err(|e| failed(tool, e))?.map(|r| sql::row_to_json(&r));
+        let row = query.fetch_optional(exec).await;
+        db.observed(step.operation, started);
+        let row = row.map_err(|e| failed(tool, e))?.map(|r| sql::row_to_json(&r));
         if !row.as_ref().is_some_and(truthy) {
             return Err(HandlerError::msg(fill(message, args, row.as_ref())));
         }
         return Ok(Step::Next);
     }
     if !is_last || tool.result == ResultMode::None {
-        let done = query.execute(exec).await.map_err(|e| failed(tool, e))?;
+        let done = query.execute(exec).await;
+        db.observed(step.operation, started);
+        let done = done.map_err(|e| failed(tool, e))?;
         if let Some(message) = &step.expect_rows {
             if done.rows_affected() == 0 {
                 return Err(HandlerError::msg(fill(message, args, None)));
@@ -204,7 +213,9 @@ where
         }
         return Ok(if is_last { Step::Done(json!({"affected": done.rows_affected()})) } else { Step::Next });
     }
-    let rows = query.fetch_all(exec).await.map_err(|e| failed(tool, e))?;
+    let rows = query.fetch_all(exec).await;
+    db.observed(step.operation, started);
+    let rows = rows.map_err(|e| failed(tool, e))?;
     Ok(Step::Done(match tool.result {
         ResultMode::One => match rows.first() {
             Some(r) => Value::Object(sql::row_to_json(r)),

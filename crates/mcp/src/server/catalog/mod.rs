@@ -8,6 +8,7 @@
 
 mod access;
 mod list_cache;
+mod refusals;
 mod tools;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +23,7 @@ use tower::Layer;
 
 pub use access::{Access, BoundParam, Policy};
 pub(crate) use list_cache::ListCache;
+pub use refusals::{Refusal, RefusalObserver, RefusedCall};
 pub use tools::{ToolCatalog, ToolDefinitionError, ToolEntry, ValidatedArgs};
 
 use super::service::{
@@ -54,6 +56,7 @@ pub struct Catalog {
     prompt_services: HashMap<String, PromptService>,
     completions: HashMap<(String, String), CompletionService>,
     policy: Policy,
+    refusals: Option<Arc<dyn RefusalObserver>>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -97,7 +100,20 @@ impl Catalog {
             prompt_services: prompts.into_iter().map(|(p, s)| (p.name, s)).collect(),
             completions,
             policy: Policy::open(),
+            refusals: None,
         }
+    }
+
+    /// The same catalog, telling `observer` of every `tools/call` it refuses before a service
+    /// runs (see [`RefusalObserver`]).
+    pub fn with_refusal_observer(mut self, observer: Arc<dyn RefusalObserver>) -> Self {
+        self.refusals = Some(observer);
+        self
+    }
+
+    /// Who hears of refused calls.
+    pub(crate) fn refusal_observer(&self) -> Option<&dyn RefusalObserver> {
+        self.refusals.as_deref()
     }
 
     /// The same catalog under `policy`: who may see and use each entry, and which tool

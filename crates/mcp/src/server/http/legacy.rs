@@ -27,7 +27,7 @@ use tracing::{debug, warn};
 use super::headers::{self, header};
 use super::session::{SessionRecord, SessionStore};
 use super::{sse, HttpState};
-use crate::engine::{run_request, Frame, PeerHandle, PendingTable, RequestHandle};
+use crate::engine::{run_request, Frame, Origin, PeerHandle, PendingTable, RequestHandle};
 use crate::server::Principal;
 use crate::server::{ServerConnection, Session};
 
@@ -57,6 +57,8 @@ pub(crate) struct Live {
 struct StreamState {
     notify: Notify,
     finished: AtomicBool,
+    /// Set when the request was refused by a rate limit: how long the client should wait (ms).
+    retry_after_ms: AtomicU64,
 }
 
 impl Sessions {
@@ -104,6 +106,11 @@ impl Sessions {
         live.pump_standalone(self.store.clone(), rx);
         self.lock().insert(record.id, live.clone());
         Some(live)
+    }
+
+    /// How many sessions this process holds.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
     }
 
     fn remove(&self, id: &str) -> Option<Arc<Live>> {
@@ -231,7 +238,11 @@ pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> R
         state.server.limits().peer_request_timeout,
     ));
     let (tx, _rx) = mpsc::channel::<Frame>(16);
-    let handle = RequestHandle::detached(request.id.clone(), state.server.limits(), tx, CancellationToken::new(), None);
+    let mut handle =
+        RequestHandle::detached(request.id.clone(), state.server.limits(), tx, CancellationToken::new(), None);
+    if let Some(origin) = super::origin::of(&parts) {
+        handle.set_origin(origin);
+    }
     let Some(crate::engine::Reply { frame, .. }) = run_request(conn.clone(), request, handle).await else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
@@ -316,7 +327,7 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
     let response = match decoded {
         Decoded::Single(Inbound::Request(request)) => {
             let sse_ok = sse::accepts_sse(&parts.headers);
-            match start(&state, &live, request) {
+            match start(&state, &live, request, super::origin::of(&parts)) {
                 Ok(stream) => respond(state.clone(), live.clone(), stream, sse_ok).await,
                 Err(response) => *response,
             }
@@ -325,7 +336,7 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
             deliver(&live, other);
             sse::accepted()
         }
-        Decoded::Batch(items) => batch(&state, &live, items).await,
+        Decoded::Batch(items) => batch(&state, &live, items, super::origin::of(&parts)).await,
     };
     let _ = state.sessions.store.save(live.record()).await;
     response
@@ -363,6 +374,7 @@ fn start(
     state: &HttpState,
     live: &Arc<Live>,
     request: RawRequest,
+    origin: Option<Arc<Origin>>,
 ) -> Result<(String, Arc<StreamState>), Box<Response>> {
     let token = CancellationToken::new();
     {
@@ -378,12 +390,25 @@ fn start(
     let stream = live.stream(&name);
     let (tx, mut rx) = mpsc::channel::<Frame>(64);
     let id = request.id.clone();
-    let handle = RequestHandle::detached(id.clone(), state.server.limits(), tx, token, Some(live.pending.clone()));
+    let mut handle = RequestHandle::detached(id.clone(), state.server.limits(), tx, token, Some(live.pending.clone()));
+    if let Some(origin) = origin {
+        handle.set_origin(origin);
+    }
     let live = live.clone();
     let store = state.sessions.store.clone();
     let (task_stream, task_name) = (stream.clone(), name.clone());
-    tokio::spawn(async move {
-        let work = async { run_request(live.conn.clone(), request, handle).await.map(|reply| reply.frame) };
+    // The request outlives the POST that carried it, and keeps its span (its log lines name
+    // the POST's request id).
+    let span = tracing::Span::current();
+    let task = async move {
+        let retry_after = &task_stream.retry_after_ms;
+        let work = async {
+            let reply = run_request(live.conn.clone(), request, handle).await?;
+            if let Some(ms) = reply.retry_after_ms {
+                retry_after.store(ms.max(1), Ordering::Relaxed);
+            }
+            Some(reply.frame)
+        };
         tokio::pin!(work);
         let mut open = true;
         let final_frame = loop {
@@ -411,7 +436,8 @@ fn start(
         task_stream.finished.store(true, Ordering::Release);
         task_stream.notify.notify_waiters();
         live.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
     Ok((name, stream))
 }
 
@@ -432,6 +458,13 @@ async fn respond(
         let finished = stream.finished.load(Ordering::Acquire);
         if finished && (events.len() == 1 || !sse_ok) {
             let last = events.last().map(|(_, b)| b.to_vec()).unwrap_or_default();
+            let retry_after = stream.retry_after_ms.load(Ordering::Relaxed);
+            if retry_after > 0 && events.len() == 1 {
+                // Refused by a rate limit, and the refusal is all there is: say so in HTTP too.
+                let mut response = sse::json(StatusCode::TOO_MANY_REQUESTS, last);
+                response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after.div_ceil(1000)));
+                return with_session(response, &live.id);
+            }
             return with_session(sse::json(StatusCode::OK, last), &live.id);
         }
         if finished && events.is_empty() {
@@ -498,7 +531,12 @@ fn tail(
 }
 
 /// A 2025-03-26 batch: every request runs, the answers come back as one JSON array.
-async fn batch(state: &HttpState, live: &Arc<Live>, items: Vec<Result<Inbound, DecodeError>>) -> Response {
+async fn batch(
+    state: &HttpState,
+    live: &Arc<Live>,
+    items: Vec<Result<Inbound, DecodeError>>,
+    origin: Option<Arc<Origin>>,
+) -> Response {
     if !live.session.version.allows_batches() {
         let e = ErrorObject::invalid_request(format!(
             "JSON-RPC batches are not allowed in protocol {}",
@@ -511,7 +549,7 @@ async fn batch(state: &HttpState, live: &Arc<Live>, items: Vec<Result<Inbound, D
     for item in items {
         match item {
             Ok(Inbound::Request(r)) => {
-                if let Ok(s) = start(state, live, r) {
+                if let Ok(s) = start(state, live, r, origin.clone()) {
                     started.push(s);
                 }
             }

@@ -15,6 +15,7 @@ use switchboard_protocol::ErrorObject;
 use tokio::sync::mpsc;
 
 use super::{sse, HttpState};
+use crate::engine::Origin;
 use crate::server::Principal;
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 
@@ -33,6 +34,11 @@ struct Inbox {
 }
 
 impl SseSessions {
+    /// How many streams are open.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Inbox>> {
         self.inboxes.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -61,8 +67,14 @@ impl FrameWriter for SseWriter {
 }
 
 /// `GET /sse`.
-pub(crate) async fn open(State(state): State<HttpState>, caller: Option<Extension<Principal>>) -> Response {
+pub(crate) async fn open(
+    State(state): State<HttpState>,
+    caller: Option<Extension<Principal>>,
+    origin: Option<Extension<Arc<Origin>>>,
+) -> Response {
     let caller = caller.map(|Extension(p)| p).unwrap_or_default();
+    // The stream's request id and trace stand for every message posted to the session.
+    let origin = origin.map(|Extension(o)| o);
     let mut id_bytes = [0u8; 16];
     if getrandom::fill(&mut id_bytes).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -75,10 +87,11 @@ pub(crate) async fn open(State(state): State<HttpState>, caller: Option<Extensio
     let server = state.server.clone();
     let sessions = state.sse_sessions.clone();
     let session_id = id.clone();
-    tokio::spawn(async move {
-        let _ = server.serve_as(ChannelReader(inbox_rx), SseWriter(out_tx), caller).await;
+    let session = async move {
+        let _ = server.serve_from(ChannelReader(inbox_rx), SseWriter(out_tx), caller, origin).await;
         sessions.lock().remove(&session_id);
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(session, tracing::Span::current()));
     let keep_alive = state.config.keep_alive;
     let events = futures_util::stream::unfold(
         (out_rx, Some(endpoint), SessionGuard(state.sse_sessions.clone(), id)),

@@ -5,6 +5,7 @@
 //! | file | job |
 //! | --- | --- |
 //! | `guard.rs` | Origin/Host validation against DNS rebinding |
+//! | `origin.rs` | `X-Request-Id` (kept or made, echoed), `traceparent`, the request's span |
 //! | `auth.rs` | who sent a request: `401` without credentials, its principal with them |
 //! | `peek.rs` | one pass over a POST body: its era and the fields routing headers mirror |
 //! | `modern.rs` | 2026-07-28 POSTs: header checks, JSON fast path, request-scoped SSE |
@@ -24,6 +25,7 @@ mod legacy;
 mod legacy_sse;
 mod listener;
 mod modern;
+mod origin;
 mod peek;
 mod session;
 mod sse;
@@ -41,6 +43,7 @@ pub use auth::{key_digest, presented_credential, ApiKeys, AuthError, AuthFuture,
 #[cfg(feature = "oauth")]
 pub use jwt::{JwtAuth, JwtConfig, REFRESH_MIN_INTERVAL};
 pub use listener::{serve, ListenerConfig};
+pub use origin::{fresh_id, RequestSpan, REQUEST_ID_HEADER, TRACEPARENT_HEADER};
 pub use session::{InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
 use crate::server::Server;
@@ -78,6 +81,39 @@ pub struct HttpConfig {
     /// RFC 9728 protected-resource metadata, served unauthenticated at
     /// `/.well-known/oauth-protected-resource` (and under the endpoint's path) when set.
     pub resource_metadata: Option<serde_json::Value>,
+    /// Makes the span each HTTP request is served in (see [`RequestSpan`]). `None`: an `INFO`
+    /// span `request{request_id}`.
+    pub request_span: Option<RequestSpan>,
+    /// Filled by [`router`]: how many sessions and connections are open (for metrics).
+    pub stats: HttpStats,
+}
+
+/// How many sessions the endpoints of one [`router`] hold, read at any time (a metrics scrape)
+/// through the [`HttpConfig::stats`] handle given to it.
+#[derive(Debug, Clone, Default)]
+pub struct HttpStats(Arc<std::sync::OnceLock<std::sync::Weak<HttpShared>>>);
+
+/// Open sessions by transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionCounts {
+    /// Legacy Streamable HTTP sessions (2025-03-26 … 2025-11-25) held by this process.
+    pub streamable_http: usize,
+    /// Open 2024-11-05 HTTP+SSE streams.
+    pub sse: usize,
+    /// Open WebSocket connections.
+    pub websocket: usize,
+}
+
+impl HttpStats {
+    /// The counts now (all zero before the router is built or after it is dropped).
+    pub fn sessions(&self) -> SessionCounts {
+        let Some(shared) = self.0.get().and_then(std::sync::Weak::upgrade) else { return SessionCounts::default() };
+        SessionCounts {
+            streamable_http: shared.sessions.len(),
+            sse: shared.sse_sessions.len(),
+            websocket: shared.websockets.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -96,6 +132,8 @@ impl Default for HttpConfig {
             wire_log: None,
             authenticator: None,
             resource_metadata: None,
+            request_span: None,
+            stats: HttpStats::default(),
         }
     }
 }
@@ -119,6 +157,8 @@ pub(crate) struct HttpShared {
     pub(crate) stateless: Arc<crate::server::StatelessConnection>,
     pub(crate) sessions: Arc<legacy::Sessions>,
     pub(crate) sse_sessions: Arc<legacy_sse::SseSessions>,
+    /// Open WebSocket connections.
+    pub(crate) websockets: std::sync::atomic::AtomicUsize,
 }
 
 /// The MCP endpoints for `server`, ready to serve or to merge into a larger axum app.
@@ -130,7 +170,9 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
         sse_sessions: Arc::new(legacy_sse::SseSessions::default()),
         config: Arc::new(config.clone()),
         server,
+        websockets: std::sync::atomic::AtomicUsize::new(0),
     }));
+    let _ = config.stats.0.set(Arc::downgrade(&state.0));
     legacy::spawn_expiry(state.clone());
     let mut app = Router::new().route(&config.path, any(endpoint));
     if config.legacy_sse {
@@ -147,6 +189,8 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
     }
     let mut app = app
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        // Outermost: refusals by the guard or authentication carry the id too.
+        .layer(axum::middleware::from_fn_with_state(config.request_span.clone(), origin::stamp))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
     if let Some(doc) = config.resource_metadata {

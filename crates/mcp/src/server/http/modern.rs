@@ -106,6 +106,9 @@ async fn run(state: HttpState, parts: &Parts, request: RawRequest) -> Response {
     if let Some(caller) = parts.extensions.get::<crate::server::Principal>() {
         handle.set_caller(Arc::new(caller.clone()));
     }
+    if let Some(origin) = super::origin::of(parts) {
+        handle.set_origin(origin);
+    }
     let mut work: Work = Box::pin(run_request(state.stateless.clone(), request, handle));
     let streaming = sse::accepts_sse(&parts.headers);
     tokio::select! {

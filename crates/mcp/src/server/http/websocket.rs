@@ -3,6 +3,7 @@
 //! stateless requests. The server pings every keep-alive interval; close codes say why a
 //! connection ended (1000 normal, 1009 message too big, 1011 server error).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -14,27 +15,38 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::HttpState;
+use crate::engine::Origin;
 use crate::server::Principal;
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 
 pub(crate) async fn upgrade(
     State(state): State<HttpState>,
     caller: Option<Extension<Principal>>,
+    origin: Option<Extension<Arc<Origin>>>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let max = state.server.limits().max_message_bytes;
     // Whoever authenticated the upgrade is who the whole connection acts for.
     let caller = caller.map(|Extension(p)| p).unwrap_or_default();
-    ws.protocols(["mcp"]).max_message_size(max.saturating_add(1)).on_upgrade(move |socket| serve(state, socket, caller))
+    // The upgrade's request id and trace stand for every request on the connection.
+    let origin = origin.map(|Extension(o)| o);
+    let span = tracing::Span::current();
+    ws.protocols(["mcp"])
+        .max_message_size(max.saturating_add(1))
+        .on_upgrade(move |socket| tracing::Instrument::instrument(serve(state, socket, caller, origin), span))
 }
 
-async fn serve(state: HttpState, socket: WebSocket, caller: Principal) {
+async fn serve(state: HttpState, socket: WebSocket, caller: Principal, origin: Option<Arc<Origin>>) {
+    state.websockets.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _open = OpenSocket(state.clone());
     let (sink, stream) = socket.split();
     let (out_tx, out_rx) = mpsc::channel::<Message>(256);
     let writer = tokio::spawn(write(sink, out_rx, state.config.keep_alive));
     let max = state.server.limits().max_message_bytes;
-    let result =
-        state.server.serve_as(WsReader { stream, max, pongs: out_tx.clone() }, WsWriter(out_tx.clone()), caller).await;
+    let result = state
+        .server
+        .serve_from(WsReader { stream, max, pongs: out_tx.clone() }, WsWriter(out_tx.clone()), caller, origin)
+        .await;
     let close = match result {
         Ok(()) => CloseFrame { code: 1000, reason: Utf8Bytes::from_static("bye") },
         Err(_) => CloseFrame { code: 1011, reason: Utf8Bytes::from_static("server error") },
@@ -113,5 +125,14 @@ impl FrameWriter for WsWriter {
     }
     async fn close(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// Counts the connection as open until dropped.
+struct OpenSocket(HttpState);
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.websockets.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
