@@ -226,3 +226,150 @@ async fn database_and_session_metrics_are_exported() {
         assert!(text.contains(line), "{line} missing from:\n{text}");
     }
 }
+
+/// A server of the `demo.echo` tool behind a key, its audit log at `audit` (YAML).
+fn echo_server(data: &std::path::Path, audit: &str) -> (ServerProcess, std::path::PathBuf) {
+    std::fs::create_dir_all(data).expect("a scratch directory");
+    let config = data.join("echo.yaml");
+    let yaml = format!(
+        "server: {{name: audited-echo}}\nauth:\n  api_keys:\n    - {{id: ops, key: ops-key, roles: [ops]}}\n    - {{id: guest, key: guest-key, roles: [guest]}}\n{audit}\ntools:\n  echo:\n    description: Echoes the message back.\n    native: demo.echo\n    roles: [ops]\n"
+    );
+    std::fs::write(&config, yaml).expect("the config is written");
+    let srv = ServerProcess::spawn(
+        &switchboard_bin(),
+        &[
+            "serve",
+            "--config",
+            &config.to_string_lossy(),
+            "--data-dir",
+            &data.to_string_lossy(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    (srv, config)
+}
+
+fn audit_of(config: &std::path::Path, data: &std::path::Path) -> Vec<Value> {
+    let out = std::process::Command::new(switchboard_bin())
+        .args(["audit", "query", "--config", &config.to_string_lossy(), "--data-dir", &data.to_string_lossy()])
+        .args(["--log-level", "warn"])
+        .output()
+        .expect("switchboard audit runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+async fn echo_calls(srv: &ServerProcess) {
+    let echo = json!({"name": "echo", "arguments": {"message": "hi"}});
+    let mut ops = HttpPeer::new(srv.mcp_url()).with_api_key("ops-key").with_header("x-request-id", "ops-1");
+    assert_eq!(ops.modern("tools/call", echo.clone(), json!({})).await.status, 200);
+    let mut guest = HttpPeer::new(srv.mcp_url()).with_api_key("guest-key").with_header("x-request-id", "guest-1");
+    assert_eq!(guest.modern("tools/call", echo, json!({})).await.last()["error"]["message"], "unknown tool: echo");
+}
+
+#[tokio::test]
+async fn audit_rows_go_to_postgresql_and_mariadb_and_older_tables_are_migrated() {
+    use crate::shop::sh;
+    let name = format!(
+        "audit_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+    );
+    sh("psql", &["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", &format!("CREATE DATABASE {name}")]);
+    sh("mysql", &["-h", "127.0.0.1", "-u", "root", "-e", &format!("CREATE DATABASE {name}")]);
+    // MariaDB starts with the table an earlier release made (no correlation or trace ids).
+    sh(
+        "mysql",
+        &["-h", "127.0.0.1", "-u", "root", &name, "-e",
+          "CREATE TABLE tool_calls (id VARCHAR(32) NOT NULL, at VARCHAR(40) NOT NULL, principal VARCHAR(200) NOT NULL, \
+           request_id VARCHAR(200) NOT NULL, tool VARCHAR(200) NOT NULL, arguments TEXT NOT NULL, outcome VARCHAR(20) NOT NULL, \
+           error_kind VARCHAR(40), duration_ms BIGINT NOT NULL, result_bytes BIGINT NOT NULL)"],
+    );
+    for url in [format!("postgres://postgres@127.0.0.1:5432/{name}"), format!("mysql://root@127.0.0.1:3306/{name}")] {
+        let data = scratch("audit-sql");
+        let (mut srv, config) = echo_server(&data, &format!("audit: {{url: \"{url}\"}}"));
+        echo_calls(&srv).await;
+        // SIGTERM writes what is queued.
+        assert!(srv.terminate(Duration::from_secs(20)).is_some_and(|s| s.success()), "{url}");
+        let rows = audit_of(&config, &data);
+        assert_eq!(rows.len(), 2, "{url}: {rows:#?}");
+        let by = |id: &str| rows.iter().find(|r| r["correlation_id"] == id).unwrap_or_else(|| panic!("{url}: {id}"));
+        assert_eq!(
+            (by("ops-1")["principal"].clone(), by("ops-1")["outcome"].clone()),
+            (json!("ops"), json!("success"))
+        );
+        assert_eq!(
+            (by("guest-1")["principal"].clone(), by("guest-1")["outcome"].clone()),
+            (json!("guest"), json!("denied"))
+        );
+    }
+    let _ = std::process::Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", &format!("DROP DATABASE {name}")])
+        .output();
+    let _ = std::process::Command::new("mysql")
+        .args(["-h", "127.0.0.1", "-u", "root", "-e", &format!("DROP DATABASE {name}")])
+        .output();
+}
+
+#[tokio::test]
+async fn calls_are_served_while_the_audit_database_is_locked_and_their_rows_land_after() {
+    let data = scratch("audit-locked");
+    let (srv, config) = echo_server(&data, "audit: {path: audit.db}");
+    echo_calls(&srv).await;
+    let db = data.join("audit.db");
+    for _ in 0..50 {
+        if audit_of(&config, &data).len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Another process takes the write lock and holds it until told to let go.
+    let mut holder = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.readline(); c.execute('ROLLBACK')"])
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.take().expect("stdout")), &mut line)
+        .expect("the lock is taken");
+    assert_eq!(line.trim(), "locked");
+    let started = std::time::Instant::now();
+    let echo = json!({"name": "echo", "arguments": {"message": "while locked"}});
+    let mut ops = HttpPeer::new(srv.mcp_url()).with_api_key("ops-key");
+    for _ in 0..20 {
+        assert_eq!(ops.modern("tools/call", echo.clone(), json!({})).await.status, 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "calls are not held up by the audit database: {:?}",
+        started.elapsed()
+    );
+    // The writer gives up on the lock after 5 s, counts it and retries.
+    let mut failures = String::new();
+    for _ in 0..100 {
+        let (_, text) = get(&srv, "/metrics", Some("ops-key")).await;
+        if let Some(line) = text.lines().find(|l| l.starts_with("mcp_audit_write_failures_total ")) {
+            if line != "mcp_audit_write_failures_total 0" {
+                failures = line.to_owned();
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!failures.is_empty(), "the failed write is counted");
+    use std::io::Write as _;
+    let _ = holder.stdin.take().map(|mut s| s.write_all(b"go\n"));
+    let _ = holder.wait();
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = audit_of(&config, &data);
+        if rows.len() >= 22 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(rows.len(), 22, "every call queued while the database was locked is written once it is free");
+}

@@ -33,7 +33,7 @@ fn fresh_name() -> String {
     format!("sb_shop_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
-fn sh(program: &str, args: &[&str]) {
+pub(crate) fn sh(program: &str, args: &[&str]) {
     let out = Command::new(program)
         .args(args)
         .output()
