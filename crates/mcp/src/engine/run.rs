@@ -162,16 +162,63 @@ struct LoopState<H> {
 
 /// An inbound message waiting for a concurrency slot or a barrier.
 enum Queued {
-    Request(RawRequest),
+    /// A request, alone or one of a batch's (its answer then goes into the batch's array).
+    Request(RawRequest, Option<Arc<Batch>>),
     Notification(RawNotification),
 }
 
 impl Queued {
     fn id(&self) -> Option<&RequestId> {
         match self {
-            Queued::Request(r) => Some(&r.id),
+            Queued::Request(r, _) => Some(&r.id),
             Queued::Notification(_) => None,
         }
+    }
+}
+
+/// A 2025-03-26 batch whose requests are running: each runs like a lone request (queued,
+/// counted against the concurrency limit, tracked in flight until done) and its answer is kept
+/// here; the last one to finish sends them all as one array.
+struct Batch {
+    peer: PeerHandle,
+    state: std::sync::Mutex<BatchState>,
+}
+
+struct BatchState {
+    /// Items still to answer (or to be dropped, when cancelled).
+    waiting: usize,
+    frames: Vec<Frame>,
+}
+
+impl Batch {
+    fn new(peer: PeerHandle, items: usize) -> Self {
+        Self { peer, state: std::sync::Mutex::new(BatchState { waiting: items, frames: Vec::new() }) }
+    }
+
+    /// One item is done (`None`: cancelled, nothing to send for it). The last sends the array.
+    async fn finish(&self, frame: Option<Frame>) {
+        let frames = {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.frames.extend(frame);
+            state.waiting = state.waiting.saturating_sub(1);
+            if state.waiting > 0 {
+                return;
+            }
+            std::mem::take(&mut state.frames)
+        };
+        if frames.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(frames.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
+        out.push(b'[');
+        for (i, f) in frames.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(f);
+        }
+        out.push(b']');
+        let _ = self.peer.send_frame(out).await;
     }
 }
 
@@ -226,15 +273,11 @@ impl<H: Handler> LoopState<H> {
     async fn on_message(&mut self, message: Inbound) {
         match message {
             Inbound::Request(request) => {
-                if self.inflight.contains_key(&request.id) || self.queue.iter().any(|q| q.id() == Some(&request.id)) {
-                    let error = ErrorObject::invalid_request(format!(
-                        "request id {} is already in flight on this connection; ids must be unique",
-                        request.id
-                    ));
+                if let Some(error) = self.duplicate(&request.id) {
                     self.send_error(Some(&request.id), &error).await;
                     return;
                 }
-                self.queue.push_back(Queued::Request(request));
+                self.queue.push_back(Queued::Request(request, None));
                 self.start_queued();
             }
             Inbound::Notification(n) if n.method == methods::NOTIFICATION_CANCELLED => {
@@ -263,43 +306,31 @@ impl<H: Handler> LoopState<H> {
         }
     }
 
+    /// Why `id` may not be used now: a request with it is running or waiting on this
+    /// connection (earlier items of the same batch included).
+    fn duplicate(&self, id: &RequestId) -> Option<ErrorObject> {
+        (self.inflight.contains_key(id) || self.queue.iter().any(|q| q.id() == Some(id))).then(|| {
+            ErrorObject::invalid_request(format!(
+                "request id {id} is already in flight on this connection; ids must be unique"
+            ))
+        })
+    }
+
+    /// A batch's requests join the queue like lone ones; its answers come back as one array.
     async fn on_batch(&mut self, items: Vec<Result<Inbound, DecodeError>>) {
-        let mut answers: Vec<std::pin::Pin<Box<dyn Future<Output = Option<Reply>> + Send>>> = Vec::new();
+        let answered = items.iter().filter(|i| matches!(i, Ok(Inbound::Request(_)) | Err(_))).count();
+        let batch = Arc::new(Batch::new(self.peer.clone(), answered));
         for item in items {
             match item {
-                Ok(Inbound::Request(request)) => {
-                    let (handle, token) = self.new_handle(&request.id);
-                    self.inflight.insert(request.id.clone(), token);
-                    answers.push(Box::pin(run_request(self.handler.clone(), request, handle)));
-                }
+                Ok(Inbound::Request(request)) => match self.duplicate(&request.id) {
+                    Some(error) => batch.finish(Some(Reply::error(Some(&request.id), &error).frame)).await,
+                    None => self.queue.push_back(Queued::Request(request, Some(batch.clone()))),
+                },
                 Ok(other) => self.on_message(other).await,
-                Err(DecodeError { id, error }) => {
-                    let reply = Reply::error(id.as_ref(), &error);
-                    answers.push(Box::pin(async move { Some(reply) }));
-                }
+                Err(DecodeError { id, error }) => batch.finish(Some(Reply::error(id.as_ref(), &error).frame)).await,
             }
         }
-        if answers.is_empty() {
-            return;
-        }
-        let peer = self.peer.clone();
-        tokio::spawn(async move {
-            let frames: Vec<Frame> =
-                futures_util::future::join_all(answers).await.into_iter().flatten().map(|r| r.frame).collect();
-            if frames.is_empty() {
-                return;
-            }
-            let mut out = Vec::with_capacity(frames.iter().map(|f| f.len() + 1).sum::<usize>() + 2);
-            out.push(b'[');
-            for (i, f) in frames.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(f);
-            }
-            out.push(b']');
-            let _ = peer.send_frame(out).await;
-        });
+        self.start_queued();
     }
 
     fn new_handle(&self, id: &RequestId) -> (RequestHandle, CancellationToken) {
@@ -321,13 +352,13 @@ impl<H: Handler> LoopState<H> {
     /// Starts queued requests while concurrency slots are free and no barrier is in flight.
     fn start_queued(&mut self) {
         while self.barrier.is_none() && self.inflight.len() < self.limits.max_concurrent_requests {
-            let request = match self.queue.pop_front() {
+            let (request, batch) = match self.queue.pop_front() {
                 None => break,
                 Some(Queued::Notification(n)) => {
                     self.handler.notification(n, &self.peer);
                     continue;
                 }
-                Some(Queued::Request(r)) => r,
+                Some(Queued::Request(r, batch)) => (r, batch),
             };
             if self.handler.is_barrier(&request.method) {
                 self.barrier = Some(request.id.clone());
@@ -339,8 +370,14 @@ impl<H: Handler> LoopState<H> {
             let events = self.events.clone();
             let id = request.id.clone();
             tokio::spawn(async move {
-                if let Some(reply) = run_request(handler, request, handle).await {
-                    let _ = peer.send_frame(reply.frame).await;
+                let reply = run_request(handler, request, handle).await;
+                match batch {
+                    Some(batch) => batch.finish(reply.map(|r| r.frame)).await,
+                    None => {
+                        if let Some(reply) = reply {
+                            let _ = peer.send_frame(reply.frame).await;
+                        }
+                    }
                 }
                 let _ = events.send(Event::Done(id));
             });

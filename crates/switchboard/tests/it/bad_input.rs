@@ -139,6 +139,38 @@ fn batches_work_in_a_2025_03_26_session_only() {
 }
 
 #[test]
+fn batched_requests_finish_like_lone_ones_and_their_ids_can_be_reused() {
+    let mut peer = demo(&[]);
+    peer.initialize(ProtocolVersion::V2025_03_26, json!({}));
+    // More batched requests than the connection ever lets run at once (256), reusing two ids:
+    // each must leave the in-flight set when answered.
+    for round in 0..300 {
+        peer.send(&json!([
+            {"jsonrpc":"2.0","id":"x","method":"ping"},
+            {"jsonrpc":"2.0","id":"y","method":"tools/call","params":{"name":"echo","arguments":{"message": format!("r{round}")}}}
+        ]));
+        let answer = peer.recv();
+        let items = answer.as_array().unwrap_or_else(|| panic!("round {round}: expected a batch answer, got {answer}"));
+        assert_eq!(items.len(), 2, "round {round}: {answer}");
+        assert!(items.iter().all(|i| i.get("result").is_some()), "round {round}: {answer}");
+    }
+    // A lone request reuses a batched id.
+    peer.send(&json!({"jsonrpc":"2.0","id":"x","method":"ping"}));
+    let lone = peer.recv();
+    assert_eq!((lone["id"].clone(), lone["result"].clone()), (json!("x"), json!({})), "{lone}");
+    // Two items of one batch may not share an id: the second is refused, the first runs.
+    peer.send(&json!([
+        {"jsonrpc":"2.0","id":"d","method":"ping"},
+        {"jsonrpc":"2.0","id":"d","method":"ping"}
+    ]));
+    let answer = peer.recv();
+    let items = answer.as_array().unwrap_or_else(|| panic!("expected a batch answer, got {answer}"));
+    assert_eq!(items.len(), 2, "{answer}");
+    assert_eq!(items.iter().filter(|i| i["result"] == json!({})).count(), 1, "{answer}");
+    assert_eq!(items.iter().filter(|i| i["error"]["code"] == -32600).count(), 1, "{answer}");
+}
+
+#[test]
 fn a_panicking_tool_becomes_an_internal_error() {
     let mut peer = demo(&[]);
     let r = peer.modern("tools/call", json!({"name": "panic", "arguments": {}}), json!({}));
