@@ -293,6 +293,12 @@ pub struct Tool {
     /// statement is a SELECT, or the HTTP method is GET or HEAD; false for commands.
     #[serde(default)]
     pub read_only: Option<bool>,
+    /// Marks a write tool as destructive (the `destructiveHint` clients see: may change or
+    /// remove what exists, so clients should ask before calling it) or only additive. Default:
+    /// SQL tools are destructive when a statement updates, deletes or upserts (only plain
+    /// INSERTs are additive); HTTP tools unless the method is GET or HEAD; commands always.
+    #[serde(default)]
+    pub destructive: Option<bool>,
     /// A built-in Rust tool to serve under this name instead of SQL (see `native`).
     #[serde(default)]
     pub native: Option<String>,

@@ -9,11 +9,22 @@ use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::{Tool, ToolAnnotations};
 use switchboard_mcp::server::{input_schema_of, HandlerError};
 
-pub(crate) fn tool<A: JsonSchema>(name: &str, description: &str, read_only: bool, idempotent: bool) -> Tool {
+/// What a shop tool does to the data, for its annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// Reads only.
+    Reads,
+    /// Adds records and changes nothing that exists.
+    Adds,
+    /// Changes or removes what exists (stock, an order's state, money).
+    Changes,
+}
+
+pub(crate) fn tool<A: JsonSchema>(name: &str, description: &str, effect: Effect, idempotent: bool) -> Tool {
     let mut t = Tool::new(name, description, input_schema_of::<A>());
     t.annotations = Some(ToolAnnotations {
-        read_only_hint: Some(read_only),
-        destructive_hint: Some(false),
+        read_only_hint: Some(effect == Effect::Reads),
+        destructive_hint: (effect != Effect::Reads).then_some(effect == Effect::Changes),
         idempotent_hint: Some(idempotent),
         open_world_hint: Some(false),
         ..ToolAnnotations::default()

@@ -10,7 +10,7 @@ use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, params, random_digits, rows, today, tool, Retry};
+use crate::common::{db_failed, exec, params, random_digits, rows, today, tool, Effect, Retry};
 
 /// One order line.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -35,7 +35,7 @@ pub struct CreateOrderArgs {
 /// Registers `create_order`.
 pub(crate) fn create_order(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<CreateOrderArgs>(name, description, false, false), move |args, _| {
+    router.tool(tool::<CreateOrderArgs>(name, description, Effect::Changes, false), move |args, _| {
         let db = db.clone();
         async move {
             let a: CreateOrderArgs = args.parse()?;
@@ -201,7 +201,7 @@ fn split_shipment(row: Map<String, Value>) -> (Map<String, Value>, Option<Value>
 /// Registers `get_order_status`.
 pub(crate) fn get_order_status(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<OrderIdArgs>(name, description, true, true), move |args, _| {
+    router.tool(tool::<OrderIdArgs>(name, description, Effect::Reads, true), move |args, _| {
         let db = db.clone();
         async move {
             let a: OrderIdArgs = args.parse()?;

@@ -11,7 +11,7 @@ use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Retry};
+use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Effect, Retry};
 
 /// Why a refund is made.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
@@ -48,7 +48,7 @@ pub struct RefundArgs {
 /// Registers `process_refund`.
 pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<RefundArgs>(name, description, false, true), move |args, ctx| {
+    router.tool(tool::<RefundArgs>(name, description, Effect::Changes, true), move |args, ctx| {
         let db = db.clone();
         // The caller's limit comes from its identity (an API key's `refund_limit_cents`), never
         // from the arguments.

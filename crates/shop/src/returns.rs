@@ -10,7 +10,7 @@ use switchboard_gateway::source::sql::Database;
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool};
+use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Effect};
 
 /// How long after delivery an item may be returned.
 pub const RETURN_WINDOW_DAYS: i64 = 30;
@@ -37,7 +37,7 @@ pub struct ReturnArgs {
 /// Registers `process_return`.
 pub(crate) fn process_return(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<ReturnArgs>(name, description, false, false), move |args, _| {
+    router.tool(tool::<ReturnArgs>(name, description, Effect::Changes, false), move |args, _| {
         let db = db.clone();
         async move {
             let a: ReturnArgs = args.parse()?;

@@ -9,7 +9,7 @@ use switchboard_gateway::source::sql::Database;
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::Router;
 
-use crate::common::{db_failed, params, rows, tool};
+use crate::common::{db_failed, params, rows, tool, Effect};
 
 /// Arguments of `realtime_stock`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -22,7 +22,7 @@ pub struct SkusArgs {
 /// Registers `realtime_stock`.
 pub(crate) fn realtime_stock(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<SkusArgs>(name, description, true, true), move |args, _| {
+    router.tool(tool::<SkusArgs>(name, description, Effect::Reads, true), move |args, _| {
         let db = db.clone();
         async move {
             let a: SkusArgs = args.parse()?;

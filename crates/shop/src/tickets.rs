@@ -9,7 +9,7 @@ use switchboard_gateway::source::sql::Database;
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, params, random_digits, rows, today, tool};
+use crate::common::{db_failed, exec, params, random_digits, rows, today, tool, Effect};
 
 /// How urgent a ticket is.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
@@ -43,7 +43,7 @@ pub struct EscalateArgs {
 /// Registers `escalate_to_human`.
 pub(crate) fn escalate_to_human(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
-    router.tool(tool::<EscalateArgs>(name, description, false, false), move |args, _| {
+    router.tool(tool::<EscalateArgs>(name, description, Effect::Adds, false), move |args, _| {
         let db = db.clone();
         async move {
             let a: EscalateArgs = args.parse()?;

@@ -1,6 +1,11 @@
 //! Matching URIs against RFC 6570 URI templates (the subset resource templates use): simple
 //! `{var}`, reserved `{+var}`, fragment `{#var}`, path `{/var}`, label `{.var}` and query
 //! `{?a,b}`/`{&a}` expressions, with percent-decoding of captured values.
+//!
+//! A value captured by an expression that cannot contain `/` (everything but `{+var}` and
+//! `{#var}`) is one path segment: a match whose value decodes to something with a `/` or a backslash
+//! in it, or to `.` or `..`, is refused, so a server that maps a template onto files cannot be
+//! walked out of its directory with `%2F` or `%2E%2E`. Malformed escapes refuse the match.
 
 use std::collections::BTreeMap;
 
@@ -129,7 +134,8 @@ impl UriTemplate {
                     let mut values = captured.split(sep);
                     for name in names {
                         let value = values.next().unwrap_or("");
-                        vars.insert(name.clone(), decode(value)?);
+                        let value = if reserved { decode(value)? } else { segment(value)? };
+                        vars.insert(name.clone(), value);
                     }
                     rest = &rest[end..];
                 }
@@ -159,6 +165,14 @@ fn span(s: &str, reserved: bool, stop: Option<&str>) -> usize {
     s[..limit].find(['/', '?', '#']).unwrap_or(limit)
 }
 
+/// A value that must stay one path segment once decoded.
+fn segment(s: &str) -> Option<String> {
+    let value = decode(s)?;
+    (!value.contains(['/', '\\']) && value != "." && value != "..").then_some(value)
+}
+
+/// Percent-decodes `s`; `None` for a malformed escape (`%` not followed by two hex digits) or
+/// bytes that are not UTF-8.
 fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -166,6 +180,10 @@ fn decode(s: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            // `from_str_radix` alone would take "+1".
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -197,5 +215,20 @@ mod tests {
         check("db://{source}/schema", "db://shop/schema", Some(&[("source", "shop")]));
         check("db://{source}/schema", "db://shop/other", None);
         check("x://{a}", "x://", None);
+    }
+
+    #[test]
+    fn encoded_separators_never_leave_a_segment_and_bad_escapes_refuse_the_match() {
+        check("file:///docs/{name}", "file:///docs/a%2F..%2F..%2Fetc%2Fpasswd", None);
+        check("file:///docs/{name}", "file:///docs/%2E%2E", None);
+        check("file:///docs/{name}", "file:///docs/..", None);
+        check("file:///docs/{name}", "file:///docs/a%5Cb", None);
+        check("file:///docs{/name}", "file:///docs/a%2Fb", None);
+        check("file:///docs/{name}", "file:///docs/%+1", None);
+        check("file:///docs/{name}", "file:///docs/%4", None);
+        check("file:///docs/{name}", "file:///docs/%zz", None);
+        // Reserved expansion may span segments (by design), and plain names still decode.
+        check("file:///{+path}", "file:///a%2Fb", Some(&[("path", "a/b")]));
+        check("file:///docs/{name}", "file:///docs/read%20me.txt", Some(&[("name", "read me.txt")]));
     }
 }

@@ -373,6 +373,11 @@ fn injection(backend: Backend) {
     );
     let price = s.ok("search_products", json!({"query": "Studio Headphones"}));
     assert_eq!(price["rows"][0]["price_cents"], 14999, "prices intact");
+    // LIKE wildcards in a search match themselves: no product name has a % or a _ in it.
+    for wildcard in ["%", "_", "%%", "Studio%Headphones", "Studio_Headphones", "!", "!%"] {
+        let found = s.ok("search_products", json!({"query": wildcard}));
+        assert_eq!(found["rows"].as_array().map(Vec::len), Some(0), "{wildcard:?} matched: {found}");
+    }
 }
 
 #[test]
@@ -410,6 +415,27 @@ fn mariadb_concurrency() {
 #[test]
 fn mariadb_injection() {
     injection(Backend::Mariadb);
+}
+
+/// Clients auto-approve tools that say they change nothing; the shop's must tell the truth.
+#[test]
+fn the_shops_annotations_tell_the_truth() {
+    let mut s = Shop::start(Backend::Sqlite);
+    let list = s.peer.modern("tools/list", json!({}), json!({}));
+    let tools = list["result"]["tools"].as_array().cloned().unwrap_or_default();
+    let hints = |name: &str| {
+        let t = tools.iter().find(|t| t["name"] == name).unwrap_or_else(|| panic!("{name} listed"));
+        (t["annotations"]["readOnlyHint"].clone(), t["annotations"]["destructiveHint"].clone())
+    };
+    for name in ["get_order_status", "get_order", "search_products", "realtime_stock", "get_customer"] {
+        assert_eq!(hints(name).0, true, "{name} reads only");
+    }
+    // Money out, stock reserved, an order's state changed: a client must ask first.
+    for name in ["process_refund", "create_order", "process_return"] {
+        assert_eq!(hints(name), (json!(false), json!(true)), "{name} changes what exists");
+    }
+    // A new ticket changes nothing that was there.
+    assert_eq!(hints("escalate_to_human"), (json!(false), json!(false)));
 }
 
 /// The README's run command, reached by the official Python SDK over Streamable HTTP.

@@ -67,6 +67,8 @@ pub fn register(
     def.output_schema = Some(Arc::new(output_schema()));
     def.annotations = Some(ToolAnnotations {
         read_only_hint: Some(read_only),
+        // A program may do anything; only the config can say it merely adds.
+        destructive_hint: (!read_only).then_some(tool.destructive.unwrap_or(true)),
         open_world_hint: Some(false),
         ..ToolAnnotations::default()
     });

@@ -199,7 +199,8 @@ pub fn register(
     def.title = tool.title.clone();
     def.annotations = Some(ToolAnnotations {
         read_only_hint: Some(read_only),
-        destructive_hint: (!read_only).then_some(spec.method == config::HttpMethod::Delete),
+        // A POST may do anything; only the config can say it merely adds.
+        destructive_hint: (!read_only).then_some(tool.destructive.unwrap_or(true)),
         idempotent_hint: Some(spec.method.is_idempotent()),
         open_world_hint: Some(true),
         ..ToolAnnotations::default()

@@ -56,11 +56,12 @@ pub fn register(
                 || s.sql.trim_start().to_ascii_uppercase().starts_with("WITH")
         })
     });
+    let destructive = tool.destructive.unwrap_or_else(|| tool.statements.iter().any(|s| changes_what_exists(&s.sql)));
     let mut def = Tool::new(name, tool.description.clone(), input_schema(&tool.params));
     def.title = tool.title.clone();
     def.annotations = Some(ToolAnnotations {
         read_only_hint: Some(read_only),
-        destructive_hint: (!read_only).then_some(false),
+        destructive_hint: (!read_only).then_some(destructive),
         open_world_hint: Some(false),
         ..ToolAnnotations::default()
     });
@@ -71,7 +72,12 @@ pub fn register(
             .statements
             .iter()
             .map(|s| SqlStep {
-                compiled: sql::compile(&s.sql, db.kind),
+                compiled: sql::compile(
+                    &crate::syntax::like::add_escape_clauses(&s.sql, |p| {
+                        tool.params.get(p).is_some_and(|spec| spec.like.is_some())
+                    }),
+                    db.kind,
+                ),
                 operation: super::operation_of(&s.sql),
                 guard: s.guard.clone(),
                 expect_rows: s.expect_rows.clone(),
@@ -103,6 +109,21 @@ fn output_schema(mode: ResultMode) -> JsonObject {
     match v {
         Value::Object(o) => o,
         _ => JsonObject::new(),
+    }
+}
+
+/// Whether a statement may change or remove existing rows: anything but a read or a plain
+/// `INSERT` (an upsert or `REPLACE` overwrites; statements we do not recognise might).
+fn changes_what_exists(sql: &str) -> bool {
+    let upper = sql.to_ascii_uppercase();
+    match super::operation_of(sql) {
+        "select" => false,
+        "insert" => {
+            upper.trim_start().starts_with("REPLACE")
+                || upper.contains("ON DUPLICATE KEY")
+                || (upper.contains("ON CONFLICT") && upper.contains("DO UPDATE"))
+        }
+        _ => true,
     }
 }
 
@@ -140,8 +161,8 @@ async fn run_sql_tool(
     for (k, mode) in &tool.like {
         if let Some(Value::String(s)) = args.get_mut(k) {
             *s = match mode {
-                config::LikeMode::Contains => format!("%{s}%"),
-                config::LikeMode::Prefix => format!("{s}%"),
+                config::LikeMode::Contains => format!("%{}%", crate::syntax::like::escape(s)),
+                config::LikeMode::Prefix => format!("{}%", crate::syntax::like::escape(s)),
             };
         }
     }
@@ -231,4 +252,26 @@ where
             json!({"rows": rows, "truncated": truncated})
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::changes_what_exists;
+
+    #[test]
+    fn only_reads_and_plain_inserts_leave_what_exists_alone() {
+        for sql in ["SELECT 1", "WITH x AS (SELECT 1) SELECT * FROM x", "INSERT INTO t (a) VALUES (:a)"] {
+            assert!(!changes_what_exists(sql), "{sql}");
+        }
+        for sql in [
+            "UPDATE t SET a = 1",
+            "DELETE FROM t",
+            "REPLACE INTO t VALUES (1)",
+            "INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1",
+            "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 1",
+            "CALL cleanup()",
+        ] {
+            assert!(changes_what_exists(sql), "{sql}");
+        }
+    }
 }
