@@ -46,8 +46,7 @@ pub fn register(
             let bound: Map<String, Value> = args.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
             let mut vars = bound.clone();
             for (var, db, compiled, mode) in queries.iter() {
-                let rows = sql::bind(compiled, &bound)
-                    .fetch_all(&db.pool)
+                let (rows, _) = sql::fetch_capped(sql::bind(compiled, &bound), &db.pool, sql::MAX_CONTEXT_ROWS)
                     .await
                     .map_err(|e| HandlerError::msg(e.to_string()))?;
                 let rows: Vec<Value> = rows.iter().map(|r| Value::Object(sql::row_to_json(r))).collect();
@@ -75,15 +74,16 @@ pub fn register(
         let db = dbs.get(&q.source).cloned().ok_or_else(|| {
             RegisterError::Invalid(format!("prompts.{name}.arguments.{arg}.complete: unknown source"))
         })?;
-        let compiled = Arc::new(sql::compile(&q.sql, db.kind));
+        let compiled =
+            Arc::new(sql::compile(&crate::syntax::like::add_escape_clauses(&q.sql, |p| p == "prefix"), db.kind));
         router = router.prompt_completion(name, arg, move |value, _| {
             let (db, compiled) = (db.clone(), compiled.clone());
             async move {
                 // `:prefix` is what was typed, as a LIKE prefix.
                 let mut args = Map::new();
-                args.insert("prefix".into(), Value::String(format!("{value}%")));
-                let rows = sql::bind(&compiled, &args)
-                    .fetch_all(&db.pool)
+                // What was typed matches itself, wildcards included.
+                args.insert("prefix".into(), Value::String(format!("{}%", crate::syntax::like::escape(&value))));
+                let (rows, _) = sql::fetch_capped(sql::bind(&compiled, &args), &db.pool, sql::MAX_COMPLETION_ROWS)
                     .await
                     .map_err(|e| HandlerError::msg(e.to_string()))?;
                 Ok(rows

@@ -16,6 +16,7 @@ mod modern;
 mod observability;
 mod readme;
 mod shop;
+mod sql_limits;
 mod tasks;
 mod tidy;
 

@@ -38,8 +38,9 @@ pub fn query_resource(
         let (db, compiled, mime) = (db.clone(), compiled.clone(), mime.clone());
         async move {
             let args = Map::new();
-            let rows =
-                sql::bind(&compiled, &args).fetch_all(&db.pool).await.map_err(|e| HandlerError::msg(e.to_string()))?;
+            let (rows, _) = sql::fetch_capped(sql::bind(&compiled, &args), &db.pool, sql::MAX_CONTEXT_ROWS)
+                .await
+                .map_err(|e| HandlerError::msg(e.to_string()))?;
             let rows: Vec<Value> = rows.iter().map(|r| Value::Object(sql::row_to_json(r))).collect();
             Ok(vec![ResourceContents::text(uri, Some(&mime), pretty(&Value::Array(rows)))])
         }
@@ -72,8 +73,9 @@ pub fn resource_template(
         let (db, compiled) = (db.clone(), compiled.clone());
         async move {
             let args: Map<String, Value> = vars.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
-            let rows =
-                sql::bind(&compiled, &args).fetch_all(&db.pool).await.map_err(|e| HandlerError::msg(e.to_string()))?;
+            let (rows, _) = sql::fetch_capped(sql::bind(&compiled, &args), &db.pool, sql::MAX_CONTEXT_ROWS)
+                .await
+                .map_err(|e| HandlerError::msg(e.to_string()))?;
             let body = match rows.len() {
                 0 => return Ok(None),
                 1 => Value::Object(sql::row_to_json(&rows[0])),

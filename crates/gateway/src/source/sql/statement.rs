@@ -36,6 +36,34 @@ pub fn compile(sql: &str, kind: SourceKind) -> Compiled {
     Compiled { sql: out, order }
 }
 
+/// Rows a resource read or a prompt's context query returns at most.
+pub const MAX_CONTEXT_ROWS: usize = 1000;
+/// Values a completion query offers at most (the MCP limit for one completion).
+pub const MAX_COMPLETION_ROWS: usize = 100;
+
+/// Runs `query` on `exec` and keeps at most `cap` rows: rows are read one at a time and reading
+/// stops at the cap (the `bool` says whether there were more), so a large result set is never
+/// loaded whole.
+pub async fn fetch_capped<'e, 'c: 'e, 'q: 'e, E>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    exec: E,
+    cap: usize,
+) -> Result<(Vec<AnyRow>, bool), sqlx::Error>
+where
+    E: 'e + sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    use futures_util::TryStreamExt as _;
+    let mut stream = query.fetch(exec);
+    let mut rows = Vec::new();
+    while let Some(row) = stream.try_next().await? {
+        if rows.len() == cap {
+            return Ok((rows, true));
+        }
+        rows.push(row);
+    }
+    Ok((rows, false))
+}
+
 /// Binds `args` to a compiled statement, in its order. Missing values bind as text NULL; use
 /// [`bind_typed`] when the parameter types are known (PostgreSQL types NULLs strictly).
 pub fn bind<'q>(

@@ -234,9 +234,10 @@ where
         }
         return Ok(if is_last { Step::Done(json!({"affected": done.rows_affected()})) } else { Step::Next });
     }
-    let rows = query.fetch_all(exec).await;
+    let cap = if tool.result == ResultMode::One { 1 } else { tool.max_rows };
+    let rows = sql::fetch_capped(query, exec, cap).await;
     db.observed(step.operation, started);
-    let rows = rows.map_err(|e| failed(tool, e))?;
+    let (rows, truncated) = rows.map_err(|e| failed(tool, e))?;
     Ok(Step::Done(match tool.result {
         ResultMode::One => match rows.first() {
             Some(r) => Value::Object(sql::row_to_json(r)),
@@ -246,9 +247,7 @@ where
             }
         },
         _ => {
-            let truncated = rows.len() > tool.max_rows;
-            let rows: Vec<Value> =
-                rows.iter().take(tool.max_rows).map(|r| Value::Object(sql::row_to_json(r))).collect();
+            let rows: Vec<Value> = rows.iter().map(|r| Value::Object(sql::row_to_json(r))).collect();
             json!({"rows": rows, "truncated": truncated})
         }
     }))
