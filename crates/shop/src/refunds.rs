@@ -1,5 +1,7 @@
-//! Refunds: `process_refund`, full or partial, never above what remains refundable, with the
-//! order row locked and a repeated idempotency key answered with the first refund.
+//! Refunds: `process_refund`, full or partial, only on orders that were paid, never above what
+//! remains refundable, with the order row locked. A repeated idempotency key is answered with
+//! the first refund — when it names the same order (and amount, if one is given); a key reused
+//! for a different refund is refused, so nobody is told a refund happened that did not.
 
 use std::sync::Arc;
 
@@ -40,7 +42,8 @@ pub struct RefundArgs {
     pub amount_cents: Option<i64>,
     /// Why.
     pub reason: RefundReason,
-    /// A key unique to this refund request: repeating it returns the first refund unchanged.
+    /// A key unique to this refund request: repeating it (same order, same amount) returns the
+    /// first refund unchanged; using it for another refund is refused.
     #[schemars(length(min = 8, max = 64))]
     pub idempotency_key: String,
 }
@@ -59,7 +62,7 @@ pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: 
                 Err(Retry::Again) => {
                     // Another request with the same key won the race: answer with its refund.
                     let mut tx = db.pool.begin().await.map_err(db_failed)?;
-                    existing_refund(&db, &mut tx, &a.idempotency_key)
+                    existing_refund(&db, &mut tx, &a)
                         .await?
                         .ok_or_else(|| HandlerError::msg("the refund could not be recorded; try again"))
                 }
@@ -70,24 +73,37 @@ pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: 
     })
 }
 
+/// The refund an earlier request with `a`'s key made, when it is the same refund; an error
+/// when the key was used for a different one.
 async fn existing_refund(
     db: &Database,
     tx: &mut Transaction<'static, Any>,
-    key: &str,
+    a: &RefundArgs,
 ) -> Result<Option<CallToolResult>, HandlerError> {
     let found = rows(
         db,
         tx,
         "SELECT id, order_id, amount_cents, reason FROM refunds WHERE idempotency_key = :k",
-        &params(&[("k", json!(key))]),
+        &params(&[("k", json!(a.idempotency_key))]),
     )
     .await?;
-    Ok(found.into_iter().next().map(|r| {
-        let mut v = Value::Object(r);
-        v["replayed"] = json!(true);
-        CallToolResult::structured(v)
-    }))
+    let Some(first) = found.into_iter().next() else { return Ok(None) };
+    let order = first.get("order_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let amount = first.get("amount_cents").and_then(Value::as_i64).unwrap_or_default();
+    if order != a.order_id || a.amount_cents.is_some_and(|asked| asked != amount) {
+        return Err(HandlerError::msg(format!(
+            "idempotency key {:?} was already used for a refund of {amount} cents on order {order}; \
+             use a new key for a different refund",
+            a.idempotency_key
+        )));
+    }
+    let mut v = Value::Object(first);
+    v["replayed"] = json!(true);
+    Ok(Some(CallToolResult::structured(v)))
 }
+
+/// Order states in which nothing was paid, so nothing can be refunded.
+const UNPAID: [&str; 2] = ["pending", "cancelled"];
 
 /// The principal attribute that caps one refund, in cents (absent: no cap).
 pub const REFUND_LIMIT_ATTRIBUTE: &str = "refund_limit_cents";
@@ -103,12 +119,20 @@ async fn try_refund(db: &Database, a: &RefundArgs, limit: Option<i64>) -> Result
         &params(&[("id", json!(a.order_id))]),
     )
     .await?;
-    if let Some(previous) = existing_refund(db, &mut tx, &a.idempotency_key).await? {
+    if let Some(previous) = existing_refund(db, &mut tx, a).await? {
         return Ok(previous);
     }
     let Some(order) = order.first() else {
         return Err(HandlerError::msg(format!("order {} does not exist", a.order_id)).into());
     };
+    let status = order.get("status").and_then(Value::as_str).unwrap_or_default();
+    if UNPAID.contains(&status) {
+        return Err(HandlerError::msg(format!(
+            "order {} is {status}: nothing was paid, so there is nothing to refund",
+            a.order_id
+        ))
+        .into());
+    }
     let total = order.get("total_cents").and_then(Value::as_i64).unwrap_or(0);
     // Summed here rather than with SUM(): MySQL's SUM yields DECIMAL, which the portable driver
     // cannot decode.

@@ -246,6 +246,16 @@ fn every_tool(backend: Backend) {
         "a repeated key replays"
     );
     s.err("process_refund", json!({"order_id": DELIVERED, "amount_cents": 900000000, "reason": "damaged", "idempotency_key": "refund-test-0002"}), "remain refundable");
+    // A key names one refund: reused for another order or amount it is refused, never replayed.
+    s.err("process_refund", json!({"order_id": "ORD-20250925-1296", "amount_cents": 500, "reason": "goodwill", "idempotency_key": "refund-test-0001"}), "already used");
+    s.err("process_refund", json!({"order_id": DELIVERED, "amount_cents": 501, "reason": "goodwill", "idempotency_key": "refund-test-0001"}), "already used");
+    // Orders nobody paid for have nothing to refund.
+    s.err("process_refund", json!({"order_id": "ORD-20251103-1370", "amount_cents": 100, "reason": "goodwill", "idempotency_key": "refund-test-pending"}), "nothing was paid");
+    s.err(
+        "process_refund",
+        json!({"order_id": "ORD-20250109-1444", "reason": "goodwill", "idempotency_key": "refund-test-cancelled"}),
+        "nothing was paid",
+    );
     s.err(
         "process_refund",
         json!({"order_id": DELIVERED, "reason": "sorry", "idempotency_key": "refund-test-0003"}),
