@@ -202,11 +202,14 @@ pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
             }
             Ok::<_, HandlerError>(format!("worked {ms} ms"))
         })
-        .typed_tool(ToolInfo::new("panic", "Panics, to show that one failing request does not take the server down."), |_: NoArgs, _| async move {
-            if std::env::var_os("SWITCHBOARD_NEVER").is_none() {
-                panic!("deliberate panic from the panic tool");
-            }
-            "unreachable"
+        .typed_tool(ToolInfo::new("panic", "Panics, to show that one failing request (or task) does not take the server down.").task_support(TaskSupport::Optional), |_: NoArgs, ctx: RequestContext| async move {
+            ctx.run_as_task(|_| async move {
+                if std::env::var_os("SWITCHBOARD_NEVER").is_none() {
+                    panic!("deliberate panic from the panic tool");
+                }
+                Ok(CallToolResult::text("unreachable"))
+            })
+            .await
         })
         .typed_tool(ToolInfo::new("test_simple_text", "Returns simple text content."), |_: NoArgs, _| async move {
             "This is a simple text response for testing."

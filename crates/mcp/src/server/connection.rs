@@ -30,6 +30,8 @@ pub(crate) struct Session {
     log_level: AtomicU8,
     pub(crate) initialized: AtomicBool,
     pub(crate) subscriptions: Mutex<HashSet<String>>,
+    /// Unique within the process (an address could be reused by a later session).
+    pub(crate) serial: u64,
 }
 
 /// Log levels as stored in the session (0 = off).
@@ -54,6 +56,10 @@ impl Session {
             log_level: AtomicU8::new(2),
             initialized: AtomicBool::new(false),
             subscriptions: Mutex::new(HashSet::new()),
+            serial: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            },
         }
     }
 

@@ -361,8 +361,17 @@ impl RequestContext {
             }
             TaskMode::None => return work(self.clone()).await,
             TaskMode::Modern => tasks::DEFAULT_TTL.as_millis() as u64,
-            TaskMode::Legacy(ttl) => ttl.unwrap_or(tasks::DEFAULT_TTL.as_millis() as u64),
+            // The client's wish, up to the ceiling.
+            TaskMode::Legacy(ttl) => {
+                ttl.unwrap_or(tasks::DEFAULT_TTL.as_millis() as u64).min(tasks::MAX_TTL.as_millis() as u64)
+            }
         };
+        if env.runtime.running() >= tasks::MAX_RUNNING {
+            return Err(HandlerError::rpc(ErrorObject::internal(format!(
+                "{} tasks are already running on this server; try again when some have finished",
+                tasks::MAX_RUNNING
+            ))));
+        }
         let id = tasks::new_task_id();
         let now = tasks::now_ms();
         let record = TaskRecord {
@@ -401,11 +410,22 @@ impl RequestContext {
         };
         let version = self.inner.version;
         tokio::spawn(async move {
+            // A panic fails the task (instead of leaving it working forever); so does outliving
+            // its time to live, after which nobody could read its result anyway.
+            let run = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(work(task_ctx)));
             let outcome = tokio::select! {
-                r = work(task_ctx) => Some(r),
+                r = run => Some(r.unwrap_or_else(|_| Err(HandlerError::rpc(ErrorObject::internal(
+                    "the tool panicked while running as a task",
+                ))))),
                 _ = live.cancel.cancelled() => None,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(ttl)) => Some(Err(HandlerError::rpc(
+                    ErrorObject::internal(format!("the task was stopped when its time to live ({ttl} ms) ran out")),
+                ))),
             };
-            let Some(mut record) = env.store.get(&id) else { return };
+            let Some(mut record) = env.store.get(&id) else {
+                env.runtime.finish(&id);
+                return;
+            };
             if record.status != TaskStatus::Cancelled {
                 let (status, result, error) = match outcome {
                     None => (TaskStatus::Cancelled, None, None),

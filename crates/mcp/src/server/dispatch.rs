@@ -247,7 +247,7 @@ impl ServerConnection {
             | methods::TASKS_UPDATE
             | methods::TASKS_CANCEL
             | methods::TASKS_RESULT
-            | methods::TASKS_LIST => self.task_method(&id, m, params).await,
+            | methods::TASKS_LIST => self.task_method(&id, m, params, self.principal_of(&handle)).await,
             other => Err(ErrorObject::method_not_found(other)),
         }
     }
@@ -327,7 +327,7 @@ impl ServerConnection {
         };
         let bound = Binding { method: m, digest: &digest, principal: principal.id() };
         let (answers, state) = self.open_state(&mode, &bound, p.request_state.as_deref(), p.input_responses)?;
-        let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref())?;
+        let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref(), &principal)?;
         let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
         let call = match entry.call(arguments, ctx) {
             Ok(call) => call,

@@ -15,6 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 /// How long tasks are kept when the client does not say. Default 10 minutes.
 pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(600);
+/// The longest time to live a client may ask for: 1 hour.
+pub(crate) const MAX_TTL: Duration = Duration::from_secs(3600);
+/// Tasks that may run at once in one process; more are refused until some finish.
+pub(crate) const MAX_RUNNING: usize = 1000;
 /// The polling interval suggested to clients.
 pub(crate) const POLL_INTERVAL_MS: u64 = 500;
 
@@ -158,6 +162,11 @@ impl TaskRuntime {
         });
         self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), live.clone());
         live
+    }
+
+    /// How many tasks are running.
+    pub(crate) fn running(&self) -> usize {
+        self.live.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveTask>> {

@@ -96,3 +96,33 @@ fn modern_tasks_park_for_input_and_settle() {
     let gated = peer.modern("tasks/get", json!({"taskId": id}), json!({}));
     assert_eq!(gated.pointer("/error/code"), Some(&json!(-32021)), "{gated}");
 }
+
+#[test]
+fn a_panicking_task_fails_and_a_clients_ttl_is_capped() {
+    let mut peer = demo(&[]);
+    peer.initialize(ProtocolVersion::V2025_11_25, json!({}));
+    let created = peer.request("tools/call", json!({"name": "panic", "arguments": {}, "task": {"ttl": 60000}}));
+    let id = created.pointer("/result/task/taskId").and_then(Value::as_str).expect("a task id").to_owned();
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = peer.request("tasks/get", json!({"taskId": id}));
+        if status.pointer("/result/status") != Some(&json!("working")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(status.pointer("/result/status"), Some(&json!("failed")), "a panicked task fails: {status}");
+    let result = peer.request("tasks/result", json!({"taskId": id}));
+    assert_eq!(result.pointer("/error/code"), Some(&json!(-32603)), "{result}");
+    assert!(
+        result.pointer("/error/message").and_then(Value::as_str).is_some_and(|m| m.contains("panicked")),
+        "{result}"
+    );
+
+    // A client may not keep a task around for a year: the time to live is capped at an hour.
+    let long = peer.request(
+        "tools/call",
+        json!({"name": "slow_compute", "arguments": {"seconds": 0.1}, "task": {"ttl": 31_536_000_000u64}}),
+    );
+    assert_eq!(long.pointer("/result/task/ttl"), Some(&json!(3_600_000)), "{long}");
+}

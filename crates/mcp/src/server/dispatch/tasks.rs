@@ -1,8 +1,6 @@
 //! The tasks half of dispatch: whether a `tools/call` runs as a task, how a task is answered,
 //! and the `tasks/*` methods of both eras.
 
-use std::sync::Arc;
-
 use serde_json::value::RawValue;
 use serde_json::Value;
 use switchboard_protocol::jsonrpc::RequestId;
@@ -31,10 +29,12 @@ pub(super) fn declares_tasks(mode: &Mode) -> bool {
     }
 }
 
-pub(super) fn owner_of(mode: &Mode) -> String {
+/// Who may see a task: the principal that created it, and in the legacy era also the session
+/// (by its serial number, never reused within the process).
+pub(super) fn owner_of(principal: &crate::server::Principal, mode: &Mode) -> String {
     match mode {
-        Mode::Modern { .. } => String::new(),
-        Mode::Legacy(s) => format!("{:p}", Arc::as_ptr(s)),
+        Mode::Modern { .. } => format!("p:{}", principal.id()),
+        Mode::Legacy(s) => format!("p:{}/s:{}", principal.id(), s.serial),
     }
 }
 
@@ -45,6 +45,7 @@ impl ServerConnection {
         mode: &Mode,
         tool: &switchboard_protocol::tools::Tool,
         task: Option<&switchboard_protocol::tasks::TaskMetadata>,
+        principal: &crate::server::Principal,
     ) -> Result<TaskEnv, ErrorObject> {
         let support = task_support(tool);
         let task_mode = match mode {
@@ -77,7 +78,7 @@ impl ServerConnection {
             runtime: self.server.task_runtime.clone(),
             mode: task_mode,
             required: support == "required",
-            owner: owner_of(mode),
+            owner: owner_of(principal, mode),
             current: None,
             tool: tool.name.clone(),
         })
@@ -112,10 +113,17 @@ impl ServerConnection {
 
     /// `tasks/get`, `tasks/update`, `tasks/cancel` (modern extension) and `tasks/get`,
     /// `tasks/result`, `tasks/list`, `tasks/cancel` (legacy 2025-11-25).
-    pub(super) async fn task_method(&self, id: &RequestId, m: &str, params: Option<&RawValue>) -> Outcome {
+    pub(super) async fn task_method(
+        &self,
+        id: &RequestId,
+        m: &str,
+        params: Option<&RawValue>,
+        principal: &crate::server::Principal,
+    ) -> Outcome {
         use switchboard_protocol::tasks::{ListTasksResult, TaskIdParams, TaskStatus, TaskUpdateParams};
         let peek: RequestParams = parse(m, params)?;
         let mode = self.mode(peek.meta.as_ref(), m)?;
+        let owner = owner_of(principal, &mode);
         let store = self.server.tasks.clone();
         let unknown =
             |task: &str| ErrorObject::invalid_params(format!("unknown task {task:?} (expired, or never created)"));
@@ -132,7 +140,7 @@ impl ServerConnection {
                 }
                 if m == methods::TASKS_UPDATE {
                     let p: TaskUpdateParams = parse(m, params)?;
-                    store.get(&p.task_id).ok_or_else(|| unknown(&p.task_id))?;
+                    store.get(&p.task_id).filter(|r| r.owner == owner).ok_or_else(|| unknown(&p.task_id))?;
                     if let Some(live) = self.server.task_runtime.get(&p.task_id) {
                         let answers = p
                             .input_responses
@@ -144,7 +152,8 @@ impl ServerConnection {
                     return Ok(self.encode(id, EmptyResult::default(), mode.version(), None));
                 }
                 let p: TaskIdParams = parse(m, params)?;
-                let mut record = store.get(&p.task_id).ok_or_else(|| unknown(&p.task_id))?;
+                let mut record =
+                    store.get(&p.task_id).filter(|r| r.owner == owner).ok_or_else(|| unknown(&p.task_id))?;
                 if m == methods::TASKS_CANCEL {
                     self.cancel_task(&mut record);
                     return Ok(self.encode(id, EmptyResult::default(), mode.version(), None));
@@ -158,7 +167,6 @@ impl ServerConnection {
                 if m == methods::TASKS_UPDATE {
                     return Err(ErrorObject::method_not_found(m));
                 }
-                let owner = owner_of(&mode);
                 if m == methods::TASKS_LIST {
                     let p: PaginatedRequestParams = parse(m, params)?;
                     let all: Vec<_> = store.list(&owner).iter().map(|r| r.to_legacy()).collect();
@@ -232,5 +240,32 @@ impl ServerConnection {
         if let Some(live) = self.server.task_runtime.get(&record.id) {
             live.cancel.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use switchboard_protocol::capabilities::Implementation;
+    use switchboard_protocol::ProtocolVersion;
+
+    use super::owner_of;
+    use crate::server::connection::{Mode, Session};
+    use crate::server::Principal;
+
+    #[test]
+    fn tasks_belong_to_a_principal_and_a_session_never_to_an_address() {
+        let session =
+            || Arc::new(Session::new(ProtocolVersion::V2025_11_25, Default::default(), Implementation::new("t", "1")));
+        let alice = Principal::new("alice", vec![], Default::default());
+        // The first session is dropped before the second is made: the allocator may well put
+        // the second at the same address, and it must still be someone else.
+        let first = owner_of(&alice, &Mode::Legacy(session()));
+        let second = owner_of(&alice, &Mode::Legacy(session()));
+        assert_ne!(first, second);
+        let shared = session();
+        let bob = Principal::new("bob", vec![], Default::default());
+        assert_ne!(owner_of(&alice, &Mode::Legacy(shared.clone())), owner_of(&bob, &Mode::Legacy(shared)));
     }
 }
