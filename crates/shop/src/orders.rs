@@ -10,7 +10,7 @@ use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, params, random_digits, rows, today, tool, Effect, Retry};
+use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Effect, Retry};
 
 /// One order line.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -68,9 +68,12 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
     }
     let (stamp, date) = today();
     let order_id = format!("ORD-{stamp}-{}", random_digits(4));
-    let mut total = 0i64;
-    let mut lines = Vec::new();
-    for (i, line) in a.items.iter().enumerate() {
+    // Lines are reserved in SKU order, whatever order they were asked in: two orders of the same
+    // SKUs then lock their stock rows in the same order and cannot deadlock each other.
+    let mut by_sku: Vec<&OrderLine> = a.items.iter().collect();
+    by_sku.sort_by(|x, y| x.sku.cmp(&y.sku));
+    let mut prices = std::collections::HashMap::new();
+    for line in by_sku {
         let product = rows(
             db,
             &mut tx,
@@ -82,32 +85,59 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
             return Err(HandlerError::msg(format!("unknown SKU {}", line.sku)).into());
         };
         let price = product.get("price_cents").and_then(Value::as_i64).unwrap_or(0);
-        // Reserve from the warehouse with the most stock; the condition makes it atomic.
+        // The SKU's stock rows, locked, fullest warehouse first: a line is served from as many
+        // warehouses as it takes.
         let stock = rows(
             db,
             &mut tx,
-            "SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY quantity DESC, warehouse_id",
+            &format!(
+                "SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY quantity DESC, warehouse_id{}",
+                lock_suffix(db)
+            ),
             &params(&[("sku", json!(line.sku))]),
         )
         .await?;
         let available: i64 = stock.iter().filter_map(|r| r.get("quantity").and_then(Value::as_i64)).sum();
-        let Some(best) = stock.first().and_then(|r| r.get("warehouse_id")).cloned() else {
+        if stock.is_empty() {
             return Err(HandlerError::msg(format!("SKU {} is not stocked anywhere", line.sku)).into());
-        };
-        let reserved = exec(
-            db,
-            &mut tx,
-            "UPDATE inventory SET quantity = quantity - :q WHERE sku = :sku AND warehouse_id = :w AND quantity >= :q",
-            &params(&[("q", json!(line.quantity)), ("sku", json!(line.sku)), ("w", best)]),
-        )
-        .await?;
-        if reserved == 0 {
+        }
+        if available < line.quantity {
             return Err(HandlerError::msg(format!(
                 "insufficient stock for SKU {}: {available} left, {} requested",
                 line.sku, line.quantity
             ))
             .into());
         }
+        let mut left = line.quantity;
+        for row in &stock {
+            let here = row.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+            let take = left.min(here);
+            if take <= 0 {
+                continue;
+            }
+            // The condition keeps it atomic where rows are not locked (SQLite's one writer).
+            let warehouse = row.get("warehouse_id").cloned().unwrap_or_default();
+            let reserved = exec(
+                db,
+                &mut tx,
+                "UPDATE inventory SET quantity = quantity - :q WHERE sku = :sku AND warehouse_id = :w AND quantity >= :q",
+                &params(&[("q", json!(take)), ("sku", json!(line.sku)), ("w", warehouse)]),
+            )
+            .await?;
+            if reserved == 0 {
+                return Err(Retry::Again);
+            }
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
+        prices.insert(line.sku.clone(), price);
+    }
+    let mut total = 0i64;
+    let mut lines = Vec::new();
+    for (i, line) in a.items.iter().enumerate() {
+        let price = prices.get(&line.sku).copied().unwrap_or(0);
         total += price * line.quantity;
         lines.push((i as i64 + 1, line.clone(), price));
     }

@@ -205,6 +205,21 @@ fn every_tool(backend: Backend) {
     // All or nothing: the first line fits, the second does not, so neither is reserved.
     s.err("create_order", json!({"customer_id": "CUST-0005", "items": [{"sku": "LTD-EDITION-1", "quantity": 1}, {"sku": "NOPE-3", "quantity": 1}]}), "unknown SKU NOPE-3");
     assert_eq!(s.ok("check_inventory", json!({"sku": "LTD-EDITION-1"}))["rows"][0]["quantity"], 8);
+    // A line larger than any one warehouse's stock is served from several: 15 in WH-EAST and 3
+    // in WH-EU make 18, enough for 16.
+    let split =
+        s.ok("create_order", json!({"customer_id": "CUST-0005", "items": [{"sku": "CMP-LT-100", "quantity": 16}]}));
+    assert_eq!(split["items"][0]["quantity"], 16, "{split}");
+    let stock = s.ok("check_inventory", json!({"sku": "CMP-LT-100"}));
+    let left = |w: &str| {
+        stock["rows"].as_array().and_then(|r| r.iter().find(|r| r["warehouse_id"] == w)).map(|r| r["quantity"].clone())
+    };
+    assert_eq!((left("WH-EAST"), left("WH-EU")), (Some(json!(0)), Some(json!(2))), "{stock}");
+    s.err(
+        "create_order",
+        json!({"customer_id": "CUST-0005", "items": [{"sku": "CMP-LT-100", "quantity": 3}]}),
+        "2 left, 3 requested",
+    );
     s.err(
         "create_order",
         json!({"customer_id": "CUST-9999", "items": [{"sku": "BOK-RUST", "quantity": 1}]}),
