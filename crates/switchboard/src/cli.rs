@@ -162,6 +162,10 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 1800, value_name = "SECS")]
     pub session_idle_timeout: u64,
 
+    /// Most legacy sessions held at once; a new one beyond gets 503 with Retry-After.
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    pub max_sessions: usize,
+
     /// Close connections that take longer than this to send request headers (slowloris).
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub header_read_timeout: u64,

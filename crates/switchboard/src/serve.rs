@@ -148,6 +148,7 @@ pub async fn serve_http(
     config.allowed_hosts = args.allow_hosts.clone();
     config.allowed_origins = args.allow_origins.clone();
     config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
+    config.max_sessions = args.max_sessions.max(1);
     config.authenticator = Some(callers.http.clone());
     config.resource_metadata = callers.resource_metadata.clone();
     // Each request's span names its X-Request-Id and continues the caller's trace.

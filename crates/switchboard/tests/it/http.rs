@@ -373,3 +373,52 @@ async fn shutdown_finishes_in_flight_calls() {
     assert_eq!(reply.last().pointer("/result/content/0/text"), Some(&json!("worked 1500 ms")), "{reply:?}");
     assert!(status.0.is_some_and(|s| s.success()), "clean exit: {:?}", status.0);
 }
+
+/// A legacy session's work and the number of sessions are bounded, with answers a client can
+/// act on: 429 while the session has too much running, 503 with Retry-After when the server
+/// holds its limit of sessions.
+#[tokio::test]
+async fn legacy_sessions_and_their_work_are_bounded() {
+    let srv = server(&["--max-sessions", "2", "--max-concurrent-requests", "2"]);
+    let mut first = HttpPeer::new(srv.mcp_url());
+    assert_eq!(first.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+    let mut second = HttpPeer::new(srv.mcp_url());
+    assert_eq!(second.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+    let mut third = HttpPeer::new(srv.mcp_url());
+    let refused = third.initialize(ProtocolVersion::V2025_06_18, json!({})).await;
+    assert_eq!(refused.status, 503, "{:?}", refused.messages);
+    assert!(refused.headers.contains_key("retry-after"));
+    assert!(refused.last()["error"]["message"].as_str().is_some_and(|m| m.contains("limit of 2 sessions")));
+    // Ending a session makes room.
+    assert_eq!(second.delete().await, 200);
+    assert_eq!(third.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+
+    // Two slow calls run; a third is refused until they finish (hanging up would not stop them).
+    let slow = json!({"name": "slow_compute", "arguments": {"seconds": 3}});
+    let mut running = Vec::new();
+    for id in ["slow-1", "slow-2"] {
+        let (url, session) = (srv.mcp_url(), first.session.clone().unwrap_or_default());
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": slow});
+        running.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-06-18")
+                .body(body.to_string())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy = first.legacy("tools/call", json!({"name": "echo", "arguments": {"message": "me too"}})).await;
+    assert_eq!(busy.status, 429, "{:?}", busy.messages);
+    assert!(busy.last()["error"]["message"].as_str().is_some_and(|m| m.contains("2 requests running")));
+    for r in running {
+        assert_eq!(r.await.ok().and_then(Result::ok), Some(200));
+    }
+    let ok = first.legacy("tools/call", json!({"name": "echo", "arguments": {"message": "now"}})).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.messages);
+}

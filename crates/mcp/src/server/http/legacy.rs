@@ -217,6 +217,17 @@ pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> R
         }
         Err(DecodeError { id, error }) => return sse::error(StatusCode::BAD_REQUEST, id.as_ref(), &error),
     };
+    let held = state.sessions.len();
+    if held >= state.config.max_sessions {
+        warn!(target: "switchboard::http", held, "refusing a new legacy session: the session limit is reached");
+        let e = ErrorObject::internal(format!(
+            "this server holds its limit of {} sessions; end sessions you no longer use (DELETE) or try again later",
+            state.config.max_sessions
+        ));
+        let mut response = sse::error(StatusCode::SERVICE_UNAVAILABLE, Some(&request.id), &e);
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return response;
+    }
     let id = new_session_id();
     if id.is_empty() {
         return sse::error(
@@ -383,6 +394,17 @@ fn start(
             let e =
                 ErrorObject::invalid_request(format!("request id {} is already in flight in this session", request.id));
             return Err(Box::new(sse::error(StatusCode::BAD_REQUEST, Some(&request.id), &e)));
+        }
+        // Each request runs on after its POST is gone (a disconnect is not a cancellation in
+        // this era), so the work a session may start is counted here.
+        let most = state.server.limits().max_concurrent_requests;
+        if inflight.len() >= most {
+            let e = ErrorObject::internal(format!(
+                "this session already has {most} requests running; wait for some to finish"
+            ));
+            let mut response = sse::error(StatusCode::TOO_MANY_REQUESTS, Some(&request.id), &e);
+            response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Err(Box::new(response));
         }
         inflight.insert(request.id.clone(), token.clone());
     }

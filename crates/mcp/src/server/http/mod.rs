@@ -65,6 +65,9 @@ pub struct HttpConfig {
     pub max_body_bytes: Option<usize>,
     /// Legacy sessions idle for this long are ended. Default 30 min.
     pub session_idle_timeout: Duration,
+    /// Most legacy sessions this process holds; an `initialize` beyond it gets `503` with
+    /// `Retry-After`. Default 20 000.
+    pub max_sessions: usize,
     /// Interval of SSE keep-alive comments on long-lived streams. Default 15 s.
     pub keep_alive: Duration,
     /// The `retry:` hint sent with the priming event of legacy SSE streams. Default 1 s.
@@ -125,6 +128,7 @@ impl Default for HttpConfig {
             loopback_only: true,
             max_body_bytes: None,
             session_idle_timeout: Duration::from_secs(30 * 60),
+            max_sessions: 20_000,
             keep_alive: Duration::from_secs(15),
             sse_retry: Duration::from_secs(1),
             legacy_sse: true,
