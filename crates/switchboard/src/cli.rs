@@ -170,6 +170,10 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub header_read_timeout: u64,
 
+    /// Answer 408 when a request's body takes longer than this to arrive.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub body_read_timeout: u64,
+
     /// Most connections open at once.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub max_connections: usize,

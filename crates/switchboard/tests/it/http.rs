@@ -422,3 +422,23 @@ async fn legacy_sessions_and_their_work_are_bounded() {
     let ok = first.legacy("tools/call", json!({"name": "echo", "arguments": {"message": "now"}})).await;
     assert_eq!(ok.status, 200, "{:?}", ok.messages);
 }
+
+/// A client that sends its headers and then trickles (or stops sending) its body is cut off
+/// with 408 instead of holding a connection and a request slot forever.
+#[test]
+fn a_body_that_never_arrives_gets_408() {
+    let srv = server(&["--body-read-timeout", "1"]);
+    let mut s = TcpStream::connect(&srv.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\":",
+        srv.addr
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
+}

@@ -68,6 +68,9 @@ pub struct HttpConfig {
     /// Most legacy sessions this process holds; an `initialize` beyond it gets `503` with
     /// `Retry-After`. Default 20 000.
     pub max_sessions: usize,
+    /// How long a client may take to send a request's body once its headers arrived; slower
+    /// bodies are answered `408`. Default 30 s.
+    pub body_read_timeout: Duration,
     /// Interval of SSE keep-alive comments on long-lived streams. Default 15 s.
     pub keep_alive: Duration,
     /// The `retry:` hint sent with the priming event of legacy SSE streams. Default 1 s.
@@ -129,6 +132,7 @@ impl Default for HttpConfig {
             max_body_bytes: None,
             session_idle_timeout: Duration::from_secs(30 * 60),
             max_sessions: 20_000,
+            body_read_timeout: Duration::from_secs(30),
             keep_alive: Duration::from_secs(15),
             sse_retry: Duration::from_secs(1),
             legacy_sse: true,
@@ -237,10 +241,18 @@ async fn endpoint(
                 return sse::error(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e);
             }
             let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
-            let bytes = match axum::body::to_bytes(body, limit).await {
-                Ok(b) => b,
-                Err(_) => return sse::too_large(limit),
-            };
+            let bytes =
+                match tokio::time::timeout(state.config.body_read_timeout, axum::body::to_bytes(body, limit)).await {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(_)) => return sse::too_large(limit),
+                    Err(_) => {
+                        let e = switchboard_protocol::ErrorObject::invalid_request(format!(
+                            "the request body did not arrive within {} s",
+                            state.config.body_read_timeout.as_secs()
+                        ));
+                        return sse::error(http::StatusCode::REQUEST_TIMEOUT, None, &e);
+                    }
+                };
             route_post(state, parts, bytes).await
         }
         http::Method::GET if has_session => legacy::get(state, parts).await,
