@@ -71,6 +71,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits();
     let mut callers = serve::Callers::anonymous();
     let mut guardrails = None;
+    let mut help = None;
     let (server, listen, stdio) = match (&args.config, args.demo) {
         (Some(path), _) => {
             let (server, config, configured, rails) =
@@ -82,7 +83,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             // Flags choose the transports when given; otherwise the config does.
             let (listen, stdio) = if args.stdio && args.listen.is_none() { (None, true) } else { (listen, stdio) };
             if !stdio {
-                configured::print_connect_help(path, listen.as_deref(), callers.required);
+                // Printed once the address is bound (a `:0` port is known only then).
+                help = Some((path.clone(), callers.required));
             }
             (server, listen, stdio)
         }
@@ -105,12 +107,17 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let served = match (listen, stdio) {
         (Some(addr), false) => {
-            serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), args.wire_log.as_deref()).await
+            let announce = |local: std::net::SocketAddr| {
+                if let Some((path, keyed)) = &help {
+                    configured::print_connect_help(path, Some(&local.to_string()), *keyed);
+                }
+            };
+            serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), args.wire_log.as_deref(), announce).await
         }
         (None, _) => serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let http = serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), None);
+            let http = serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), None, |_| {});
             let stdio = async {
                 let result = serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await;
                 server.shutdown();

@@ -130,6 +130,7 @@ pub async fn serve_http(
     callers: &Callers,
     ops: Option<crate::ops::Ops>,
     wire_log: Option<&std::path::Path>,
+    announce: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr().context("reading the bound address")?;
@@ -174,6 +175,7 @@ pub async fn serve_http(
         ops.sessions = stats;
         app = crate::ops::mount(app, ops);
     }
+    announce(local);
     tracing::info!(target: "switchboard", "listening on http://{local}/mcp (WebSocket ws://{local}/ws, HTTP+SSE http://{local}/sse)");
     let stop = server.shutdown_token();
     http::serve(listener, app, listener_config, async move { stop.cancelled().await }).await.context("serving HTTP")
