@@ -202,7 +202,11 @@ impl HttpShared {
         if status == StatusCode::NOT_FOUND && self.session().is_some() {
             return ClientError::SessionExpired { server: self.server.clone() };
         }
-        let body = response.bytes().await.unwrap_or_default();
+        // An error body worth reading is small; more is not read at all.
+        let body = match read_capped(response, ERROR_BODY_LIMIT).await {
+            Ok(Some(body)) => body,
+            _ => Vec::new(),
+        };
         if let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&body) {
             if let Some(error) = m.get("error").and_then(|e| serde_json::from_value::<ErrorObject>(e.clone()).ok()) {
                 return ClientError::Rpc {
@@ -236,12 +240,12 @@ impl HttpShared {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if !is_sse {
-            let body = response.bytes().await.map_err(|e| self.transport_error(method, &e))?;
-            if body.len() > self.max_message_bytes {
-                return Err(
+            let body = read_capped(response, self.max_message_bytes)
+                .await
+                .map_err(|e| self.transport_error(method, &e))?
+                .ok_or_else(|| {
                     self.protocol(format!("the answer to {method} is larger than {} bytes", self.max_message_bytes))
-                );
-            }
+                })?;
             let value: Value = serde_json::from_slice(&body)
                 .map_err(|e| self.protocol(format!("the answer to {method} is not JSON: {e}")))?;
             return match classify(value) {
@@ -576,4 +580,23 @@ impl Drop for CancelLegacy<'_> {
             });
         }
     }
+}
+
+/// The most of an error response's body that is read.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// A response body read chunk by chunk, or `None` as soon as it passes `cap` bytes (a declared
+/// `Content-Length` over it is refused before reading): a server cannot make us buffer more.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }

@@ -216,3 +216,39 @@ fn timed_out_requests_are_cancelled_and_the_connection_survives() {
         }
     });
 }
+
+/// A server that answers with a body that never ends: the client gives up once the answer
+/// passes its message limit, instead of buffering without end.
+#[test]
+fn an_endless_answer_is_cut_off_at_the_message_limit() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    runtime().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let url = format!("http://{}/mcp", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 8192];
+                    let _ = socket.read(&mut head).await;
+                    let _ = socket
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+                        )
+                        .await;
+                    let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+                    while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+                });
+            }
+        });
+        let mut target = HttpTarget::new(url);
+        target.max_message_bytes = 1024 * 1024;
+        let connected = tokio::time::timeout(
+            Duration::from_secs(30),
+            Client::connect(Target::Http(target), NoHandler, options(EraChoice::Auto)),
+        )
+        .await
+        .expect("the client gives up instead of reading forever");
+        let error = connected.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("larger than 1048576 bytes"), "{error}");
+    });
+}
