@@ -442,6 +442,22 @@ fn mariadb_injection() {
     injection(Backend::Mariadb);
 }
 
+/// A refund locks the order's earlier refunds; on MySQL that lock covers every row the read
+/// scans, so the read must go through an index on `order_id`, not the whole table.
+#[test]
+fn mariadb_refund_locks_read_through_an_index() {
+    let mut s = Shop::start(Backend::Mariadb);
+    s.ok("get_order_status", json!({"order_id": DELIVERED}));
+    let name = s.drop_db.as_ref().map(|(_, n)| n.clone()).expect("a MariaDB database");
+    let out = Command::new("mysql")
+        .args(["-h", "127.0.0.1", "-u", "root", "-N", &name, "-e"])
+        .arg("EXPLAIN SELECT amount_cents FROM refunds WHERE order_id = 'ORD-20250204-1037' FOR UPDATE")
+        .output()
+        .expect("mysql runs");
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && plan.contains("refunds_order"), "the lock reads by index: {plan}");
+}
+
 /// Clients auto-approve tools that say they change nothing; the shop's must tell the truth.
 #[test]
 fn the_shops_annotations_tell_the_truth() {
