@@ -442,3 +442,26 @@ fn a_body_that_never_arrives_gets_408() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
 }
+
+/// A legacy session's answers that went out as single JSON responses cannot be resumed, so the
+/// server does not keep them: 300 answers of 256 KiB leave its memory where it was (it grew
+/// by the whole 75 MiB before).
+#[tokio::test]
+async fn json_answers_of_a_legacy_session_are_not_kept() {
+    let srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    assert_eq!(peer.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+    let big = "x".repeat(256 * 1024);
+    let echo = json!({"name": "echo", "arguments": {"message": big}});
+    // Warm up (allocator arenas, buffers), then measure.
+    for _ in 0..20 {
+        assert_eq!(peer.legacy("tools/call", echo.clone()).await.status, 200);
+    }
+    let before = srv.rss_kib();
+    for _ in 0..300 {
+        let r = peer.legacy("tools/call", echo.clone()).await;
+        assert_eq!(r.status, 200);
+    }
+    let grown_mib = srv.rss_kib().saturating_sub(before) / 1024;
+    assert!(grown_mib < 30, "the server grew by {grown_mib} MiB over 300 answers of 256 KiB");
+}

@@ -480,6 +480,9 @@ async fn respond(
         let finished = stream.finished.load(Ordering::Acquire);
         if finished && (events.len() == 1 || !sse_ok) {
             let last = events.last().map(|(_, b)| b.to_vec()).unwrap_or_default();
+            // A JSON answer has no event ids to resume from: the stream's log is not kept.
+            let _ = store.forget_stream(&live.id, &name).await;
+            live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
             let retry_after = stream.retry_after_ms.load(Ordering::Relaxed);
             if retry_after > 0 && events.len() == 1 {
                 // Refused by a rate limit, and the refusal is all there is: say so in HTTP too.

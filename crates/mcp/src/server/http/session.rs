@@ -57,6 +57,9 @@ pub trait SessionStore: Send + Sync + 'static {
     fn events_after(&self, id: &str, stream: &str, after: u64) -> StoreFuture<'_, Vec<(u64, Bytes)>>;
     /// Removes sessions idle for longer than `idle` and returns their ids.
     fn expire(&self, idle: Duration) -> StoreFuture<'_, Vec<String>>;
+    /// Drops one stream's events: it was answered in a way no client can resume (a single JSON
+    /// response), so keeping them would only cost memory.
+    fn forget_stream(&self, id: &str, stream: &str) -> StoreFuture<'_, ()>;
 }
 
 /// How many events each stream keeps for resumption.
@@ -174,6 +177,14 @@ impl SessionStore for InMemorySessionStore {
             .map(|s| s.events.iter().filter(|(n, _)| *n > after).cloned().collect())
             .unwrap_or_default();
         Box::pin(async move { Ok(events) })
+    }
+
+    fn forget_stream(&self, id: &str, stream: &str) -> StoreFuture<'_, ()> {
+        if let Some(e) = self.lock().get_mut(id) {
+            e.streams.remove(stream);
+            e.stream_order.retain(|s| s != stream);
+        }
+        Box::pin(async { Ok(()) })
     }
 
     fn expire(&self, idle: Duration) -> StoreFuture<'_, Vec<String>> {
