@@ -170,6 +170,11 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub header_read_timeout: u64,
 
+    /// Send SSE keep-alive comments and WebSocket pings this often; a WebSocket peer silent for
+    /// two intervals is disconnected.
+    #[arg(long, default_value_t = 15, value_name = "SECS")]
+    pub keep_alive: u64,
+
     /// Answer 408 when a request's body takes longer than this to arrive.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub body_read_timeout: u64,

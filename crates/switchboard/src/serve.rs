@@ -151,6 +151,7 @@ pub async fn serve_http(
     config.session_idle_timeout = Duration::from_secs(args.session_idle_timeout);
     config.max_sessions = args.max_sessions.max(1);
     config.body_read_timeout = Duration::from_secs(args.body_read_timeout.max(1));
+    config.keep_alive = Duration::from_secs(args.keep_alive.max(1));
     config.authenticator = Some(callers.http.clone());
     config.resource_metadata = callers.resource_metadata.clone();
     // Each request's span names its X-Request-Id and continues the caller's trace.

@@ -465,3 +465,31 @@ async fn json_answers_of_a_legacy_session_are_not_kept() {
     let grown_mib = srv.rss_kib().saturating_sub(before) / 1024;
     assert!(grown_mib < 30, "the server grew by {grown_mib} MiB over 300 answers of 256 KiB");
 }
+
+/// A WebSocket peer that stops answering pings (gone, though its TCP connection looks open) is
+/// disconnected after two keep-alive intervals instead of holding its connection forever.
+#[tokio::test]
+async fn a_websocket_peer_that_answers_no_ping_is_disconnected() {
+    let srv = server(&["--keep-alive", "1"]);
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws", srv.addr))
+            .expect("request");
+    request.headers_mut().insert("sec-websocket-protocol", "mcp".parse().expect("header"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.expect("websocket");
+    // Read nothing (so no pong is sent) for a while, then see what arrived.
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) => return "closed".to_owned(),
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => {
+                    return frame.map(|f| f.reason.to_string()).unwrap_or_default()
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await
+    .expect("the server ends the connection");
+    assert!(ended == "no pong" || ended == "closed", "{ended}");
+}

@@ -41,12 +41,11 @@ async fn serve(state: HttpState, socket: WebSocket, caller: Principal, origin: O
     let _open = OpenSocket(state.clone());
     let (sink, stream) = socket.split();
     let (out_tx, out_rx) = mpsc::channel::<Message>(256);
-    let writer = tokio::spawn(write(sink, out_rx, state.config.keep_alive));
+    let liveness = Liveness::new();
+    let writer = tokio::spawn(write(sink, out_rx, state.config.keep_alive, liveness.clone()));
     let max = state.server.limits().max_message_bytes;
-    let result = state
-        .server
-        .serve_from(WsReader { stream, max, pongs: out_tx.clone() }, WsWriter(out_tx.clone()), caller, origin)
-        .await;
+    let reader = WsReader { stream, max, pongs: out_tx.clone(), liveness };
+    let result = state.server.serve_from(reader, WsWriter(out_tx.clone()), caller, origin).await;
     let close = match result {
         Ok(()) => CloseFrame { code: 1000, reason: Utf8Bytes::from_static("bye") },
         Err(_) => CloseFrame { code: 1011, reason: Utf8Bytes::from_static("server error") },
@@ -56,7 +55,42 @@ async fn serve(state: HttpState, socket: WebSocket, caller: Principal, origin: O
     let _ = writer.await;
 }
 
-async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<Message>, keep_alive: Duration) {
+/// When the peer was last heard from; a peer silent through two pings is gone (its TCP
+/// connection may still look open), and the connection is closed.
+#[derive(Clone)]
+struct Liveness {
+    started: tokio::time::Instant,
+    /// Milliseconds after `started` of the last frame received.
+    last_heard_ms: Arc<std::sync::atomic::AtomicU64>,
+    gone: tokio_util::sync::CancellationToken,
+}
+
+impl Liveness {
+    fn new() -> Self {
+        Self {
+            started: tokio::time::Instant::now(),
+            last_heard_ms: Arc::default(),
+            gone: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    fn heard(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_heard_ms.store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_heard_ms.load(std::sync::atomic::Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    keep_alive: Duration,
+    liveness: Liveness,
+) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
     loop {
         let message = tokio::select! {
@@ -64,7 +98,15 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut rx: mpsc::Receiver<M
                 Some(m) => m,
                 None => break,
             },
-            _ = ping.tick() => Message::Ping(Default::default()),
+            _ = ping.tick() => {
+                if liveness.silent_for() > keep_alive * 2 {
+                    tracing::debug!(target: "switchboard::http", "closing a WebSocket whose peer answered no ping");
+                    liveness.gone.cancel();
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: Utf8Bytes::from_static("no pong") }))).await;
+                    break;
+                }
+                Message::Ping(Default::default())
+            }
         };
         let closing = matches!(message, Message::Close(_));
         if sink.send(message).await.is_err() || closing {
@@ -78,12 +120,20 @@ struct WsReader {
     stream: SplitStream<WebSocket>,
     max: usize,
     pongs: mpsc::Sender<Message>,
+    liveness: Liveness,
 }
 
 impl FrameReader for WsReader {
     async fn read_frame(&mut self) -> std::io::Result<Option<ReadFrame>> {
         loop {
-            match self.stream.next().await {
+            let next = tokio::select! {
+                next = self.stream.next() => next,
+                _ = self.liveness.gone.cancelled() => return Ok(None),
+            };
+            if next.is_some() {
+                self.liveness.heard();
+            }
+            match next {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
                 Some(Err(e)) => {
                     // An oversized frame surfaces as an error from the protocol layer.
