@@ -46,6 +46,13 @@ CREATE TABLE order_items (
   unit_price_cents INTEGER NOT NULL,
   PRIMARY KEY (order_id, line_no)
 );
+-- An idempotency key per order request: a retried create_order returns the first order.
+CREATE TABLE order_requests (
+  idempotency_key VARCHAR(64) PRIMARY KEY,
+  order_id VARCHAR(32) NOT NULL,
+  request VARCHAR(1000) NOT NULL,
+  created_at VARCHAR(32) NOT NULL
+);
 CREATE TABLE shipments (
   id VARCHAR(32) PRIMARY KEY,
   order_id VARCHAR(32) NOT NULL REFERENCES orders(id),

@@ -30,15 +30,84 @@ pub struct CreateOrderArgs {
     /// The lines: each SKU once, 1-20 lines.
     #[schemars(length(min = 1, max = 20))]
     pub items: Vec<OrderLine>,
+    /// A key unique to this order request: repeating the request with it (after a timeout, say)
+    /// returns the first order instead of placing a second one; using it for a different order
+    /// is refused.
+    #[serde(default)]
+    #[schemars(length(min = 8, max = 64))]
+    pub idempotency_key: Option<String>,
+}
+
+/// The table of order idempotency keys, for databases made before it existed.
+const ORDER_REQUESTS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS order_requests (idempotency_key VARCHAR(64) PRIMARY KEY, \
+     order_id VARCHAR(32) NOT NULL, request VARCHAR(1000) NOT NULL, created_at VARCHAR(32) NOT NULL)";
+
+/// What a keyed request asks for, in a canonical form: the customer and the lines by SKU.
+fn request_fingerprint(a: &CreateOrderArgs) -> String {
+    let mut lines: Vec<String> = a.items.iter().map(|l| format!("{}*{}", l.sku, l.quantity)).collect();
+    lines.sort();
+    format!("{}|{}", a.customer_id, lines.join(","))
+}
+
+/// The order an earlier request with `a`'s key placed, when it asked for the same thing; an
+/// error when the key was used for a different order.
+async fn earlier_order(
+    db: &Database,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    a: &CreateOrderArgs,
+    key: &str,
+) -> Result<Option<CallToolResult>, HandlerError> {
+    let found = rows(
+        db,
+        tx,
+        "SELECT order_id, request FROM order_requests WHERE idempotency_key = :k",
+        &params(&[("k", json!(key))]),
+    )
+    .await?;
+    let Some(first) = found.first() else { return Ok(None) };
+    let order_id = first.get("order_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if first.get("request").and_then(Value::as_str) != Some(request_fingerprint(a).as_str()) {
+        return Err(HandlerError::msg(format!(
+            "idempotency key {key:?} was already used for a different order ({order_id}); use a new key for a new order"
+        )));
+    }
+    let order =
+        rows(db, tx, "SELECT status, total_cents FROM orders WHERE id = :id", &params(&[("id", json!(order_id))]))
+            .await?;
+    let items = rows(
+        db,
+        tx,
+        "SELECT sku, quantity, unit_price_cents FROM order_items WHERE order_id = :id ORDER BY line_no",
+        &params(&[("id", json!(order_id))]),
+    )
+    .await?;
+    let order = order.into_iter().next().unwrap_or_default();
+    Ok(Some(CallToolResult::structured(json!({
+        "order_id": order_id,
+        "status": order.get("status").cloned().unwrap_or_default(),
+        "total_cents": order.get("total_cents").cloned().unwrap_or_default(),
+        "items": items,
+        "replayed": true,
+    }))))
 }
 
 /// Registers `create_order`.
 pub(crate) fn create_order(router: Router, name: &str, description: &str, db: Database) -> Router {
     let db = Arc::new(db);
+    // Made once per process when a keyed order first arrives (older databases lack the table).
+    let keys_ready = Arc::new(tokio::sync::OnceCell::<()>::new());
     router.tool(tool::<CreateOrderArgs>(name, description, Effect::Changes, false), move |args, _| {
-        let db = db.clone();
+        let (db, keys_ready) = (db.clone(), keys_ready.clone());
         async move {
             let a: CreateOrderArgs = args.parse()?;
+            if a.idempotency_key.is_some() {
+                keys_ready
+                    .get_or_try_init(|| async {
+                        sqlx::query(ORDER_REQUESTS_TABLE).execute(&db.pool).await.map(|_| ()).map_err(db_failed)
+                    })
+                    .await?;
+            }
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -61,6 +130,11 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
         return Err(HandlerError::msg(format!("SKU {} appears twice; combine the lines", dup.sku)).into());
     }
     let mut tx = db.pool.begin().await.map_err(db_failed)?;
+    if let Some(key) = &a.idempotency_key {
+        if let Some(earlier) = earlier_order(db, &mut tx, a, key).await? {
+            return Ok(earlier);
+        }
+    }
     let customer =
         rows(db, &mut tx, "SELECT id FROM customers WHERE id = :id", &params(&[("id", json!(a.customer_id))])).await?;
     if customer.is_empty() {
@@ -154,6 +228,27 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
         // A taken order number: start over with a new one (the transaction rolls back).
         let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
         return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+    }
+    if let Some(key) = &a.idempotency_key {
+        // A concurrent request with the same key that committed first makes this one a replay.
+        let recorded = sql::bind(
+            &sql::compile(
+                "INSERT INTO order_requests (idempotency_key, order_id, request, created_at) VALUES (:k, :o, :r, :d)",
+                db.kind,
+            ),
+            &params(&[
+                ("k", json!(key)),
+                ("o", json!(order_id)),
+                ("r", json!(request_fingerprint(a))),
+                ("d", json!(date)),
+            ]),
+        )
+        .execute(&mut *tx)
+        .await;
+        if let Err(e) = recorded {
+            let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
+            return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+        }
     }
     for (n, line, price) in &lines {
         exec(

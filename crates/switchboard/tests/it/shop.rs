@@ -220,6 +220,21 @@ fn every_tool(backend: Backend) {
         json!({"customer_id": "CUST-0005", "items": [{"sku": "CMP-LT-100", "quantity": 3}]}),
         "2 left, 3 requested",
     );
+    // A retried order with its idempotency key is the first order, not a second one.
+    let keyed = json!({"customer_id": "CUST-0005", "items": [{"sku": "CMP-LT-100", "quantity": 1}], "idempotency_key": "order-test-0001"});
+    let first = s.ok("create_order", keyed.clone());
+    let again = s.ok("create_order", keyed);
+    assert_eq!(
+        (again["order_id"].clone(), again["replayed"].clone()),
+        (first["order_id"].clone(), json!(true)),
+        "{again}"
+    );
+    assert_eq!(
+        s.ok("check_inventory", json!({"sku": "CMP-LT-100", "warehouse": "WH-EU"}))["rows"][0]["quantity"],
+        1,
+        "reserved once"
+    );
+    s.err("create_order", json!({"customer_id": "CUST-0005", "items": [{"sku": "BOK-RUST", "quantity": 1}], "idempotency_key": "order-test-0001"}), "already used");
     s.err(
         "create_order",
         json!({"customer_id": "CUST-9999", "items": [{"sku": "BOK-RUST", "quantity": 1}]}),
