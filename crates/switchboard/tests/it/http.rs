@@ -493,3 +493,20 @@ async fn a_websocket_peer_that_answers_no_ping_is_disconnected() {
     .expect("the server ends the connection");
     assert!(ended == "no pong" || ended == "closed", "{ended}");
 }
+
+/// A legacy client that only listens (its GET stream open, nothing posted) is not idle: its
+/// session outlives the idle timeout; one that neither posts nor listens is ended.
+#[tokio::test]
+async fn a_listening_legacy_session_is_not_idle() {
+    let srv = server(&["--session-idle-timeout", "2"]);
+    let mut listener = HttpPeer::new(srv.mcp_url());
+    assert_eq!(listener.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+    let stream = listener.get(None, None).await;
+    assert_eq!(stream.status, 200);
+    let mut quiet = HttpPeer::new(srv.mcp_url());
+    assert_eq!(quiet.initialize(ProtocolVersion::V2025_06_18, json!({})).await.status, 200);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(listener.legacy("ping", json!({})).await.status, 200, "the listener's session lives");
+    assert_eq!(quiet.legacy("ping", json!({})).await.status, 404, "the quiet session was ended");
+    drop(stream);
+}

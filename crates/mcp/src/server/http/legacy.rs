@@ -691,6 +691,17 @@ pub(crate) fn spawn_expiry(state: HttpState) {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(period) => {}
             }
+            // A client listening on its GET stream is not idle, however long nothing is posted.
+            let listening: Vec<String> = state
+                .sessions
+                .lock()
+                .values()
+                .filter(|l| l.standalone_open.load(Ordering::Acquire))
+                .map(|l| l.id.clone())
+                .collect();
+            for id in listening {
+                let _ = state.sessions.store.load(&id).await;
+            }
             let expired = state.sessions.store.expire(state.sessions.idle).await.unwrap_or_default();
             for id in expired {
                 if let Some(live) = state.sessions.remove(&id) {
