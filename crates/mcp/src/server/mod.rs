@@ -24,6 +24,7 @@ mod seal;
 mod service;
 mod tasks;
 mod typed;
+mod unique_id;
 pub mod uri_template;
 
 #[cfg(test)]
@@ -58,6 +59,7 @@ pub use service::{
 };
 pub use tasks::{InMemoryTaskStore, TaskRecord, TaskStore};
 pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
+pub use unique_id::unique_id;
 
 use crate::engine::{serve_connection, ConnectionError};
 use crate::transport::{FrameReader, FrameWriter};

@@ -13,7 +13,7 @@ use switchboard_testkit::process::ServerProcess;
 use switchboard_testkit::repo_root;
 
 use crate::interop::{peers, scratch};
-use crate::switchboard_bin;
+use crate::{serve_config, switchboard_bin};
 
 pub(crate) const MINE: &str = "ORD-20250204-1037"; // CUST-0001's
 pub(crate) const THEIRS: &str = "ORD-20250410-1111"; // CUST-0002's
@@ -23,19 +23,9 @@ const SUPPORT: &str = "support-key-for-tests";
 pub(crate) const CUSTOMER: &str = "cust1-key-for-tests";
 
 fn shop(name: &str) -> ServerProcess {
-    let data = scratch(name);
-    let config = repo_root().join("examples/shop/shop.yaml");
-    ServerProcess::spawn_with_env(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
+    serve_config(
+        &repo_root().join("examples/shop/shop.yaml"),
+        &scratch(name),
         &[
             ("SHOP_ADMIN_KEY", ADMIN),
             ("SHOP_SUPPORT_KEY", SUPPORT),
@@ -344,18 +334,9 @@ pub(crate) fn audit_rows(data: &std::path::Path, extra: &[&str]) -> Vec<Value> {
 }
 
 pub(crate) fn shop_in(data: &std::path::Path) -> ServerProcess {
-    let config = repo_root().join("examples/shop/shop.yaml");
-    ServerProcess::spawn_with_env(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
+    serve_config(
+        &repo_root().join("examples/shop/shop.yaml"),
+        data,
         &[("SHOP_ADMIN_KEY", ADMIN), ("SHOP_CUSTOMER_KEYS", "cust1-key-for-tests=CUST-0001")],
     )
 }

@@ -29,6 +29,20 @@ pub fn switchboard_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_switchboard"))
 }
 
+/// `switchboard serve --config CONFIG --data-dir DATA` on a loopback port, with `env`.
+pub fn serve_config(
+    config: &std::path::Path,
+    data: &std::path::Path,
+    env: &[(&str, &str)],
+) -> switchboard_testkit::process::ServerProcess {
+    let (config, data) = (config.to_string_lossy(), data.to_string_lossy());
+    switchboard_testkit::process::ServerProcess::spawn_with_env(
+        &switchboard_bin(),
+        &["serve", "--config", &config, "--data-dir", &data, "--listen", "127.0.0.1:0"],
+        env,
+    )
+}
+
 /// The demonstration server over stdio, with extra flags.
 pub fn demo(extra: &[&str]) -> StdioPeer {
     let mut args = vec!["serve", "--stdio", "--demo", "--log-level", "warn"];

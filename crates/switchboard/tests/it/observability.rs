@@ -12,7 +12,7 @@ use switchboard_testkit::repo_root;
 
 use crate::guardrails::{audit_rows, get, shop_in, ADMIN, CUSTOMER, MINE};
 use crate::interop::{peers, scratch};
-use crate::switchboard_bin;
+use crate::{serve_config, switchboard_bin};
 
 /// Waits until the audit log of `data` holds at least `n` rows matching `filter`.
 async fn rows_at_least(data: &std::path::Path, filter: &[&str], n: usize) -> Vec<Value> {
@@ -132,17 +132,9 @@ async fn traces_continue_the_callers_trace_and_reach_an_otlp_collector() {
     let collector = Collector::start(&data);
     let config = repo_root().join("examples/shop/shop.yaml");
     let endpoint = format!("http://127.0.0.1:{}", collector.port);
-    let mut srv = ServerProcess::spawn_with_env(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
+    let mut srv = serve_config(
+        &config,
+        &data,
         &[
             ("SHOP_ADMIN_KEY", ADMIN),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
@@ -235,19 +227,7 @@ fn echo_server(data: &std::path::Path, audit: &str) -> (ServerProcess, std::path
         "server: {{name: audited-echo}}\nauth:\n  api_keys:\n    - {{id: ops, key: ops-key, roles: [ops]}}\n    - {{id: guest, key: guest-key, roles: [guest]}}\n{audit}\ntools:\n  echo:\n    description: Echoes the message back.\n    native: demo.echo\n    roles: [ops]\n"
     );
     std::fs::write(&config, yaml).expect("the config is written");
-    let srv = ServerProcess::spawn(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-    );
-    (srv, config)
+    (serve_config(&config, data, &[]), config)
 }
 
 fn audit_of(config: &std::path::Path, data: &std::path::Path) -> Vec<Value> {

@@ -1,7 +1,6 @@
 //! One audit row, built cheaply on the call's path and turned into column values by the writer.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use switchboard_mcp::protocol::jsonrpc::RequestId;
 use switchboard_mcp::server::Principal;
@@ -37,7 +36,7 @@ pub struct AuditRow {
 /// A row's column values, in table order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Columns {
-    /// Unique per row: a per-process random prefix and a counter.
+    /// Unique per row ([`unique_id`](switchboard_mcp::server::unique_id)).
     pub id: String,
     /// RFC 3339, UTC, microseconds, fixed width (rows sort by time as text in every database).
     pub at: String,
@@ -83,7 +82,7 @@ impl AuditRow {
     /// The row's column values.
     pub fn columns(&self) -> Columns {
         Columns {
-            id: row_id(),
+            id: switchboard_mcp::server::unique_id(),
             at: self.at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             principal: self.principal.id().to_owned(),
             request_id: self.request_id.to_string(),
@@ -97,22 +96,6 @@ impl AuditRow {
             result_bytes: self.result_bytes,
         }
     }
-}
-
-/// A row id: 64 random bits drawn once per process (so processes sharing a database differ)
-/// and a 64-bit counter. No system call per row.
-fn row_id() -> String {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        if getrandom::fill(&mut bytes).is_err() {
-            // Without the OS's randomness, the start time keeps processes apart.
-            bytes = jiff::Timestamp::now().as_nanosecond().to_le_bytes()[..8].try_into().unwrap_or_default();
-        }
-        u64::from_le_bytes(bytes)
-    });
-    format!("{prefix:016x}{:016x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Counts bytes written through it: the size of a result's JSON without building it.

@@ -43,7 +43,7 @@ pub use auth::{key_digest, presented_credential, ApiKeys, AuthError, AuthFuture,
 #[cfg(feature = "oauth")]
 pub use jwt::{JwtAuth, JwtConfig, REFRESH_MIN_INTERVAL};
 pub use listener::{serve, ListenerConfig};
-pub use origin::{fresh_id, RequestSpan, REQUEST_ID_HEADER, TRACEPARENT_HEADER};
+pub use origin::{RequestSpan, REQUEST_ID_HEADER, TRACEPARENT_HEADER};
 pub use session::{InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
 use crate::server::Server;

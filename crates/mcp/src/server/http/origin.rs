@@ -3,8 +3,7 @@
 //! its [`Origin`] for handlers (audit rows, spans), and a tracing span naming it, so every log
 //! line written while the request is served carries it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -46,7 +45,7 @@ pub(crate) async fn stamp(State(make_span): State<Option<RequestSpan>>, mut requ
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
-        .map_or_else(fresh_id, Arc::from);
+        .map_or_else(|| Arc::from(crate::server::unique_id()), Arc::from);
     let trace_parent = headers.get(TRACEPARENT_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let origin = Origin { request_id, trace_parent };
     let span = match &make_span {
@@ -67,26 +66,7 @@ fn acceptable(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// A process-unique id: a random prefix drawn once (so replicas differ) and a counter.
-pub fn fresh_id() -> Arc<str> {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let prefix = *PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 8];
-        // Without the OS's randomness the time of the first request will do.
-        if getrandom::fill(&mut bytes).is_err() {
-            bytes = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-                .to_le_bytes();
-        }
-        u64::from_le_bytes(bytes)
-    });
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix:016x}{n:016x}").into()
-}
-
-/// The origin authentication's neighbour recorded for a request (absent only for requests
+/// The origin recorded for a request (absent only for requests
 /// that did not pass through [`stamp`], as in unit tests of single handlers).
 pub(crate) fn of(parts: &http::request::Parts) -> Option<Arc<Origin>> {
     parts.extensions.get::<Arc<Origin>>().cloned()
@@ -102,7 +82,7 @@ mod tests {
         for bad in ["", "has space", "new\nline", &"x".repeat(129), "ünïcode"] {
             assert!(!acceptable(bad), "{bad:?}");
         }
-        let (a, b) = (fresh_id(), fresh_id());
+        let (a, b) = (crate::server::unique_id(), crate::server::unique_id());
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
     }
