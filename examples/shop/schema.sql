@@ -18,6 +18,10 @@ CREATE TABLE products (
   price_cents INTEGER NOT NULL CHECK (price_cents >= 0),
   description VARCHAR(1000) NOT NULL
 );
+-- SKUs sold as final sale: not returnable (damage reported within 7 days excepted).
+CREATE TABLE final_sale_items (
+  sku VARCHAR(32) PRIMARY KEY REFERENCES products(sku)
+);
 CREATE TABLE warehouses (
   id VARCHAR(16) PRIMARY KEY,
   name VARCHAR(255) NOT NULL,

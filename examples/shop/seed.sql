@@ -41,6 +41,8 @@ INSERT INTO products (sku, name, category_id, price_cents, description) VALUES (
 INSERT INTO products (sku, name, category_id, price_cents, description) VALUES ('APP-FL-200', 'Fleece Pullover', 'CAT-APPAREL', 6900, 'Recycled polyester.');
 INSERT INTO products (sku, name, category_id, price_cents, description) VALUES ('APP-SK-300', 'Merino Socks (3 pairs)', 'CAT-APPAREL', 2900, 'Cushioned, for hiking.');
 INSERT INTO products (sku, name, category_id, price_cents, description) VALUES ('LTD-EDITION-1', 'Limited Edition Synth', 'CAT-AUDIO', 49900, 'Numbered run of the analog synth; the last units.');
+INSERT INTO final_sale_items (sku) VALUES ('HOM-KN-300');
+INSERT INTO final_sale_items (sku) VALUES ('APP-SK-300');
 INSERT INTO warehouses (id, name, region, capacity_units) VALUES ('WH-EAST', 'Newark Fulfilment', 'us-east', 50000);
 INSERT INTO warehouses (id, name, region, capacity_units) VALUES ('WH-WEST', 'Reno Fulfilment', 'us-west', 40000);
 INSERT INTO warehouses (id, name, region, capacity_units) VALUES ('WH-EU', 'Rotterdam Hub', 'eu-west', 30000);

@@ -160,12 +160,19 @@ pub struct Source {
     /// Values are secrets: never logged, and redacted from error messages.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
-    /// HTTP: milliseconds a request may take (connect, send, read). Default 30000.
+    /// HTTP: milliseconds a request may take (connect, send, read). PostgreSQL/MySQL:
+    /// milliseconds one statement may run before the database stops it. Default 30000.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// HTTP: the largest response body accepted, in bytes. Default 1048576 (1 MiB).
     #[serde(default)]
     pub max_response_bytes: Option<u64>,
+    /// HTTP: networks (CIDR, e.g. `10.0.0.0/8`, or single addresses) this source may reach
+    /// besides public addresses. Private, link-local and cloud-metadata addresses are refused
+    /// otherwise, checked on the resolved address; loopback is allowed when the base URL names
+    /// it (`127.0.0.1`, `[::1]`, `localhost`).
+    #[serde(default)]
+    pub allow_networks: Vec<String>,
 }
 
 /// A tool parameter's type.

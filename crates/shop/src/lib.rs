@@ -31,7 +31,7 @@ use switchboard_gateway::NativeTools;
 
 pub use orders::{CreateOrderArgs, OrderIdArgs, OrderLine};
 pub use refunds::{RefundArgs, RefundReason, REFUND_LIMIT_ATTRIBUTE};
-pub use returns::{ReturnArgs, RETURN_WINDOW_DAYS};
+pub use returns::{ReturnArgs, ReturnLine, DAMAGE_WINDOW_DAYS, RETURN_WINDOW_DAYS};
 pub use stock::SkusArgs;
 pub use tickets::{EscalateArgs, Priority};
 

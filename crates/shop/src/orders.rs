@@ -141,7 +141,9 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
         return Err(HandlerError::msg(format!("customer {} does not exist", a.customer_id)).into());
     }
     let (stamp, date) = today();
-    let order_id = format!("ORD-{stamp}-{}", random_digits(4));
+    // Eight random digits: 10⁸ numbers a day, so a busy shop's orders do not collide (with four,
+    // a collision was expected by about the hundredth order of a day).
+    let order_id = format!("ORD-{stamp}-{}", random_digits(8));
     // Lines are reserved in SKU order, whatever order they were asked in: two orders of the same
     // SKUs then lock their stock rows in the same order and cannot deadlock each other.
     let mut by_sku: Vec<&OrderLine> = a.items.iter().collect();
@@ -280,10 +282,11 @@ pub struct OrderIdArgs {
     pub customer_id: Option<String>,
 }
 
-/// What an order ID looks like: `ORD-YYYYMMDD-XXXX`.
+/// What an order ID looks like: `ORD-YYYYMMDD-XXXXXXXX` (orders made here) or
+/// `ORD-YYYYMMDD-XXXX` (older orders).
 fn is_order_id(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 17
+    (b.len() == 17 || b.len() == 21)
         && s.starts_with("ORD-")
         && b[12] == b'-'
         && b[4..12].iter().all(u8::is_ascii_digit)
@@ -293,7 +296,7 @@ fn is_order_id(s: &str) -> bool {
 /// A correction for a malformed order ID, when its digits allow one.
 fn suggest_order_id(s: &str) -> Option<String> {
     let digits: String = s.chars().filter(char::is_ascii_digit).collect();
-    (digits.len() == 12).then(|| format!("ORD-{}-{}", &digits[..8], &digits[8..]))
+    matches!(digits.len(), 12 | 16).then(|| format!("ORD-{}-{}", &digits[..8], &digits[8..]))
 }
 
 /// An order and its shipments in one pass: a LEFT JOIN, so an order without shipments is one row
@@ -334,7 +337,7 @@ pub(crate) fn get_order_status(router: Router, name: &str, description: &str, db
             if !is_order_id(id) {
                 let hint = match suggest_order_id(id) {
                     Some(s) => format!(" Did you mean {s}?"),
-                    None => " Order IDs look like ORD-YYYYMMDD-XXXX, e.g. ORD-20250115-0042; it is in the order confirmation email.".into(),
+                    None => " Order IDs look like ORD-YYYYMMDD-XXXXXXXX (older ones ORD-YYYYMMDD-XXXX), e.g. ORD-20250115-0042; it is in the order confirmation email.".into(),
                 };
                 return Err(HandlerError::msg(format!("{id:?} is not a valid order ID.{hint}")));
             }

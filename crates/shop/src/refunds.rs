@@ -34,7 +34,7 @@ pub enum RefundReason {
 /// Arguments of `process_refund`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct RefundArgs {
-    /// The order (ORD-YYYYMMDD-XXXX).
+    /// The order (ORD-YYYYMMDD-XXXXXXXX, or -XXXX for older orders).
     pub order_id: String,
     /// The amount in cents; omit for everything that remains refundable.
     #[serde(default)]

@@ -166,6 +166,15 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     pub max_sessions: usize,
 
+    /// Keep at most this many MiB of one legacy session's SSE events for resumption (streams
+    /// delivered in full are dropped first, oldest first).
+    #[arg(long, default_value_t = 4, value_name = "MIB")]
+    pub event_log_per_session_mib: usize,
+
+    /// Keep at most this many MiB of SSE events for resumption across all legacy sessions.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    pub event_log_total_mib: usize,
+
     /// Close connections that take longer than this to send request headers (slowloris).
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub header_read_timeout: u64,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use switchboard_gateway::Identities;
 use switchboard_mcp::server::http::{
-    self, ApiKeys, Authenticate, HttpConfig, InMemorySessionStore, JwtAuth, JwtConfig, ListenerConfig,
+    self, ApiKeys, Authenticate, EventLogBudget, HttpConfig, InMemorySessionStore, JwtAuth, JwtConfig, ListenerConfig,
 };
 use switchboard_mcp::server::{Notifier, Principal, Server};
 use switchboard_mcp::transport::stdio;
@@ -171,7 +171,11 @@ pub async fn serve_http(
         .with_max_connections(args.max_connections)
         .with_shutdown_grace(Duration::from_secs(args.shutdown_grace));
     let stats = config.stats.clone();
-    let mut app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::new()));
+    let budget = EventLogBudget {
+        per_session: args.event_log_per_session_mib.saturating_mul(1 << 20),
+        total: args.event_log_total_mib.saturating_mul(1 << 20),
+    };
+    let mut app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::with_budget(budget)));
     if let Some(mut ops) = ops {
         ops.sessions = stats;
         app = crate::ops::mount(app, ops);

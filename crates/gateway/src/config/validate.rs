@@ -51,11 +51,18 @@ impl Config {
         }
         if source.base_url.is_some()
             || !source.headers.is_empty()
-            || source.timeout_ms.is_some()
             || source.max_response_bytes.is_some()
+            || !source.allow_networks.is_empty()
         {
-            let message = "`base_url`, `headers`, `timeout_ms` and `max_response_bytes` are for http sources";
+            let message = "`base_url`, `headers`, `max_response_bytes` and `allow_networks` are for http sources";
             return Err(Problem::new(here, message.into()));
+        }
+        if source.kind == SourceKind::Sqlite && source.timeout_ms.is_some() {
+            let message = "`timeout_ms` is for http, postgres and mysql sources (a sqlite tool's own `timeout_ms` limits its calls)";
+            return Err(Problem::new(here, message.into()));
+        }
+        if source.timeout_ms == Some(0) {
+            return Err(Problem::new(&["sources", name, "timeout_ms"], "must be at least 1".into()));
         }
         match source.kind {
             SourceKind::Sqlite if source.path.is_none() => {

@@ -13,7 +13,6 @@ use switchboard_protocol::ErrorObject;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::run::Event;
 use super::{Deadline, Frame};
 
 /// Why a request we sent to the peer did not produce a result.
@@ -51,9 +50,8 @@ pub struct PeerHandle {
 /// Where requests to the peer are correlated with their answers.
 #[derive(Debug, Clone)]
 pub(super) enum RequestRoute {
-    /// The connection's event loop owns the pending table.
-    Loop(mpsc::UnboundedSender<Event>),
-    /// A shared table (HTTP sessions, where answers arrive on other requests).
+    /// A table the connection resolves answers against: the event loop's, or an HTTP
+    /// session's (where answers arrive on other requests).
     Table(Arc<PendingTable>),
     /// The peer cannot be asked anything (modern HTTP requests).
     None,
@@ -75,11 +73,26 @@ impl PendingTable {
         Self { next_id: AtomicI64::new(1), waiting: Mutex::new(HashMap::new()) }
     }
 
-    fn register(&self) -> (RequestId, oneshot::Receiver<Result<Box<RawValue>, ErrorObject>>) {
-        let id = RequestId::String(format!("s-{}", self.next_id.fetch_add(1, Ordering::Relaxed)));
+    /// Waits for the answer to `id`; the entry is removed when the returned guard drops, so a
+    /// request whose caller times out or goes away leaves nothing behind.
+    fn register(&self, id: RequestId) -> (Registered<'_>, oneshot::Receiver<Result<Box<RawValue>, ErrorObject>>) {
         let (tx, rx) = oneshot::channel();
         self.lock().insert(id.clone(), tx);
-        (id, rx)
+        (Registered { table: self, id }, rx)
+    }
+
+    fn next_id(&self) -> RequestId {
+        RequestId::String(format!("s-{}", self.next_id.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// How many requests are waiting for answers.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no request is waiting for an answer.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
     }
 
     fn forget(&self, id: &RequestId) {
@@ -140,35 +153,18 @@ impl PeerHandle {
             Some(p) => Some(serde_json::value::to_raw_value(p).map_err(|e| PeerError::Codec(e.to_string()))?),
             None => None,
         };
-        let (answer, sent) = match &self.route {
-            RequestRoute::Loop(events) => {
-                let (reply, answer) = oneshot::channel();
-                events
-                    .send(Event::PeerRequest { id: None, method: method.to_owned(), params, reply })
-                    .map_err(|_| PeerError::Closed)?;
-                (answer, None)
-            }
-            RequestRoute::Table(table) => {
-                let (id, answer) = table.register();
-                let mut frame = Vec::with_capacity(128);
-                jsonrpc::write_request(&mut frame, &id, method, params.as_deref())
-                    .map_err(|e| PeerError::Codec(e.to_string()))?;
-                if self.send_frame(frame).await.is_err() {
-                    table.forget(&id);
-                    return Err(PeerError::Closed);
-                }
-                (answer, Some((table.clone(), id)))
-            }
-            RequestRoute::None => return Err(PeerError::Closed),
-        };
+        let RequestRoute::Table(table) = &self.route else { return Err(PeerError::Closed) };
+        let (registered, answer) = table.register(table.next_id());
+        let mut frame = Vec::with_capacity(128);
+        jsonrpc::write_request(&mut frame, &registered.id, method, params.as_deref())
+            .map_err(|e| PeerError::Codec(e.to_string()))?;
+        self.send_frame(frame).await?;
         let outcome = match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => outcome.map_err(PeerError::Rpc),
             Ok(Err(_)) => Err(PeerError::Closed),
             Err(_) => Err(PeerError::Timeout { method: method.to_owned(), timeout }),
         };
-        if let Some((table, id)) = sent {
-            table.forget(&id);
-        }
+        drop(registered);
         outcome
     }
 }
@@ -185,29 +181,13 @@ impl PeerHandle {
     ) -> Result<Box<RawValue>, PeerError> {
         static NEXT: AtomicI64 = AtomicI64::new(1);
         let id = RequestId::String(format!("c-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
-        let answer = match &self.route {
-            RequestRoute::Loop(events) => {
-                let (reply, answer) = oneshot::channel();
-                events
-                    .send(Event::PeerRequest { id: Some(id.clone()), method: method.to_owned(), params, reply })
-                    .map_err(|_| PeerError::Closed)?;
-                answer
-            }
-            RequestRoute::Table(table) => {
-                let (reply, answer) = oneshot::channel();
-                table.lock().insert(id.clone(), reply);
-                let mut frame = Vec::with_capacity(128);
-                jsonrpc::write_request(&mut frame, &id, method, params.as_deref())
-                    .map_err(|e| PeerError::Codec(e.to_string()))?;
-                if self.send_frame(frame).await.is_err() {
-                    table.forget(&id);
-                    return Err(PeerError::Closed);
-                }
-                answer
-            }
-            RequestRoute::None => return Err(PeerError::Closed),
-        };
-        let mut guard = CancelOnDrop { peer: self, id: Some(id) };
+        let RequestRoute::Table(table) = &self.route else { return Err(PeerError::Closed) };
+        let (registered, answer) = table.register(id.clone());
+        let mut frame = Vec::with_capacity(128);
+        jsonrpc::write_request(&mut frame, &id, method, params.as_deref())
+            .map_err(|e| PeerError::Codec(e.to_string()))?;
+        self.send_frame(frame).await?;
+        let mut guard = CancelOnDrop { peer: self, id: Some(id), _registered: registered };
         let outcome = match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(outcome)) => {
                 guard.id = None;
@@ -224,22 +204,28 @@ impl PeerHandle {
     }
 }
 
-/// Cancels an abandoned request at the peer and forgets its pending entry.
+/// A request's entry in a [`PendingTable`], removed on drop.
+struct Registered<'a> {
+    table: &'a PendingTable,
+    id: RequestId,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.table.forget(&self.id);
+    }
+}
+
+/// Cancels an abandoned request at the peer (its pending entry goes with `_registered`).
 struct CancelOnDrop<'a> {
     peer: &'a PeerHandle,
     id: Option<RequestId>,
+    _registered: Registered<'a>,
 }
 
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
         let Some(id) = self.id.take() else { return };
-        match &self.peer.route {
-            RequestRoute::Loop(events) => {
-                let _ = events.send(Event::Forget(id.clone()));
-            }
-            RequestRoute::Table(table) => table.forget(&id),
-            RequestRoute::None => {}
-        }
         let params = serde_json::json!({ "requestId": id, "reason": "the client stopped waiting" });
         let mut frame = Vec::with_capacity(96);
         if jsonrpc::write_notification(&mut frame, switchboard_protocol::methods::NOTIFICATION_CANCELLED, Some(&params))
@@ -367,5 +353,39 @@ impl RequestHandle {
             return Err(PeerError::Closed);
         }
         self.peer.send_frame(frame).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer() -> (PeerHandle, Arc<PendingTable>, mpsc::Receiver<Frame>) {
+        let (tx, rx) = mpsc::channel(16);
+        let table = Arc::new(PendingTable::new());
+        (PeerHandle::detached(tx, Some(table.clone()), Duration::from_secs(60)), table, rx)
+    }
+
+    #[tokio::test]
+    async fn a_request_that_times_out_leaves_nothing_pending() {
+        let (peer, table, _rx) = peer();
+        for _ in 0..3 {
+            let e = peer.request_with_timeout::<()>("roots/list", None, Duration::from_millis(5)).await;
+            assert!(matches!(e, Err(PeerError::Timeout { .. })), "{e:?}");
+        }
+        let e = peer.request_cancellable("roots/list", None, Duration::from_millis(5)).await;
+        assert!(matches!(e, Err(PeerError::Timeout { .. })), "{e:?}");
+        assert!(table.is_empty(), "{} requests still pending", table.len());
+    }
+
+    #[tokio::test]
+    async fn a_request_whose_caller_goes_away_leaves_nothing_pending() {
+        let (peer, table, mut rx) = peer();
+        let waiting = tokio::spawn(async move { peer.request::<()>("sampling/createMessage", None).await });
+        assert!(rx.recv().await.is_some(), "the request was sent");
+        assert_eq!(table.len(), 1);
+        waiting.abort();
+        let _ = waiting.await;
+        assert!(table.is_empty(), "{} requests still pending", table.len());
     }
 }

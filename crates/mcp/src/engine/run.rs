@@ -6,15 +6,14 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use serde_json::value::RawValue;
 use switchboard_protocol::jsonrpc::{self, DecodeError, Decoded, Inbound, RawNotification, RawRequest, RequestId};
 use switchboard_protocol::notifications::CancelledParams;
 use switchboard_protocol::{methods, ErrorObject};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use super::peer::{PeerHandle, RequestHandle, RequestRoute};
+use super::peer::{PeerHandle, PendingTable, RequestHandle};
 use super::{Deadline, Frame, Handler, Reply};
 use crate::transport::{FrameReader, FrameWriter, ReadFrame};
 use crate::Limits;
@@ -38,15 +37,6 @@ pub enum ConnectionError {
 
 pub(crate) enum Event {
     Done(RequestId),
-    PeerRequest {
-        /// Chosen by the caller (to cancel it later), or by the loop when `None`.
-        id: Option<RequestId>,
-        method: String,
-        params: Option<Box<RawValue>>,
-        reply: oneshot::Sender<Result<Box<RawValue>, ErrorObject>>,
-    },
-    /// The caller gave up on a request to the peer.
-    Forget(RequestId),
 }
 
 enum Input {
@@ -75,11 +65,8 @@ where
     let (out_tx, out_rx) = mpsc::channel::<Frame>(1024);
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
     let (in_tx, mut in_rx) = mpsc::channel::<Input>(16);
-    let peer = PeerHandle {
-        out: out_tx,
-        route: RequestRoute::Loop(ev_tx.clone()),
-        request_timeout: limits.peer_request_timeout,
-    };
+    let pending = Arc::new(PendingTable::new());
+    let peer = PeerHandle::detached(out_tx, Some(pending.clone()), limits.peer_request_timeout);
     on_ready(peer.clone());
 
     let closing = CancellationToken::new();
@@ -92,10 +79,9 @@ where
         events: ev_tx,
         limits,
         inflight: HashMap::new(),
-        pending: HashMap::new(),
+        pending,
         queue: VecDeque::new(),
         barrier: None,
-        next_id: 1,
     };
     let mut read_error = None;
     let mut input_open = true;
@@ -153,11 +139,11 @@ struct LoopState<H> {
     events: mpsc::UnboundedSender<Event>,
     limits: Limits,
     inflight: HashMap<RequestId, CancellationToken>,
-    pending: HashMap<RequestId, oneshot::Sender<Result<Box<RawValue>, ErrorObject>>>,
+    /// Requests to the peer awaiting answers (the same table HTTP sessions use).
+    pending: Arc<PendingTable>,
     queue: VecDeque<Queued>,
     /// A request everything behind it waits for (see [`Handler::is_barrier`]).
     barrier: Option<RequestId>,
-    next_id: i64,
 }
 
 /// An inbound message waiting for a concurrency slot or a barrier.
@@ -232,22 +218,6 @@ impl<H: Handler> LoopState<H> {
                 }
                 self.start_queued();
             }
-            Event::Forget(id) => {
-                self.pending.remove(&id);
-            }
-            Event::PeerRequest { id, method, params, reply } => {
-                let id = id.unwrap_or_else(|| {
-                    self.next_id += 1;
-                    RequestId::Number(self.next_id - 1)
-                });
-                let mut frame = Vec::with_capacity(128);
-                if let Err(e) = jsonrpc::write_request(&mut frame, &id, &method, params.as_deref()) {
-                    let _ = reply.send(Err(ErrorObject::internal(format!("could not encode {method}: {e}"))));
-                    return;
-                }
-                self.pending.insert(id, reply);
-                let _ = self.peer.send_frame(frame).await;
-            }
         }
     }
 
@@ -297,12 +267,11 @@ impl<H: Handler> LoopState<H> {
                 self.start_queued();
             }
             Inbound::Notification(n) => self.handler.notification(n, &self.peer),
-            Inbound::Response(response) => match response.id.and_then(|id| self.pending.remove(&id)) {
-                Some(reply) => {
-                    let _ = reply.send(response.outcome);
+            Inbound::Response(response) => {
+                if !self.pending.resolve(response) {
+                    debug!(target: "switchboard::engine", "dropping a response to no pending request");
                 }
-                None => debug!(target: "switchboard::engine", "dropping a response to no pending request"),
-            },
+            }
         }
     }
 

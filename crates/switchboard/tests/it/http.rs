@@ -428,19 +428,22 @@ async fn legacy_sessions_and_their_work_are_bounded() {
 #[test]
 fn a_body_that_never_arrives_gets_408() {
     let srv = server(&["--body-read-timeout", "1"]);
-    let mut s = TcpStream::connect(&srv.addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\":",
-        srv.addr
-    );
-    s.write_all(head.as_bytes()).expect("write");
-    let started = std::time::Instant::now();
-    let mut buf = [0u8; 256];
-    let n = s.read(&mut buf).unwrap_or(0);
-    let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(8), "answered after {:?}", started.elapsed());
+    // The Streamable HTTP endpoint and the 2024-11-05 transport's message endpoint alike.
+    for path in ["/mcp", "/messages?sessionId=0123"] {
+        let mut s = TcpStream::connect(&srv.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\":",
+            srv.addr
+        );
+        s.write_all(head.as_bytes()).expect("write");
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
+        assert!(started.elapsed() < Duration::from_secs(8), "{path}: answered after {:?}", started.elapsed());
+    }
 }
 
 /// A legacy session's answers that went out as single JSON responses cannot be resumed, so the

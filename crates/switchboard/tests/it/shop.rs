@@ -195,7 +195,8 @@ fn every_tool(backend: Backend) {
 
     let created = s.ok("create_order", json!({"customer_id": "CUST-0005", "items": [{"sku": "LTD-EDITION-1", "quantity": 2}, {"sku": "BOK-RUST", "quantity": 1}]}));
     let new_id = created["order_id"].as_str().unwrap_or_default().to_owned();
-    assert!(new_id.starts_with("ORD-") && new_id.len() == 17, "{created}");
+    // Eight random digits a day: order numbers of a busy day do not collide.
+    assert!(new_id.starts_with("ORD-") && new_id.len() == 21, "{created}");
     assert_eq!(created["total_cents"], 2 * 49900 + 3900);
     s.err(
         "create_order",
@@ -267,6 +268,40 @@ fn every_tool(backend: Backend) {
         json!({"order_id": new_id, "sku": "BOK-RUST", "quantity": 1, "reason": "not delivered"}),
         "only delivered orders",
     );
+    // Several items in one call, one label; a bad line records none of them.
+    s.err(
+        "process_return",
+        json!({"order_id": "ORD-20250315-1518", "items": [{"sku": "OUT-BP-200", "quantity": 2}, {"sku": "BOK-TAOCP", "quantity": 2}], "reason": "changed my mind"}),
+        "only 1 of 1 × BOK-TAOCP",
+    );
+    let multi = s.ok(
+        "process_return",
+        json!({"order_id": "ORD-20250315-1518", "items": [{"sku": "OUT-BP-200", "quantity": 2}, {"sku": "BOK-TAOCP", "quantity": 1}], "reason": "changed my mind"}),
+    );
+    assert_eq!(multi["items"].as_array().map(Vec::len), Some(2), "{multi}");
+    assert!(multi["label_ref"].as_str().is_some_and(|l| l.starts_with("RL-")), "{multi}");
+    s.err(
+        "process_return",
+        json!({"order_id": "ORD-20250315-1518", "sku": "OUT-BP-200", "quantity": 1, "reason": "once more"}),
+        "only 0 of 2",
+    );
+    // The shop's policy: final-sale items stay sold; damage is reported within 7 days.
+    s.err(
+        "process_return",
+        json!({"order_id": "ORD-20250307-1074", "sku": "HOM-KN-300", "quantity": 1, "reason": "do not need it"}),
+        "final sale",
+    );
+    s.err(
+        "process_return",
+        json!({"order_id": "ORD-20250307-1074", "sku": "HOM-KN-300", "quantity": 1, "reason": "blade is chipped", "damaged": true}),
+        "within 7 days",
+    );
+    let damaged = s.ok(
+        "process_return",
+        json!({"order_id": "ORD-20250410-1111", "items": [{"sku": "BOK-RUST", "quantity": 1}], "reason": "cover torn", "damaged": true}),
+    );
+    assert_eq!(damaged["status"], "damage_reported", "{damaged}");
+    assert!(damaged.get("label_ref").is_none(), "damage needs no return label: {damaged}");
 
     let refund = s.ok("process_refund", json!({"order_id": DELIVERED, "amount_cents": 500, "reason": "goodwill", "idempotency_key": "refund-test-0001"}));
     let again = s.ok("process_refund", json!({"order_id": DELIVERED, "amount_cents": 500, "reason": "goodwill", "idempotency_key": "refund-test-0001"}));

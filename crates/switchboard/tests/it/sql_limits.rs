@@ -76,3 +76,46 @@ fn huge_result_sets_stop_at_their_cap_instead_of_loading() {
     assert_eq!(rows.as_array().map(Vec::len), Some(1000), "a resource returns at most 1000 rows");
     assert_eq!(rows[0]["i"], 11);
 }
+
+/// A statement that would run for minutes is stopped by the database itself at the source's
+/// `timeout_ms`, well before the call's own limit, on PostgreSQL and on MariaDB.
+#[test]
+fn the_database_stops_a_statement_at_the_sources_time_limit() {
+    // Minutes of work each (MariaDB caps recursive CTEs at 1000 rounds: its sequence engine instead).
+    let postgres_sql = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500000000) SELECT COUNT(*) AS c FROM n";
+    let mariadb_sql = "SELECT SUM(a.seq * b.seq) AS c FROM seq_1_to_100000 a, seq_1_to_100000 b";
+    for (kind, url, sql) in [
+        ("postgres", "postgres://postgres@127.0.0.1:5432/test", postgres_sql),
+        ("mysql", "mysql://root@127.0.0.1:3306/test", mariadb_sql),
+    ] {
+        let data = scratch(&format!("statement-timeout-{kind}"));
+        std::fs::create_dir_all(&data).expect("a scratch directory");
+        let config = data.join("slow.yaml");
+        let yaml = format!(
+            r#"server: {{name: slow}}
+sources:
+  db: {{kind: {kind}, url: "{url}", timeout_ms: 300}}
+tools:
+  count_a_lot:
+    description: Counts very far.
+    source: db
+    statements:
+      - sql: "{sql}"
+    result: one
+    timeout_ms: 60000
+"#
+        );
+        std::fs::write(&config, yaml).expect("the config is written");
+        let mut peer = StdioPeer::spawn(
+            &switchboard_bin(),
+            &["serve", "--stdio", "--config", &config.to_string_lossy(), "--data-dir", &data.to_string_lossy(), "--log-level", "warn"],
+        );
+        let started = std::time::Instant::now();
+        let r = peer.modern("tools/call", json!({"name": "count_a_lot", "arguments": {}}), json!({}));
+        let took = started.elapsed();
+        assert_eq!(r["result"]["isError"], true, "{kind}: {r}");
+        assert!(took < std::time::Duration::from_secs(20), "{kind}: the statement ran {took:?}, past its 300 ms limit");
+        let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default().to_lowercase();
+        assert!(text.contains("timeout") || text.contains("max_statement_time") || text.contains("interrupted"), "{kind}: {r}");
+    }
+}

@@ -92,6 +92,7 @@ impl AuditLog {
             headers: Default::default(),
             timeout_ms: None,
             max_response_bytes: None,
+            allow_networks: Vec::new(),
         };
         let database = sql::connect("audit", &source, data_dir, data_dir).await?;
         store::migrate(&database).await?;

@@ -4,7 +4,9 @@
 //!
 //! **Invariant:** a request only ever goes to its source's scheme, host and port, under its base
 //! path: path values are percent-encoded (no `/`, `..` or `?` injection), redirects are not
-//! followed, and no proxy is consulted.
+//! followed, and no proxy is consulted. The address it connects to passed the SSRF guard
+//! ([`guard`]): public, loopback named by the base URL itself, or in the source's
+//! `allow_networks` — never a metadata, link-local or private address by default.
 //! **Invariant:** header values configured on a source or tool never reach a log or an error
 //! message: they are marked sensitive, and error text is redacted before anyone sees it.
 //!
@@ -12,6 +14,7 @@
 //! timeout or a connection failure → `isError` naming the host (never the full URL, whose query
 //! may hold a key) and what happened.
 
+pub mod guard;
 mod request;
 mod response;
 #[cfg(test)]
@@ -81,9 +84,15 @@ pub enum SetupError {
 impl Upstream {
     /// Prepares the http source `name`: its client (connection pool) with the source's headers.
     pub fn new(name: &str, source: &config::Source) -> Result<Self, SetupError> {
+        Self::with_lookup(name, source, guard::system_lookup())
+    }
+
+    /// Like [`Upstream::new`], resolving names with `lookup` (tests stand in for DNS).
+    pub fn with_lookup(name: &str, source: &config::Source, lookup: guard::Lookup) -> Result<Self, SetupError> {
         let base_text = source.base_url.as_deref().unwrap_or_default();
         let base = config::parse_base_url(base_text)
             .map_err(|message| SetupError::BaseUrl { name: name.to_owned(), message })?;
+        let policy = address_policy(name, source, &base)?;
         let mut headers = HeaderMap::new();
         let mut secrets = Redactor::default();
         for (header, value) in &source.headers {
@@ -100,6 +109,7 @@ impl Upstream {
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(guard::GuardedResolver::new(Arc::new(policy), lookup)))
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|source| SetupError::Client { name: name.to_owned(), source })?;
@@ -172,6 +182,24 @@ impl CallError {
             cause.unwrap_or_else(|| if e.is_body() { "the body was cut off".into() } else { "unknown error".into() });
         Self::Transport { what, host: host.to_owned(), cause }
     }
+}
+
+/// The source's address policy; a base URL that is an IP literal (never resolved) is checked
+/// against it here.
+fn address_policy(name: &str, source: &config::Source, base: &Url) -> Result<guard::AddressPolicy, SetupError> {
+    let bad = |message: String| SetupError::BaseUrl { name: name.to_owned(), message };
+    let allow = source.allow_networks.iter().map(|n| guard::parse_network(n)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
+    let host = base.host_str().unwrap_or_default();
+    let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
+    // The operator who writes http://127.0.0.1 or http://localhost means this machine.
+    let loopback = literal.is_some_and(|ip| ip.is_loopback()) || host == "localhost";
+    let policy = guard::AddressPolicy::new(allow, loopback);
+    if let Some(ip) = literal {
+        policy.check(ip).map_err(|class| {
+            bad(format!("{ip} is {} address; list it in allow_networks if it is meant to be reached", class.describe()))
+        })?;
+    }
+    Ok(policy)
 }
 
 fn method(m: config::HttpMethod) -> Method {

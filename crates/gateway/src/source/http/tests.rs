@@ -149,18 +149,29 @@ async fn server() -> TestServer {
 
 /// The one tool of a config on a source at `addr`, ready to run.
 fn tool(addr: &str, params: &str, http: &str) -> (Upstream, HttpCall) {
+    tool_with(addr, "", params, http, super::guard::system_lookup()).expect("upstream")
+}
+
+/// Like [`tool`], with more source settings and names resolved by `lookup`.
+fn tool_with(
+    addr: &str,
+    source_extra: &str,
+    params: &str,
+    http: &str,
+    lookup: super::guard::Lookup,
+) -> Result<(Upstream, HttpCall), String> {
     let text = format!(
-        "sources:\n  api:\n    kind: http\n    base_url: http://{addr}/v1\n    headers: {{Authorization: \"Bearer {SECRET}\"}}\n    max_response_bytes: 1000\n\
+        "sources:\n  api:\n    kind: http\n    base_url: http://{addr}/v1\n    headers: {{Authorization: \"Bearer {SECRET}\"}}\n    max_response_bytes: 1000\n{source_extra}\
          tools:\n  t:\n    description: d\n    source: api\n    params: {params}\n    http: {http}\n"
     );
     let config = Config::parse(&text, std::path::Path::new("/nonexistent/x.yaml"), &Default::default())
         .unwrap_or_else(|e| panic!("{e}"));
     let source = config.sources.get("api").expect("source");
-    let upstream = Upstream::new("api", source).expect("upstream");
+    let upstream = Upstream::with_lookup("api", source, lookup).map_err(|e| e.to_string())?;
     let t = config.tools.get("t").expect("tool");
     let Ok(ToolKind::Http(spec)) = t.kind() else { panic!("an http tool") };
     let call = HttpCall::new("t", t, spec, &upstream).expect("call");
-    (upstream, call)
+    Ok((upstream, call))
 }
 
 async fn call(t: &(Upstream, HttpCall), a: Value) -> Result<Value, String> {
@@ -220,4 +231,50 @@ async fn calls_reach_the_source_with_its_headers_and_map_every_failure() {
     let refused = tool(&dead, "{}", "{path: /x}");
     let e = call(&refused, json!({})).await.expect_err("refused");
     assert!(e.starts_with(&format!("connecting to {dead} failed:")) && !e.contains(SECRET), "{e}");
+}
+
+/// Names always resolve to `to`: a stand-in for DNS (tests never send packets off loopback).
+fn resolving_to(to: &'static str) -> super::guard::Lookup {
+    Arc::new(move |_host: String| Box::pin(async move { Ok(vec![to.parse().expect("an address")]) }))
+}
+
+#[tokio::test]
+async fn the_ssrf_guard_refuses_internal_addresses_unless_the_source_allows_them() {
+    let srv = server().await;
+    let port = srv.addr.port();
+    let sent = || srv.seen.lock().expect("log").len();
+
+    // A name that resolves to the metadata endpoint: refused at resolution, no connection made.
+    let rebound = tool_with(&format!("api.example:{port}"), "", "{}", "{path: /x}", resolving_to("169.254.169.254"))
+        .expect("set up");
+    let e = call(&rebound, json!({})).await.expect_err("refused");
+    assert!(e.contains("169.254.169.254") && e.contains("cloud metadata") && e.contains("allow_networks"), "{e}");
+
+    // A name resolving to loopback is refused too when the base URL did not name loopback...
+    let before = sent();
+    let sneaky = tool_with(&format!("api.example:{port}"), "", "{}", "{path: /x}", resolving_to("127.0.0.1"))
+        .expect("set up");
+    let e = call(&sneaky, json!({})).await.expect_err("refused");
+    assert!(e.contains("a loopback address"), "{e}");
+    assert_eq!(sent(), before, "nothing reached the server");
+
+    // ...and reaches it when the source lists the network.
+    let allowed = tool_with(
+        &format!("api.example:{port}"),
+        "    allow_networks: [127.0.0.0/8]\n",
+        "{}",
+        "{path: /x}",
+        resolving_to("127.0.0.1"),
+    )
+    .expect("set up");
+    let r = call(&allowed, json!({})).await.expect("allowed");
+    assert_eq!(r["target"], "/v1/x");
+    assert_eq!(sent(), before + 1);
+
+    // An IP literal never meets a resolver: it is checked when the source is set up.
+    for literal in ["169.254.169.254", "10.0.0.1", "[fd00:ec2::254]"] {
+        let e = tool_with(literal, "", "{}", "{path: /x}", resolving_to("127.0.0.1")).expect_err("refused");
+        assert!(e.contains("allow_networks"), "{literal}: {e}");
+    }
+    assert!(tool_with("10.0.0.1", "    allow_networks: [10.0.0.1]\n", "{}", "{path: /x}", resolving_to("127.0.0.1")).is_ok());
 }

@@ -70,6 +70,29 @@ fn db_err(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
     move |source| DbError { context, source }
 }
 
+/// How long a PostgreSQL or MySQL statement may run when the source sets no `timeout_ms`.
+pub(crate) const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+
+/// Sets the session's statement time limit, in the server's own terms. SQLite runs in-process
+/// and has no such setting: there the call's timeout is what stops the caller waiting.
+async fn limit_statements(conn: &mut sqlx::AnyConnection, kind: SourceKind, ms: u64) -> Result<(), sqlx::Error> {
+    use sqlx::Executor;
+    match kind {
+        SourceKind::Postgres => {
+            conn.execute(format!("SET statement_timeout = {ms}").as_str()).await?;
+        }
+        SourceKind::Mysql => {
+            // MariaDB counts seconds (any statement); MySQL milliseconds (SELECTs).
+            let mariadb = format!("SET SESSION max_statement_time = {}", ms as f64 / 1000.0);
+            if conn.execute(mariadb.as_str()).await.is_err() {
+                conn.execute(format!("SET SESSION max_execution_time = {ms}").as_str()).await?;
+            }
+        }
+        SourceKind::Sqlite | SourceKind::Http => {}
+    }
+    Ok(())
+}
+
 /// Connects to a source; runs its `init` scripts if the database has no tables.
 pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &Path) -> Result<Database, DbError> {
     static DRIVERS: Once = Once::new();
@@ -87,7 +110,12 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
         }
         _ => (source.url.clone().unwrap_or_default(), source.max_connections.unwrap_or(8)),
     };
+    let statement_ms = source.timeout_ms.unwrap_or(DEFAULT_STATEMENT_TIMEOUT_MS);
+    let kind = source.kind;
     let pool = AnyPoolOptions::new()
+        // The server stops a statement that runs too long, so a runaway query cannot hold a
+        // connection (and its locks) after the call that started it has timed out.
+        .after_connect(move |conn, _| Box::pin(async move { limit_statements(conn, kind, statement_ms).await }))
         .max_connections(max)
         // sqlx pings every connection it hands out; for SQLite that is one more round trip to the
         // connection's worker thread per statement, to check a file that cannot hang up.

@@ -458,6 +458,9 @@ fn start(
         task_stream.finished.store(true, Ordering::Release);
         task_stream.notify.notify_waiters();
         live.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        // Readers hold the stream already; a later resumption of a finished stream needs only
+        // the store's log, so the session stops tracking it.
+        live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&task_name);
     };
     tokio::spawn(tracing::Instrument::instrument(task, span));
     Ok((name, stream))
@@ -542,7 +545,13 @@ fn tail(
                         events.iter().flat_map(|(n, data)| sse::event(Some(&format!("{name}-{n}")), data)).collect();
                     return Some((Bytes::from(chunk), (last, false)));
                 }
-                if stream.finished.load(Ordering::Acquire) || live.closed.is_cancelled() {
+                if live.closed.is_cancelled() {
+                    return None;
+                }
+                if stream.finished.load(Ordering::Acquire) {
+                    // Delivered in full: the log is kept only for a resumption now, and goes
+                    // first when the session is over its byte budget.
+                    let _ = store.release_stream(&live.id, &name).await;
                     return None;
                 }
                 tokio::select! {
@@ -596,6 +605,8 @@ async fn batch(
                 if let Some((_, last)) = events.last() {
                     answers.push(last.to_vec());
                 }
+                // Answered as JSON: nothing to resume.
+                let _ = state.sessions.store.forget_stream(&live.id, &name).await;
                 break;
             }
             notified.await;

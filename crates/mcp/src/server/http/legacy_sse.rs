@@ -128,8 +128,12 @@ pub(crate) async fn message(
     State(state): State<HttpState>,
     caller: Option<Extension<Principal>>,
     Query(q): Query<SessionQuery>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    let body = match super::read_body(&state, body).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
     let caller = caller.map(|Extension(p)| p).unwrap_or_default();
     let Some(session_id) = q.session_id else {
         return sse::error(

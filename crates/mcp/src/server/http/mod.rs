@@ -17,6 +17,8 @@
 //! | `listener.rs` | TCP accept loop: TCP_NODELAY, header timeouts and limits, graceful shutdown |
 
 mod auth;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod headers;
 #[cfg(feature = "oauth")]
@@ -44,7 +46,7 @@ pub use auth::{key_digest, presented_credential, ApiKeys, AuthError, AuthFuture,
 pub use jwt::{JwtAuth, JwtConfig, REFRESH_MIN_INTERVAL};
 pub use listener::{serve, ListenerConfig};
 pub use origin::{RequestSpan, REQUEST_ID_HEADER, TRACEPARENT_HEADER};
-pub use session::{InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
+pub use session::{EventLogBudget, InMemorySessionStore, SessionRecord, SessionStore, StoreError, StoreFuture};
 
 use crate::server::Server;
 
@@ -240,24 +242,31 @@ async fn endpoint(
                 );
                 return sse::error(http::StatusCode::UNSUPPORTED_MEDIA_TYPE, None, &e);
             }
-            let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
-            let bytes =
-                match tokio::time::timeout(state.config.body_read_timeout, axum::body::to_bytes(body, limit)).await {
-                    Ok(Ok(b)) => b,
-                    Ok(Err(_)) => return sse::too_large(limit),
-                    Err(_) => {
-                        let e = switchboard_protocol::ErrorObject::invalid_request(format!(
-                            "the request body did not arrive within {} s",
-                            state.config.body_read_timeout.as_secs()
-                        ));
-                        return sse::error(http::StatusCode::REQUEST_TIMEOUT, None, &e);
-                    }
-                };
-            route_post(state, parts, bytes).await
+            match read_body(&state, body).await {
+                Ok(bytes) => route_post(state, parts, bytes).await,
+                Err(refusal) => refusal,
+            }
         }
         http::Method::GET if has_session => legacy::get(state, parts).await,
         http::Method::DELETE if has_session => legacy::delete(state, parts).await,
         _ => sse::method_not_allowed(),
+    }
+}
+
+/// A POST's body, read within the size limit (413) and the body-read timeout (408): a client
+/// that trickles or stalls its body cannot hold a connection and a buffer indefinitely.
+pub(crate) async fn read_body(state: &HttpState, body: axum::body::Body) -> Result<bytes::Bytes, axum::response::Response> {
+    let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
+    match tokio::time::timeout(state.config.body_read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(_)) => Err(sse::too_large(limit)),
+        Err(_) => {
+            let e = switchboard_protocol::ErrorObject::invalid_request(format!(
+                "the request body did not arrive within {} s",
+                state.config.body_read_timeout.as_secs()
+            ));
+            Err(sse::error(http::StatusCode::REQUEST_TIMEOUT, None, &e))
+        }
     }
 }
 
