@@ -2,6 +2,7 @@
 //! the official schemas (through `switchboard_testkit`).
 mod bad_input;
 mod bench;
+mod chaos;
 mod client;
 mod client_transports;
 mod command_tools;
