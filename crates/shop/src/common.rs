@@ -32,9 +32,60 @@ pub(crate) fn tool<A: JsonSchema>(name: &str, description: &str, effect: Effect,
     t
 }
 
-pub(crate) fn db_failed(e: sqlx::Error) -> HandlerError {
+/// A failed statement of a shop tool: what to tell the caller, and whether the transaction is
+/// worth running again (the database settled a conflict by rolling it back).
+pub(crate) struct DbFailure {
+    conflict: bool,
+    error: HandlerError,
+}
+
+impl From<DbFailure> for HandlerError {
+    fn from(f: DbFailure) -> Self {
+        f.error
+    }
+}
+
+impl From<DbFailure> for Retry {
+    fn from(f: DbFailure) -> Self {
+        if f.conflict {
+            Retry::Conflict(f.error)
+        } else {
+            Retry::Fail(f.error)
+        }
+    }
+}
+
+pub(crate) fn db_failed(e: sqlx::Error) -> DbFailure {
     tracing::warn!(target: "switchboard::gateway", error = %e, "shop statement failed");
-    HandlerError::msg(format!("the shop database refused the operation: {e}"))
+    let failure = sql::classify(&e);
+    let error = match failure {
+        sql::Failure::Unavailable => HandlerError::unavailable(format!(
+            "the shop database is unavailable right now ({e}); try again in a moment (a write retried with the same idempotency key is never applied twice)"
+        )),
+        sql::Failure::Conflict => HandlerError::unavailable(format!(
+            "the shop database kept colliding with other requests ({e}); nothing was changed, try again"
+        )),
+        sql::Failure::Statement => HandlerError::msg(format!("the shop database refused the operation: {e}")),
+    };
+    DbFailure { conflict: failure == sql::Failure::Conflict, error }
+}
+
+/// Runs `attempt` again while the database rolls it back to settle a conflict (at most five
+/// times, with a short growing pause): two orders or refunds that lock the same rows in
+/// different orders make one of them lose, and a retry is what the database asks for.
+pub(crate) async fn on_conflict_retry<T, F, Fut>(mut attempt: F) -> Result<T, Retry>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Retry>>,
+{
+    let mut tries = 0u64;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(Retry::Conflict(_)) if tries < 5 => tokio::time::sleep(std::time::Duration::from_millis(10 * tries)).await,
+            other => return other,
+        }
+    }
 }
 
 /// Runs `sql` (with `:name` placeholders) in `tx` and returns the rows as JSON.
@@ -43,7 +94,7 @@ pub(crate) async fn rows(
     tx: &mut Transaction<'static, Any>,
     sql_text: &str,
     args: &Map<String, Value>,
-) -> Result<Vec<Map<String, Value>>, HandlerError> {
+) -> Result<Vec<Map<String, Value>>, DbFailure> {
     let compiled = sql::compile(sql_text, db.kind);
     let rows = sql::bind(&compiled, args).fetch_all(&mut **tx).await.map_err(db_failed)?;
     Ok(rows.iter().map(sql::row_to_json).collect())
@@ -54,7 +105,7 @@ pub(crate) async fn exec(
     tx: &mut Transaction<'static, Any>,
     sql_text: &str,
     args: &Map<String, Value>,
-) -> Result<u64, HandlerError> {
+) -> Result<u64, DbFailure> {
     let compiled = sql::compile(sql_text, db.kind);
     Ok(sql::bind(&compiled, args).execute(&mut **tx).await.map_err(db_failed)?.rows_affected())
 }
@@ -95,6 +146,9 @@ pub(crate) fn today_utc() -> jiff::civil::Date {
 /// failure to report.
 pub(crate) enum Retry {
     Again,
+    /// The database rolled the transaction back to settle a conflict; the error is what to say
+    /// when retries run out.
+    Conflict(HandlerError),
     Fail(HandlerError),
 }
 

@@ -10,7 +10,9 @@ use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Effect, Retry};
+use crate::common::{
+    db_failed, exec, lock_suffix, on_conflict_retry, params, random_digits, rows, today, tool, Effect, Retry,
+};
 
 /// One order line.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -111,12 +113,12 @@ pub(crate) fn create_order(router: Router, name: &str, description: &str, db: Da
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                match try_create_order(&db, &a).await {
+                match on_conflict_retry(|| try_create_order(&db, &a)).await {
                     Err(Retry::Again) if attempt < 5 => continue,
                     Err(Retry::Again) => {
                         return Err(HandlerError::msg("could not allocate an order number; try again"))
                     }
-                    Err(Retry::Fail(e)) => return Err(e),
+                    Err(Retry::Fail(e) | Retry::Conflict(e)) => return Err(e),
                     Ok(r) => return Ok(r),
                 }
             }
@@ -161,18 +163,17 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
             return Err(HandlerError::msg(format!("unknown SKU {}", line.sku)).into());
         };
         let price = product.get("price_cents").and_then(Value::as_i64).unwrap_or(0);
-        // The SKU's stock rows, locked, fullest warehouse first: a line is served from as many
-        // warehouses as it takes.
-        let stock = rows(
+        // The SKU's stock rows, locked in warehouse order — an order that changes as other
+        // orders commit (quantity) would let two orders lock them in opposite orders and
+        // deadlock — then served fullest warehouse first, from as many as it takes.
+        let mut stock = rows(
             db,
             &mut tx,
-            &format!(
-                "SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY quantity DESC, warehouse_id{}",
-                lock_suffix(db)
-            ),
+            &format!("SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY warehouse_id{}", lock_suffix(db)),
             &params(&[("sku", json!(line.sku))]),
         )
         .await?;
+        stock.sort_by_key(|r| std::cmp::Reverse(r.get("quantity").and_then(Value::as_i64).unwrap_or(0)));
         let available: i64 = stock.iter().filter_map(|r| r.get("quantity").and_then(Value::as_i64)).sum();
         if stock.is_empty() {
             return Err(HandlerError::msg(format!("SKU {} is not stocked anywhere", line.sku)).into());
@@ -229,7 +230,7 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
     if let Err(e) = inserted {
         // A taken order number: start over with a new one (the transaction rolls back).
         let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
-        return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+        return Err(if unique { Retry::Again } else { db_failed(e).into() });
     }
     if let Some(key) = &a.idempotency_key {
         // A concurrent request with the same key that committed first makes this one a replay.
@@ -249,7 +250,7 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
         .await;
         if let Err(e) = recorded {
             let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
-            return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+            return Err(if unique { Retry::Again } else { db_failed(e).into() });
         }
     }
     for (n, line, price) in &lines {

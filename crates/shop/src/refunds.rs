@@ -13,7 +13,9 @@ use switchboard_gateway::source::sql::{self, Database};
 use switchboard_mcp::protocol::tools::CallToolResult;
 use switchboard_mcp::server::{HandlerError, Router};
 
-use crate::common::{db_failed, exec, lock_suffix, params, random_digits, rows, today, tool, Effect, Retry};
+use crate::common::{
+    db_failed, exec, lock_suffix, on_conflict_retry, params, random_digits, rows, today, tool, Effect, Retry,
+};
 
 /// Why a refund is made.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
@@ -58,7 +60,7 @@ pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: 
         let limit = ctx.principal().attributes().get(REFUND_LIMIT_ATTRIBUTE).and_then(Value::as_i64);
         async move {
             let a: RefundArgs = args.parse()?;
-            match try_refund(&db, &a, limit).await {
+            match on_conflict_retry(|| try_refund(&db, &a, limit)).await {
                 Err(Retry::Again) => {
                     // Another request with the same key won the race: answer with its refund.
                     let mut tx = db.pool.begin().await.map_err(db_failed)?;
@@ -66,7 +68,7 @@ pub(crate) fn process_refund(router: Router, name: &str, description: &str, db: 
                         .await?
                         .ok_or_else(|| HandlerError::msg("the refund could not be recorded; try again"))
                 }
-                Err(Retry::Fail(e)) => Err(e),
+                Err(Retry::Fail(e) | Retry::Conflict(e)) => Err(e),
                 Ok(r) => Ok(r),
             }
         }
@@ -176,7 +178,7 @@ async fn try_refund(db: &Database, a: &RefundArgs, limit: Option<i64>) -> Result
     .await;
     if let Err(e) = inserted {
         let unique = e.as_database_error().is_some_and(|d| d.is_unique_violation());
-        return Err(if unique { Retry::Again } else { Retry::Fail(db_failed(e)) });
+        return Err(if unique { Retry::Again } else { db_failed(e).into() });
     }
     if amount == remaining {
         exec(

@@ -452,8 +452,10 @@ impl Outcome {
     }
 
     /// A failure that blames the database (rather than the request).
+    /// A refusal that says the database is out of reach: the tool's own ("the shop database is
+    /// unavailable …") or the open circuit breaker's ("source shop is unavailable …").
     fn database_trouble(&self) -> bool {
-        matches!(self, Outcome::Refused(text) if text.contains("database"))
+        matches!(self, Outcome::Refused(text) if text.contains("database") || text.contains("source shop is unavailable"))
     }
 
     /// What the caller was told, as text.
@@ -694,18 +696,18 @@ fn business_refusal(outcome: &Outcome) -> bool {
 }
 
 /// A write that lost a deadlock to a concurrent one (PostgreSQL: "deadlock detected"; MariaDB:
-/// "Deadlock found"). Its transaction was rolled back whole, so reconciliation still holds, but
-/// the caller got a failure for an order it could simply have been given: `create_order` locks a
-/// SKU's stock rows fullest warehouse first, an order that changes as concurrent orders commit,
-/// so two orders of one SKU can lock its rows in opposite orders. A defect of the shop, tolerated
-/// here (and counted in the log) because it is not what these tests are about.
+/// "Deadlock found"). These runs found both: `create_order` locked a SKU's stock rows fullest
+/// warehouse first (an order that changes as orders commit), and MariaDB's range locks on
+/// `refunds` collide. The shop now locks stock in warehouse order and runs a transaction the
+/// database rolled back for a conflict again, so a caller never sees one: it is counted here
+/// only to name it in a failure.
 fn lost_deadlock(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Refused(t) if t.to_lowercase().contains("deadlock"))
 }
 
 /// What any call may end in under concurrent load with the database up.
 fn normal_under_load(outcome: &Outcome) -> bool {
-    outcome.done().is_some() || business_refusal(outcome) || lost_deadlock(outcome)
+    outcome.done().is_some() || business_refusal(outcome)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -910,6 +912,7 @@ fn database_outage(mut db: OwnDb, tag: &str) {
             .iter()
             .all(|op| calls.iter().any(|c| c.op == *op && c.start >= up && c.outcome.done().is_some()))
     });
+    let recovered_at = up + recovered;
     let (status, _) = rt.block_on(caller.ready());
     assert_eq!(status, 200, "/readyz once the database is back");
     std::thread::sleep(Duration::from_secs(2));
@@ -938,7 +941,7 @@ fn database_outage(mut db: OwnDb, tag: &str) {
         assert!(c.end - c.start < Duration::from_secs(15), "{} took {:?} to fail", c.tool, c.end - c.start);
     }
     // Calls cut by the stop, or waiting through it, fail the same way or succeed.
-    let around: Vec<&Call> = calls.iter().filter(|c| c.end > stopping && c.start < up).collect();
+    let around: Vec<&Call> = calls.iter().filter(|c| c.end > stopping && c.start < recovered_at).collect();
     for c in &around {
         assert!(
             normal_under_load(&c.outcome) || c.outcome.database_trouble(),
@@ -950,8 +953,9 @@ fn database_outage(mut db: OwnDb, tag: &str) {
     }
     eprintln!("{tag}: answers during the outage: {:#?}", failure_texts(&during));
     eprintln!("{tag}: failures across the stop and restart: {:#?}", failure_texts(&around));
-    // Once it is back, the pool hands out only working connections.
-    let after: Vec<&Call> = calls.iter().filter(|c| c.start >= up).collect();
+    // Once calls succeed again, the pool hands out only working connections. (Until then the
+    // source's circuit breaker may still refuse calls: it lets one through every 5 s to probe.)
+    let after: Vec<&Call> = calls.iter().filter(|c| c.start >= recovered_at).collect();
     let broken: Vec<&&Call> = after.iter().filter(|c| !normal_under_load(&c.outcome)).collect();
     assert!(broken.is_empty(), "calls failing after the database came back: {broken:#?}");
     assert_no_secrets(&calls);

@@ -70,6 +70,33 @@ fn db_err(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> DbError {
     move |source| DbError { context, source }
 }
 
+/// What a failed statement means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The database could not be reached (down, restarting, pool exhausted): worth trying again
+    /// later; circuit breakers count it.
+    Unavailable,
+    /// The database rolled the transaction back to settle a conflict with another one (a
+    /// deadlock or a serialization failure): run the transaction again.
+    Conflict,
+    /// Anything else: the statement itself failed.
+    Statement,
+}
+
+/// Classifies a failed statement.
+pub fn classify(e: &sqlx::Error) -> Failure {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => {
+            Failure::Unavailable
+        }
+        // PostgreSQL 40P01/40001; MySQL and MariaDB report deadlocks (1213) as 40001.
+        sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("40P01" | "40001")) => Failure::Conflict,
+        // A connection cut mid-statement (the server stopped): the driver reports the short read.
+        sqlx::Error::Protocol(m) if m.contains("EOF") || m.contains("connection") => Failure::Unavailable,
+        _ => Failure::Statement,
+    }
+}
+
 /// How long a PostgreSQL or MySQL statement may run when the source sets no `timeout_ms`.
 pub(crate) const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
 

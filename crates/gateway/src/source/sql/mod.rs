@@ -11,7 +11,7 @@ pub mod resource;
 mod statement;
 mod tool;
 
-pub use self::db::{connect, operation_of, Database, DbError, QueryObserver};
+pub use self::db::{classify, connect, operation_of, Database, DbError, Failure, QueryObserver};
 pub use self::resource::{query_resource, resource_template, schema_resource};
 pub use self::statement::{
     bind, bind_typed, compile, fetch_capped, row_to_json, Compiled, MAX_COMPLETION_ROWS, MAX_CONTEXT_ROWS,

@@ -195,7 +195,13 @@ enum Step {
 
 fn failed(tool: &SqlTool, e: sqlx::Error) -> HandlerError {
     tracing::warn!(target: "switchboard::gateway", tool = %tool.name, error = %e, "statement failed");
-    HandlerError::msg(format!("{} failed in the database: {e}", tool.name))
+    match super::classify(&e) {
+        super::Failure::Unavailable => HandlerError::unavailable(format!(
+            "{}: the database is unavailable right now ({e}); try again in a moment",
+            tool.name
+        )),
+        _ => HandlerError::msg(format!("{} failed in the database: {e}", tool.name)),
+    }
 }
 
 /// Runs one statement on `exec`: a guard checks its row, a write counts what it changed, and
