@@ -82,7 +82,9 @@ where
     loop {
         tries += 1;
         match attempt().await {
-            Err(Retry::Conflict(_)) if tries < 5 => tokio::time::sleep(std::time::Duration::from_millis(10 * tries)).await,
+            Err(Retry::Conflict(_)) if tries < 5 => {
+                tokio::time::sleep(std::time::Duration::from_millis(10 * tries)).await
+            }
             other => return other,
         }
     }

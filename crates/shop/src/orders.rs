@@ -169,7 +169,10 @@ async fn try_create_order(db: &Database, a: &CreateOrderArgs) -> Result<CallTool
         let mut stock = rows(
             db,
             &mut tx,
-            &format!("SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY warehouse_id{}", lock_suffix(db)),
+            &format!(
+                "SELECT warehouse_id, quantity FROM inventory WHERE sku = :sku ORDER BY warehouse_id{}",
+                lock_suffix(db)
+            ),
             &params(&[("sku", json!(line.sku))]),
         )
         .await?;

@@ -184,7 +184,10 @@ impl Process {
             let _ = exit_tx.send(Some(status.unwrap_or_else(|_| exit_status_unknown())));
         });
         if let Err(e) = waited {
-            return Err(ClientError::Connect { server: server.to_owned(), reason: format!("cannot watch the child: {e}") });
+            return Err(ClientError::Connect {
+                server: server.to_owned(),
+                reason: format!("cannot watch the child: {e}"),
+            });
         }
         let reader = DrainingReader::spawn(LineReader::new(BufReader::new(stdout), target.max_message_bytes));
         let writer = LineWriter::new(stdin);

@@ -108,7 +108,16 @@ tools:
         std::fs::write(&config, yaml).expect("the config is written");
         let mut peer = StdioPeer::spawn(
             &switchboard_bin(),
-            &["serve", "--stdio", "--config", &config.to_string_lossy(), "--data-dir", &data.to_string_lossy(), "--log-level", "warn"],
+            &[
+                "serve",
+                "--stdio",
+                "--config",
+                &config.to_string_lossy(),
+                "--data-dir",
+                &data.to_string_lossy(),
+                "--log-level",
+                "warn",
+            ],
         );
         let started = std::time::Instant::now();
         let r = peer.modern("tools/call", json!({"name": "count_a_lot", "arguments": {}}), json!({}));
@@ -116,6 +125,9 @@ tools:
         assert_eq!(r["result"]["isError"], true, "{kind}: {r}");
         assert!(took < std::time::Duration::from_secs(20), "{kind}: the statement ran {took:?}, past its 300 ms limit");
         let text = r["result"]["content"][0]["text"].as_str().unwrap_or_default().to_lowercase();
-        assert!(text.contains("timeout") || text.contains("max_statement_time") || text.contains("interrupted"), "{kind}: {r}");
+        assert!(
+            text.contains("timeout") || text.contains("max_statement_time") || text.contains("interrupted"),
+            "{kind}: {r}"
+        );
     }
 }

@@ -261,7 +261,10 @@ mod tests {
         for refused in ["169.254.169.254", "10.0.0.5", "127.0.0.1", "fe80::1", "fd00:ec2::254"] {
             assert!(strict.check(ip(refused)).is_err(), "{refused}");
         }
-        let open = AddressPolicy::new(vec![parse_network("10.0.0.0/8").expect("cidr"), parse_network("fd00:ec2::254").expect("ip")], true);
+        let open = AddressPolicy::new(
+            vec![parse_network("10.0.0.0/8").expect("cidr"), parse_network("fd00:ec2::254").expect("ip")],
+            true,
+        );
         assert!(open.check(ip("10.20.30.40")).is_ok());
         assert!(open.check(ip("127.0.0.1")).is_ok(), "loopback when the base URL names it");
         assert!(open.check(ip("fd00:ec2::254")).is_ok(), "listed explicitly");

@@ -188,7 +188,8 @@ impl CallError {
 /// against it here.
 fn address_policy(name: &str, source: &config::Source, base: &Url) -> Result<guard::AddressPolicy, SetupError> {
     let bad = |message: String| SetupError::BaseUrl { name: name.to_owned(), message };
-    let allow = source.allow_networks.iter().map(|n| guard::parse_network(n)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
+    let allow =
+        source.allow_networks.iter().map(|n| guard::parse_network(n)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
     let host = base.host_str().unwrap_or_default();
     let literal = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().ok();
     // The operator who writes http://127.0.0.1 or http://localhost means this machine.

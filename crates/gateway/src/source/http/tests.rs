@@ -252,8 +252,8 @@ async fn the_ssrf_guard_refuses_internal_addresses_unless_the_source_allows_them
 
     // A name resolving to loopback is refused too when the base URL did not name loopback...
     let before = sent();
-    let sneaky = tool_with(&format!("api.example:{port}"), "", "{}", "{path: /x}", resolving_to("127.0.0.1"))
-        .expect("set up");
+    let sneaky =
+        tool_with(&format!("api.example:{port}"), "", "{}", "{path: /x}", resolving_to("127.0.0.1")).expect("set up");
     let e = call(&sneaky, json!({})).await.expect_err("refused");
     assert!(e.contains("a loopback address"), "{e}");
     assert_eq!(sent(), before, "nothing reached the server");
@@ -276,5 +276,6 @@ async fn the_ssrf_guard_refuses_internal_addresses_unless_the_source_allows_them
         let e = tool_with(literal, "", "{}", "{path: /x}", resolving_to("127.0.0.1")).expect_err("refused");
         assert!(e.contains("allow_networks"), "{literal}: {e}");
     }
-    assert!(tool_with("10.0.0.1", "    allow_networks: [10.0.0.1]\n", "{}", "{path: /x}", resolving_to("127.0.0.1")).is_ok());
+    assert!(tool_with("10.0.0.1", "    allow_networks: [10.0.0.1]\n", "{}", "{path: /x}", resolving_to("127.0.0.1"))
+        .is_ok());
 }

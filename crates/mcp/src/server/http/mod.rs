@@ -255,7 +255,10 @@ async fn endpoint(
 
 /// A POST's body, read within the size limit (413) and the body-read timeout (408): a client
 /// that trickles or stalls its body cannot hold a connection and a buffer indefinitely.
-pub(crate) async fn read_body(state: &HttpState, body: axum::body::Body) -> Result<bytes::Bytes, axum::response::Response> {
+pub(crate) async fn read_body(
+    state: &HttpState,
+    body: axum::body::Body,
+) -> Result<bytes::Bytes, axum::response::Response> {
     let limit = state.config.max_body_bytes.unwrap_or(state.server.limits().max_message_bytes);
     match tokio::time::timeout(state.config.body_read_timeout, axum::body::to_bytes(body, limit)).await {
         Ok(Ok(b)) => Ok(b),
