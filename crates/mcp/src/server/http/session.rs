@@ -353,7 +353,6 @@ mod tests {
         futures_util::FutureExt::now_or_never(f).expect("the in-memory store never waits").expect("store call")
     }
 
-    #[test]
     /// What one stream of one 300-byte event costs the budget.
     const ONE: usize = STREAM_OVERHEAD + EVENT_OVERHEAD + 300;
 
