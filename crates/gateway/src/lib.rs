@@ -18,6 +18,8 @@
 pub mod access;
 pub mod catalog;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod policy;
 pub mod reload;
 pub mod source;

@@ -44,6 +44,9 @@ pub mod server;
 pub mod transport;
 pub mod xmcp;
 
+#[cfg(all(test, feature = "http-server"))]
+mod proptests;
+
 pub use limits::Limits;
 pub use switchboard_protocol as protocol;
 

@@ -56,3 +56,5 @@ pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod proptests;

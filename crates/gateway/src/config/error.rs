@@ -96,12 +96,22 @@ impl ConfigError {
     }
 }
 
-/// `message` with every non-empty value of `substituted` replaced by `***`.
+/// `message` with every non-empty value of `substituted` replaced by `***`: as written, and as
+/// quoted by `{:?}` (ours and serde's messages) or JSON, whose escapes (quotes, backslashes, line
+/// breaks) would otherwise let a value through.
 pub(crate) fn redact(mut message: String, substituted: &[Secret]) -> String {
     for secret in substituted {
         let value = secret.expose();
-        if !value.is_empty() && message.contains(value) {
-            message = message.replace(value, "***");
+        if value.is_empty() {
+            continue;
+        }
+        let debug = format!("{value:?}");
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let unquoted = |q: &str| q.get(1..q.len().saturating_sub(1)).unwrap_or_default().to_owned();
+        for form in [unquoted(&debug), unquoted(&json), value.to_owned()] {
+            if !form.is_empty() && message.contains(&form) {
+                message = message.replace(&form, "***");
+            }
         }
     }
     message

@@ -245,3 +245,19 @@ fn the_example_configs_parse() {
         assert!(!config.tools.is_empty(), "{file}");
     }
 }
+
+#[test]
+fn environment_values_are_redacted_however_an_error_quotes_them() {
+    // Found by fuzzing (fuzz/, target config_load): messages quote values with `{:?}`, which
+    // escapes quotes, backslashes and line breaks, so the value as written was not found in them.
+    let secret = "Zq8\"quoted\\back'\nline";
+    let env: Env = [("VALUE".to_owned(), secret.to_owned())].into_iter().collect();
+    for text in [
+        "sources:\n  api:\n    kind: http\n    base_url: ${VALUE}\n",
+        "sources:\n  db:\n    kind: sqlite\n    path: a.db\n    max_connections: ${VALUE}\n",
+        "sources:\n  db: {kind: sqlite, path: a.db}\nresource_templates:\n  - {uri_template: \"x://{id}\", name: x, source: \"${VALUE}\", sql: SELECT 1}\n",
+    ] {
+        let message = Config::parse(text, Path::new("/x/gateway.yaml"), &env).expect_err("refused").to_string();
+        assert!(!message.contains("Zq8") && message.contains("***"), "{message}");
+    }
+}

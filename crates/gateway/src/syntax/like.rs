@@ -39,6 +39,9 @@ pub(crate) fn add_escape_clauses(sql: &str, is_like: impl Fn(&str) -> bool) -> S
             inserts.push(end);
         }
     }
+    // Chained LIKEs (`a LIKE b LIKE :q`) end where the last one does: one clause there.
+    inserts.sort_unstable();
+    inserts.dedup();
     let mut out = String::with_capacity(sql.len() + inserts.len() * 12);
     let mut last = 0;
     for at in inserts {
@@ -120,12 +123,13 @@ fn operand_end(sql: &str, from: usize) -> usize {
     last_token_end
 }
 
+/// Just past the quote that closes the one at `at`; the end of the text when none does.
 fn skip_quoted(b: &[u8], at: usize, q: u8) -> usize {
     let mut i = at + 1;
     while i < b.len() && b[i] != q {
         i += 1;
     }
-    i + 1
+    (i + 1).min(b.len())
 }
 
 fn skip_line(b: &[u8], at: usize) -> usize {
@@ -156,6 +160,22 @@ mod tests {
         for sql in ["WHERE a LIKE :q ESCAPE '#'", "WHERE a LIKE :other", "WHERE a = 'LIKE :q'", "WHERE a = :q"] {
             assert_eq!(add_escape_clauses(sql, q), sql);
         }
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_ends_the_operand_at_the_end_of_the_text() {
+        // Found by fuzzing (fuzz/, target sql_placeholders): the operand's end was one byte past
+        // the text, and slicing there panicked (at startup, for a tool whose SQL had such a quote).
+        assert_eq!(add_escape_clauses("WHERE a LIKE :q || 'x", |_| true), "WHERE a LIKE :q || 'x ESCAPE '!'");
+        let sql = "SELECT sku FROM products WHERE\u{1e}name ILIKE ' '%' ESCAPE '\u{3}' AND category LIKE :cat";
+        assert_eq!(add_escape_clauses(sql, |_| true), sql);
+    }
+
+    #[test]
+    fn operands_that_end_together_get_one_clause() {
+        // Found by fuzzing (fuzz/, target sql_placeholders): each LIKE added its own clause at
+        // the same place, `ESCAPE '!' ESCAPE '!'`, which no database accepts.
+        assert_eq!(add_escape_clauses("WHERE a LIKE b LIKE :q", |_| true), "WHERE a LIKE b LIKE :q ESCAPE '!'");
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl UriTemplate {
                     for pair in query.split('&').filter(|p| !p.is_empty()) {
                         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
                         if names.iter().any(|n| n == k) {
-                            vars.insert(k.to_owned(), decode(v)?);
+                            vars.insert(k.to_owned(), segment(v)?);
                         }
                     }
                     rest = tail;
@@ -230,5 +230,20 @@ mod tests {
         // Reserved expansion may span segments (by design), and plain names still decode.
         check("file:///{+path}", "file:///a%2Fb", Some(&[("path", "a/b")]));
         check("file:///docs/{name}", "file:///docs/read%20me.txt", Some(&[("name", "read me.txt")]));
+    }
+
+    #[test]
+    fn query_values_are_one_segment_too() {
+        // Found by fuzzing (fuzz/, target uri_template): `{?var}` values were only percent-decoded,
+        // so `%2F..%2F` reached a handler that maps the value onto files.
+        check("search://items{?q,limit}", "search://items?q=shoesearch:/", None);
+        check("file:///docs{?name}", "file:///docs?name=..%2F..%2Fetc%2Fpasswd", None);
+        check("file:///docs{?name}", "file:///docs?name=%2E%2E", None);
+        check("file:///docs{?name}", "file:///docs?name=a%5Cb", None);
+        check(
+            "search://items{?q,limit}",
+            "search://items?q=red%20shoe&limit=5",
+            Some(&[("limit", "5"), ("q", "red shoe")]),
+        );
     }
 }

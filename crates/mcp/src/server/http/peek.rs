@@ -100,7 +100,7 @@ pub(super) fn classify(body: &[u8]) -> Body<'_> {
 
 /// The classification the fast peek stands in for: a lenient peek for the era; routing
 /// fields are left to [`Routing::parse`].
-fn slow(body: &[u8]) -> Body<'_> {
+pub(super) fn slow(body: &[u8]) -> Body<'_> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(borrow, default)]

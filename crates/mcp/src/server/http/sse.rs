@@ -62,7 +62,9 @@ pub(crate) fn accepted() -> Response {
     StatusCode::ACCEPTED.into_response()
 }
 
-/// One SSE event.
+/// One SSE event. Each line of `data` (compact JSON has one) gets a `data:` line of its own, so
+/// a line break (CR, LF or CRLF) can neither end the event early nor add fields to it; the client
+/// reads the lines back joined by LF.
 pub(crate) fn event(id: Option<&str>, data: &[u8]) -> Bytes {
     let mut out = Vec::with_capacity(data.len() + 48);
     out.extend_from_slice(b"event: message\n");
@@ -72,7 +74,14 @@ pub(crate) fn event(id: Option<&str>, data: &[u8]) -> Bytes {
         out.push(b'\n');
     }
     out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data);
+    let mut rest = data;
+    while let Some(at) = rest.iter().position(|&b| b == b'\n' || b == b'\r') {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"\ndata: ");
+        let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+        rest = &rest[at + if crlf { 2 } else { 1 }..];
+    }
+    out.extend_from_slice(rest);
     out.extend_from_slice(b"\n\n");
     Bytes::from(out)
 }
@@ -110,4 +119,24 @@ pub(crate) fn accepts_sse(headers: &http::HeaderMap) -> bool {
         .get_all(header::ACCEPT)
         .iter()
         .any(|v| v.to_str().is_ok_and(|s| s.contains("text/event-stream") || s.contains("*/*")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event;
+
+    #[test]
+    fn line_breaks_in_data_become_data_lines() {
+        // Found by fuzzing (fuzz/, target sse_codec): data was written on one `data:` line as it
+        // was, so a line break in it cut the event short and could add fields or whole events.
+        assert_eq!(
+            &event(Some("s-1"), b"line one\nline two\r\nthree\rfour")[..],
+            b"event: message\nid: s-1\ndata: line one\ndata: line two\ndata: three\ndata: four\n\n"
+        );
+        assert_eq!(
+            &event(None, b"x\n\nevent: evil\ndata: y")[..],
+            b"event: message\ndata: x\ndata: \ndata: event: evil\ndata: data: y\n\n"
+        );
+        assert_eq!(&event(None, b"{\"a\":1}")[..], b"event: message\ndata: {\"a\":1}\n\n");
+    }
 }
