@@ -55,6 +55,6 @@ pub use version::{Era, ProtocolVersion};
 pub type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod tests;
