@@ -148,7 +148,7 @@ pub(super) fn check_source(name: &str, source: &Source) -> Result<(), Problem> {
         }
     }
     for (i, network) in source.allow_networks.iter().enumerate() {
-        crate::source::http::guard::parse_network(network)
+        crate::syntax::parse_network(network)
             .map_err(|m| Problem::new(&["sources", name, "allow_networks", &i.to_string()], m))?;
     }
     check_limits(&["sources", name], source.timeout_ms, source.max_response_bytes)

@@ -114,10 +114,6 @@ impl Default for RestartPolicy {
 /// One running child process.
 struct Process {
     pgid: i32,
-    /// The leader, reaped only once its group has been stopped: while it is an unreaped zombie
-    /// its pid (= the group's id) cannot be given to another process, so signalling the group
-    /// can never reach a stranger's.
-    child: Mutex<Option<tokio::process::Child>>,
     /// Set once we start stopping it, so an exit before that is reported as unexpected.
     stopping: Arc<std::sync::atomic::AtomicBool>,
     exit: watch::Receiver<Option<ExitStatus>>,
@@ -167,11 +163,9 @@ impl Process {
         let name = server.to_owned();
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let expected = stopping.clone();
-        // The waiter sees the exit without reaping (WNOWAIT): the zombie keeps the group's id
-        // reserved until `stop` or drop is done with the group. A plain thread, not the blocking
-        // pool, so a child still running never holds up the runtime's shutdown.
-        let waited = std::thread::Builder::new().name("stdio-child-wait".into()).spawn(move || {
-            let status = wait_without_reaping(pid);
+        // The waiter owns the child and reaps it, so no zombie outlives the exit.
+        tokio::spawn(async move {
+            let status = child.wait().await;
             match &status {
                 Ok(s) if !expected.load(std::sync::atomic::Ordering::SeqCst) => {
                     tracing::warn!(target: "switchboard::client", server = %name, status = %describe_status(*s), "the server exited unexpectedly")
@@ -183,15 +177,9 @@ impl Process {
             }
             let _ = exit_tx.send(Some(status.unwrap_or_else(|_| exit_status_unknown())));
         });
-        if let Err(e) = waited {
-            return Err(ClientError::Connect {
-                server: server.to_owned(),
-                reason: format!("cannot watch the child: {e}"),
-            });
-        }
         let reader = DrainingReader::spawn(LineReader::new(BufReader::new(stdout), target.max_message_bytes));
         let writer = LineWriter::new(stdin);
-        Ok((Self { pgid: pid, child: Mutex::new(Some(child)), stopping, exit, stderr_tail }, reader, writer))
+        Ok((Self { pgid: pid, stopping, exit, stderr_tail }, reader, writer))
     }
 
     fn exited(&self) -> Option<ExitStatus> {
@@ -238,17 +226,6 @@ impl Process {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             self.signal_group(Signal::SIGKILL);
-        }
-        self.reap();
-    }
-
-    /// Reaps the leader once it has exited (its group is done with); its id is free after this.
-    fn reap(&self) {
-        if self.exited().is_none() {
-            return;
-        }
-        if let Some(mut child) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = child.try_wait();
         }
     }
 
@@ -314,24 +291,6 @@ impl FrameReader for DrainingReader {
     }
 }
 type LineWriterOf = LineWriter<tokio::process::ChildStdin>;
-
-/// Blocks until process `pid` exits and returns its status, leaving it unreaped.
-fn wait_without_reaping(pid: i32) -> std::io::Result<ExitStatus> {
-    use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
-    use std::os::unix::process::ExitStatusExt;
-    loop {
-        match waitid(Id::Pid(Pid::from_raw(pid)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
-            // The raw form of a wait status: the code in the second byte, or the signal number
-            // with bit 7 for a core dump.
-            Ok(WaitStatus::Exited(_, code)) => return Ok(ExitStatus::from_raw((code & 0xff) << 8)),
-            Ok(WaitStatus::Signaled(_, sig, core)) => {
-                return Ok(ExitStatus::from_raw(sig as i32 | if core { 0x80 } else { 0 }))
-            }
-            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(std::io::Error::from(e)),
-        }
-    }
-}
 
 fn exit_status_unknown() -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
@@ -519,41 +478,5 @@ mod tests {
         assert_eq!(shell_words("x ''").unwrap_or_default(), ["x", ""]);
         assert!(shell_words("'open").is_err());
         assert_eq!(shell_words("run a#b # the rest").unwrap_or_default(), ["run", "a#b"]);
-    }
-
-    fn proc_state(pid: i32) -> Option<char> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next())
-    }
-
-    /// A leader that exits leaving children behind: its group id must stay reserved (the
-    /// leader unreaped) until the group is stopped, or the signals could reach a stranger that
-    /// was given the recycled id.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn the_group_id_stays_reserved_until_the_group_is_stopped() {
-        let target = StdioTarget::new("sh", ["-c", "sleep 30 & echo $! >&2; exit 0"]);
-        let (process, _reader, _writer) = Process::spawn(&target, "t").expect("sh starts");
-        let status = process.wait_exit(Duration::from_secs(5)).await.expect("the leader exits");
-        assert!(status.success());
-        let leader = process.pgid;
-        assert_eq!(proc_state(leader), Some('Z'), "the exited leader is kept unreaped while its group lives");
-        assert!(process.group_alive(), "the background sleep is still in the group");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let sleeper = loop {
-            let line = process.stderr_tail.lock().ok().and_then(|t| t.front().cloned());
-            if let Some(pid) = line.and_then(|l| l.trim().parse::<i32>().ok()) {
-                break pid;
-            }
-            assert!(Instant::now() < deadline, "sh printed the sleep's pid");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        process.stop().await;
-        // Our reaper may not be PID 1's: a zombie straggler counts as gone.
-        assert!(matches!(proc_state(sleeper), None | Some('Z')), "stop ends the stragglers");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while proc_state(leader).is_some() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(proc_state(leader), None, "the leader is reaped once its group is done");
     }
 }

@@ -85,6 +85,12 @@ impl PendingTable {
         RequestId::String(format!("s-{}", self.next_id.fetch_add(1, Ordering::Relaxed)))
     }
 
+    /// Fails every waiting request (its waiter sees the connection closed): no answer can
+    /// arrive any more.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     /// How many requests are waiting for answers.
     pub fn len(&self) -> usize {
         self.lock().len()

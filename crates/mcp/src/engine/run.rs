@@ -105,6 +105,8 @@ where
         }
     }
     reader_task.abort();
+    // Nothing the peer sends can arrive now: requests waiting for its answers fail at once.
+    state.pending.clear();
     state.handler.input_closed();
 
     // Drain: let in-flight requests finish, still answering their peer requests.
@@ -122,6 +124,7 @@ where
             }
         }
     }
+    state.pending.clear();
     state.handler.closed();
     drop(state);
     // Handles may outlive the loop (held by forwarders); closing ends the writer regardless.

@@ -133,13 +133,7 @@ impl AddressPolicy {
     }
 }
 
-/// Parses `allow_networks` entries: `10.0.0.0/8`, `fd12::/16`, or a single address.
-pub fn parse_network(text: &str) -> Result<IpNet, String> {
-    let text = text.trim();
-    text.parse::<IpNet>()
-        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| format!("{text:?} is not a network (CIDR such as 10.0.0.0/8) or an address"))
-}
+pub use crate::syntax::parse_network;
 
 /// How names are turned into addresses; the system resolver unless a test supplies one.
 pub type Lookup = Arc<dyn Fn(String) -> BoxFuture<'static, std::io::Result<Vec<IpAddr>>> + Send + Sync>;
