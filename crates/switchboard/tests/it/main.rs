@@ -44,6 +44,15 @@ pub fn serve_config(
     )
 }
 
+/// `switchboard serve --stdio --config CONFIG --data-dir DATA`, logging warnings only.
+pub fn stdio_config(config: &std::path::Path, data: &std::path::Path) -> StdioPeer {
+    let (config, data) = (config.to_string_lossy(), data.to_string_lossy());
+    StdioPeer::spawn(
+        &switchboard_bin(),
+        &["serve", "--stdio", "--config", &config, "--data-dir", &data, "--log-level", "warn"],
+    )
+}
+
 /// The demonstration server over stdio, with extra flags.
 pub fn demo(extra: &[&str]) -> StdioPeer {
     let mut args = vec!["serve", "--stdio", "--demo", "--log-level", "warn"];

@@ -607,19 +607,7 @@ fn hot_reload_swaps_the_catalog_and_survives_a_broken_edit() {
         std::fs::copy(repo_root().join("examples/shop").join(f), dir.join(f)).expect("copy");
     }
     let config = dir.join("shop.yaml");
-    let mut peer = StdioPeer::spawn(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--stdio",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &dir.join("data").to_string_lossy(),
-            "--log-level",
-            "warn",
-        ],
-    );
+    let mut peer = crate::stdio_config(&config, &dir.join("data"));
     let meta = modern_meta(json!({}));
     peer.send(&json!({"jsonrpc": "2.0", "id": "watch", "method": "subscriptions/listen", "params": {"_meta": meta, "notifications": {"toolsListChanged": true}}}));
     let ack = peer.recv();

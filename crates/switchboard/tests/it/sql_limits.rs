@@ -6,7 +6,7 @@ use switchboard_protocol::ProtocolVersion;
 use switchboard_testkit::peer::StdioPeer;
 
 use crate::interop::scratch;
-use crate::switchboard_bin;
+use crate::stdio_config;
 
 /// Fifty million rows: loading them would take far longer than the tool's 5 s limit.
 const HUGE: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000000)";
@@ -43,19 +43,7 @@ resource_templates:
 "#
     );
     std::fs::write(&config, yaml).expect("the config is written");
-    StdioPeer::spawn(
-        &switchboard_bin(),
-        &[
-            "serve",
-            "--stdio",
-            "--config",
-            &config.to_string_lossy(),
-            "--data-dir",
-            &data.to_string_lossy(),
-            "--log-level",
-            "warn",
-        ],
-    )
+    stdio_config(&config, &data)
 }
 
 #[test]
@@ -106,19 +94,7 @@ tools:
 "#
         );
         std::fs::write(&config, yaml).expect("the config is written");
-        let mut peer = StdioPeer::spawn(
-            &switchboard_bin(),
-            &[
-                "serve",
-                "--stdio",
-                "--config",
-                &config.to_string_lossy(),
-                "--data-dir",
-                &data.to_string_lossy(),
-                "--log-level",
-                "warn",
-            ],
-        );
+        let mut peer = stdio_config(&config, &data);
         let started = std::time::Instant::now();
         let r = peer.modern("tools/call", json!({"name": "count_a_lot", "arguments": {}}), json!({}));
         let took = started.elapsed();

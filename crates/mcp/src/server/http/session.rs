@@ -134,6 +134,8 @@ struct Log {
     /// Released streams of every session, oldest first (entries may be stale: the stream may
     /// be gone already), for meeting the total budget.
     released: VecDeque<(String, String)>,
+    /// The length of `released` that triggers the next sweep of stale entries.
+    sweep_at: usize,
 }
 
 impl Log {
@@ -172,10 +174,12 @@ impl Log {
                 e.released.retain(|s| *s != name);
             }
         }
-        // Stale entries (streams already gone) would otherwise pile up in the global queue.
-        if self.released.len() > 2 * self.sessions.values().map(|e| e.released.len()).sum::<usize>() + 1024 {
+        // Stale entries (streams already gone) would otherwise pile up in the global queue. The
+        // sweep walks every entry, so it runs only when the queue has doubled since the last one.
+        if self.released.len() > self.sweep_at {
             let sessions = &self.sessions;
             self.released.retain(|(sid, name)| sessions.get(sid).is_some_and(|e| e.released.contains(name)));
+            self.sweep_at = (2 * self.released.len()).max(1024);
         }
     }
 }
