@@ -30,4 +30,4 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 shift_args=()
 if [[ "${1:-}" == "--" ]]; then shift; shift_args=("$@"); fi
-cargo test --workspace --locked -- "${shift_args[@]}"
+cargo test --workspace --locked --no-fail-fast -- "${shift_args[@]}"

@@ -265,7 +265,8 @@ struct Envelope<'a> {
     method: Option<&'a RawValue>,
     #[serde(borrow, default)]
     params: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    // `"result": null` is a result (JSON-RPC allows any value), so presence is what counts.
+    #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
     #[serde(borrow, default)]
     error: Option<&'a RawValue>,
@@ -332,7 +333,10 @@ fn classify_raw(text: &str) -> Result<Inbound, DecodeError> {
             Some(Some(id)) => Ok(Inbound::Request(RawRequest { id, method, params })),
         };
     }
-    let outcome = match (env.result, env.error) {
+    // Lenient where peers are sloppy: `"error": null` beside a result, or `"result": null`
+    // beside an error, is read as the member that carries something.
+    let result = env.result.filter(|r| !(r.get() == "null" && env.error.is_some()));
+    let outcome = match (result, env.error) {
         (Some(r), None) => Ok(r.to_owned()),
         (None, Some(e)) => Err(serde_json::from_str::<ErrorObject>(e.get()).map_err(|e| {
             DecodeError::new(answer_id.clone(), ErrorObject::invalid_request(format!("malformed error object: {e}")))
