@@ -10,6 +10,7 @@
 //! **Invariant:** imports nothing of the sources or the catalog; a value that came from the
 //! environment never appears in an error message.
 
+mod agent;
 mod auth;
 mod command;
 mod error;
@@ -29,6 +30,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use self::agent::{AgentSection, ModelSpec, RulesSection, PROVIDERS};
 pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, OAuthSection, PrincipalSpec};
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
 pub use self::error::ConfigError;
@@ -76,6 +78,9 @@ pub struct Config {
     /// Where every tool call is recorded.
     #[serde(default)]
     pub audit: AuditSection,
+    /// The assistant the chat API serves over these tools.
+    #[serde(default)]
+    pub agent: Option<AgentSection>,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,

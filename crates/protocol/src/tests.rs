@@ -188,7 +188,10 @@ fn decode_classifies_and_rejects() {
         (r#"{"jsonrpc":"2.0","id":0,"result":null}"#, Ok("response")),
         (r#"{"jsonrpc":"2.0","id":0,"result":{},"error":null}"#, Ok("response")),
         (r#"{"jsonrpc":"2.0","id":0,"result":null,"error":{"code":-1,"message":"x"}}"#, Ok("response")),
-        (r#"{"jsonrpc":"2.0","id":0,"result":{},"error":{"code":-1,"message":"x"}}"#, Err((-32600, Some(RequestId::Number(0))))),
+        (
+            r#"{"jsonrpc":"2.0","id":0,"result":{},"error":{"code":-1,"message":"x"}}"#,
+            Err((-32600, Some(RequestId::Number(0)))),
+        ),
         (r#"{"jsonrpc":"2.0","id":0}"#, Err((-32600, Some(RequestId::Number(0))))),
         (r#"{"jsonrpc":"1.0","id":3,"method":"ping"}"#, Err((-32600, Some(RequestId::Number(3))))),
         (r#"{"id":3,"method":"ping"}"#, Err((-32600, Some(RequestId::Number(3))))),

@@ -12,13 +12,23 @@ use switchboard_mcp::Limits;
 
 use crate::serve::Callers;
 
-/// A server for `config_path`, the config (for its listen/stdio defaults), and who may call it
-/// (from its `auth:` section).
-pub async fn server(
-    config_path: &Path,
-    data_dir: Option<&Path>,
-    limits: Limits,
-) -> anyhow::Result<(Server, Config, Callers, Arc<Guardrails>)> {
+/// What serving a config file needs.
+#[derive(Debug)]
+pub struct Configured {
+    /// The server.
+    pub server: Server,
+    /// The config (for its listen/stdio defaults).
+    pub config: Config,
+    /// Who may call it (from its `auth:` section).
+    pub callers: Callers,
+    /// Its guardrails (audit, breakers, databases).
+    pub guardrails: Arc<Guardrails>,
+    /// The chat API's routes, when the config has an `agent:`.
+    pub chat: Option<axum::Router>,
+}
+
+/// A server for `config_path`, with everything [`Configured`] holds.
+pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits) -> anyhow::Result<Configured> {
     let config = crate::config_file::load(config_path)?;
     let identities = Identities::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     let data_dir: PathBuf = match data_dir {
@@ -50,7 +60,9 @@ pub async fn server(
         guardrails: guardrails.clone(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
-    Ok((server, config, Callers::from_identities(identities)?, guardrails))
+    let callers = Callers::from_identities(identities)?;
+    let chat = crate::agents::chat_routes(&config, &server, &callers.stdio).await?;
+    Ok(Configured { server, config, callers, guardrails, chat })
 }
 
 /// The native tools a config may name: the shop's, and the demonstration's `echo` (`demo.echo`,

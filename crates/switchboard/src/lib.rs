@@ -6,6 +6,7 @@
 
 /// `switchboard bench`: the load generator, from its own crate.
 pub use switchboard_bench as bench;
+pub mod agents;
 pub mod audit;
 pub mod cli;
 pub mod client;

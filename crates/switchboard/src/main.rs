@@ -71,13 +71,15 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits();
     let mut callers = serve::Callers::anonymous();
     let mut guardrails = None;
+    let mut chat = None;
     let mut help = None;
     let (server, listen, stdio) = match (&args.config, args.demo) {
         (Some(path), _) => {
-            let (server, config, configured, rails) =
+            let configured::Configured { server, config, callers: configured, guardrails: rails, chat: routes } =
                 configured::server(path, args.data_dir.as_deref(), limits).await?;
             callers = configured;
             guardrails = Some(rails);
+            chat = routes;
             let listen = args.listen.clone().or(config.server.listen.clone());
             let stdio = args.stdio || (args.listen.is_none() && config.server.stdio);
             // Flags choose the transports when given; otherwise the config does.
@@ -112,12 +114,14 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                     configured::print_connect_help(path, Some(&local.to_string()), *keyed);
                 }
             };
-            serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), args.wire_log.as_deref(), announce).await
+            let mounts = serve::Mounts { ops: Some(ops), chat };
+            serve::serve_http(&server, &addr, &args.http, &callers, mounts, args.wire_log.as_deref(), announce).await
         }
         (None, _) => serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let http = serve::serve_http(&server, &addr, &args.http, &callers, Some(ops), None, |_| {});
+            let mounts = serve::Mounts { ops: Some(ops), chat };
+            let http = serve::serve_http(&server, &addr, &args.http, &callers, mounts, None, |_| {});
             let stdio = async {
                 let result = serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await;
                 server.shutdown();

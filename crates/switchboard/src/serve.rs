@@ -102,6 +102,15 @@ impl Callers {
     }
 }
 
+/// What is served beside the MCP endpoints.
+#[derive(Debug, Default)]
+pub struct Mounts {
+    /// `/healthz`, `/readyz`, `/metrics`.
+    pub ops: Option<crate::ops::Ops>,
+    /// The agent's chat API (`/v1/...`), behind the same authentication as `/mcp`.
+    pub chat: Option<axum::Router>,
+}
+
 /// On SIGTERM/SIGINT: fires `draining` (readiness fails, so a load balancer stops sending
 /// work), waits `drain_delay`, then calls [`Server::shutdown`].
 pub fn stop_on_signal(server: &Server, draining: CancellationToken, drain_delay: Duration) {
@@ -118,8 +127,8 @@ pub fn stop_on_signal(server: &Server, draining: CancellationToken, drain_delay:
     });
 }
 
-/// Serves HTTP on `addr` until the server shuts down; with `wire_log`, every message in and
-/// out is recorded there.
+/// Serves HTTP on `addr` until the server shuts down, with `mounts` beside the MCP endpoints;
+/// with `wire_log`, every MCP message in and out is recorded there.
 ///
 /// Secure by default: on an address other than loopback, a server without API keys refuses to
 /// start unless `--allow-anonymous` says that is meant.
@@ -128,7 +137,7 @@ pub async fn serve_http(
     addr: &str,
     args: &crate::cli::HttpArgs,
     callers: &Callers,
-    ops: Option<crate::ops::Ops>,
+    mounts: Mounts,
     wire_log: Option<&std::path::Path>,
     announce: impl FnOnce(std::net::SocketAddr),
 ) -> anyhow::Result<()> {
@@ -154,6 +163,8 @@ pub async fn serve_http(
     config.keep_alive = Duration::from_secs(args.keep_alive.max(1));
     config.authenticator = Some(callers.http.clone());
     config.resource_metadata = callers.resource_metadata.clone();
+    // The chat API sits behind the same Host/Origin guard and authentication as /mcp.
+    config.extra_routes = mounts.chat;
     // Each request's span names its X-Request-Id and continues the caller's trace.
     config.request_span = Some(http::RequestSpan::new(|origin| {
         let span = tracing::info_span!(target: "switchboard::http", "request", request_id = %origin.request_id, otel.kind = "server");
@@ -176,7 +187,7 @@ pub async fn serve_http(
         total: args.event_log_total_mib.saturating_mul(1 << 20),
     };
     let mut app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::with_budget(budget)));
-    if let Some(mut ops) = ops {
+    if let Some(mut ops) = mounts.ops {
         ops.sessions = stats;
         app = crate::ops::mount(app, ops);
     }

@@ -32,6 +32,9 @@ impl Config {
         self.auth.check()?;
         self.guardrails.check()?;
         self.audit.check()?;
+        if let Some(agent) = &self.agent {
+            agent.check(self)?;
+        }
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use nix::sys::signal::{killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -111,9 +112,15 @@ impl Default for RestartPolicy {
     }
 }
 
+/// The group leader while it is unreaped. An unreaped leader (running or a zombie) keeps its pid,
+/// and so the group's id, from being given to another process: signalling the group is safe
+/// exactly while this holds a child. Once the leader is reaped the group is never signalled again.
+type Leader = Arc<Mutex<Option<tokio::process::Child>>>;
+
 /// One running child process.
 struct Process {
     pgid: i32,
+    leader: Leader,
     /// Set once we start stopping it, so an exit before that is reported as unexpected.
     stopping: Arc<std::sync::atomic::AtomicBool>,
     exit: watch::Receiver<Option<ExitStatus>>,
@@ -160,26 +167,28 @@ impl Process {
             }
         });
         let (exit_tx, exit) = watch::channel(None);
-        let name = server.to_owned();
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let expected = stopping.clone();
-        // The waiter owns the child and reaps it, so no zombie outlives the exit.
-        tokio::spawn(async move {
-            let status = child.wait().await;
-            match &status {
-                Ok(s) if !expected.load(std::sync::atomic::Ordering::SeqCst) => {
-                    tracing::warn!(target: "switchboard::client", server = %name, status = %describe_status(*s), "the server exited unexpectedly")
-                }
-                Ok(s) => tracing::debug!(target: "switchboard::client", server = %name, status = %s, "server exited"),
-                Err(e) => {
-                    tracing::warn!(target: "switchboard::client", server = %name, error = %e, "waiting for the server failed")
-                }
-            }
-            let _ = exit_tx.send(Some(status.unwrap_or_else(|_| exit_status_unknown())));
-        });
+        let leader: Leader = Arc::new(Mutex::new(Some(child)));
+        let watcher = LeaderWatcher {
+            pid,
+            leader: leader.clone(),
+            expected: stopping.clone(),
+            server: server.to_owned(),
+            exit: exit_tx,
+        };
+        // A thread, not a task: `waitid` blocks, and a detached thread never holds up a runtime's
+        // shutdown (the child's kill-on-drop ends the wait then anyway).
+        std::thread::Builder::new()
+            .name(format!("stdio-wait-{pid}"))
+            .stack_size(64 * 1024)
+            .spawn(move || watcher.run())
+            .map_err(|e| ClientError::Connect {
+                server: server.to_owned(),
+                reason: format!("cannot start the thread that waits for the server: {e}"),
+            })?;
         let reader = DrainingReader::spawn(LineReader::new(BufReader::new(stdout), target.max_message_bytes));
         let writer = LineWriter::new(stdin);
-        Ok((Self { pgid: pid, stopping, exit, stderr_tail }, reader, writer))
+        Ok((Self { pgid: pid, leader, stopping, exit, stderr_tail }, reader, writer))
     }
 
     fn exited(&self) -> Option<ExitStatus> {
@@ -195,12 +204,16 @@ impl Process {
         }
     }
 
+    /// Signals the whole group, only while the leader is unreaped (see [`Leader`]); the lock is
+    /// held across the signal so the leader cannot be reaped in between.
     fn signal_group(&self, signal: Signal) -> bool {
-        self.pgid > 0 && killpg(Pid::from_raw(self.pgid), signal).is_ok()
+        let leader = self.leader.lock().unwrap_or_else(|p| p.into_inner());
+        leader.is_some() && self.pgid > 0 && killpg(Pid::from_raw(self.pgid), signal).is_ok()
     }
 
-    fn group_alive(&self) -> bool {
-        self.pgid > 0 && killpg(Pid::from_raw(self.pgid), None).is_ok()
+    /// Whether processes the leader left behind are still running in its group.
+    fn stragglers_alive(&self) -> bool {
+        self.leader.lock().unwrap_or_else(|p| p.into_inner()).is_some() && group_has_others(self.pgid)
     }
 
     /// Marks the exit that follows as expected.
@@ -218,14 +231,24 @@ impl Process {
                 self.wait_exit(EXIT_GRACE).await;
             }
         }
-        // The leader is gone; stragglers it left in the group go too.
-        if self.group_alive() {
+        // The leader is gone; stragglers it left in the group go too. Its zombie was kept for
+        // this, so the group id is still ours to signal.
+        if self.stragglers_alive() {
             self.signal_group(Signal::SIGTERM);
             let deadline = Instant::now() + EXIT_GRACE;
-            while self.group_alive() && Instant::now() < deadline {
+            while self.stragglers_alive() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            self.signal_group(Signal::SIGKILL);
+            if self.stragglers_alive() {
+                self.signal_group(Signal::SIGKILL);
+                let deadline = Instant::now() + EXIT_GRACE;
+                while self.stragglers_alive() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        if self.exited().is_some() {
+            reap(&self.leader);
         }
     }
 
@@ -291,6 +314,85 @@ impl FrameReader for DrainingReader {
     }
 }
 type LineWriterOf = LineWriter<tokio::process::ChildStdin>;
+
+/// Waits on its own thread for the group leader to exit, without reaping it, then reaps it at
+/// once unless it left processes running in its group: those keep the zombie (and so the group
+/// id) until [`Process::stop`] has ended them.
+struct LeaderWatcher {
+    pid: i32,
+    leader: Leader,
+    expected: Arc<std::sync::atomic::AtomicBool>,
+    server: String,
+    exit: watch::Sender<Option<ExitStatus>>,
+}
+
+impl LeaderWatcher {
+    fn run(self) {
+        let status = loop {
+            match waitid(Id::Pid(Pid::from_raw(self.pid)), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+                Ok(status) => break exit_status_of(status),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    // Not our child any more (reaped by the child's own drop): nothing to keep.
+                    tracing::debug!(target: "switchboard::client", server = %self.server, error = %e, "waiting for the server failed");
+                    break exit_status_unknown();
+                }
+            }
+        };
+        let server = &self.server;
+        if self.expected.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::debug!(target: "switchboard::client", server = %server, status = %describe_status(status), "server exited");
+        } else {
+            tracing::warn!(target: "switchboard::client", server = %server, status = %describe_status(status), "the server exited unexpectedly");
+        }
+        if group_has_others(self.pid) {
+            tracing::debug!(target: "switchboard::client", server = %server, "the server left processes in its group; they are stopped with it");
+        } else {
+            // Nothing else is in the group and nothing can join it: reap now, signal never again.
+            reap(&self.leader);
+        }
+        let _ = self.exit.send(Some(status));
+    }
+}
+
+/// Reaps an exited leader through its `Child` (never a raw `waitpid`, so the child's own drop
+/// cannot later signal a pid that was reaped behind its back).
+fn reap(leader: &Leader) {
+    let mut slot = leader.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(child) = slot.as_mut() {
+        if !matches!(child.try_wait(), Ok(None)) {
+            *slot = None;
+        }
+    }
+}
+
+fn exit_status_of(status: WaitStatus) -> ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        WaitStatus::Exited(_, code) => ExitStatus::from_raw((code & 0xff) << 8),
+        WaitStatus::Signaled(_, sig, core) => ExitStatus::from_raw(sig as i32 | if core { 0x80 } else { 0 }),
+        _ => exit_status_unknown(),
+    }
+}
+
+/// Whether a live process other than the leader is in process group `pgid` (read from `/proc`;
+/// zombies count as gone: they cannot run, and their own parent reaps them).
+fn group_has_others(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|entry| {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { return false };
+        if pid == pgid {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { return false };
+        // `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses.
+        let Some((_, rest)) = stat.rsplit_once(')') else { return false };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        pgrp == Some(pgid) && state != "Z" && state != "X"
+    })
+}
 
 fn exit_status_unknown() -> ExitStatus {
     use std::os::unix::process::ExitStatusExt;
@@ -448,8 +550,18 @@ impl Drop for StdioChannel {
         // A client dropped without `close()`: the group still must not outlive us.
         if let Ok(mut slot) = self.live.try_write() {
             if let Some(live) = slot.take() {
-                if live.process.exited().is_none() {
-                    live.process.signal_group(Signal::SIGTERM);
+                match tokio::runtime::Handle::try_current() {
+                    // The whole stop (stragglers included, then the reap) in the background.
+                    Ok(runtime) => {
+                        runtime.spawn(async move {
+                            live.process.stopping();
+                            live.conn.close().await;
+                            live.process.stop().await;
+                        });
+                    }
+                    Err(_) => {
+                        live.process.signal_group(Signal::SIGTERM);
+                    }
                 }
             }
         }
@@ -478,5 +590,54 @@ mod tests {
         assert_eq!(shell_words("x ''").unwrap_or_default(), ["x", ""]);
         assert!(shell_words("'open").is_err());
         assert_eq!(shell_words("run a#b # the rest").unwrap_or_default(), ["run", "a#b"]);
+    }
+
+    /// `R` running, `Z` zombie, `None` gone (reaped).
+    fn proc_state(pid: i32) -> Option<String> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).map(str::to_owned)
+    }
+
+    async fn until(what: &str, mut ok: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ok() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_exits_alone_is_reaped_at_once() {
+        let target = StdioTarget::new("sh", ["-c", "exit 3"]);
+        let (process, _reader, _writer) = Process::spawn(&target, "t").expect("spawns");
+        let status = process.wait_exit(Duration::from_secs(10)).await.expect("exits");
+        assert_eq!(status.code(), Some(3));
+        assert!(process.leader.lock().unwrap_or_else(|p| p.into_inner()).is_none(), "reaped");
+        assert_eq!(proc_state(process.pgid), None, "no zombie left");
+        assert!(!process.signal_group(Signal::SIGTERM), "a reaped group is never signalled");
+    }
+
+    #[tokio::test]
+    async fn a_leader_that_leaves_its_group_running_is_kept_until_the_group_is_stopped() {
+        // The shell exits at once; its background sleep stays in the group.
+        let target = StdioTarget::new("sh", ["-c", "sleep 30 & echo $! >&2; exit 0"]);
+        let (process, _reader, _writer) = Process::spawn(&target, "t").expect("spawns");
+        process.wait_exit(Duration::from_secs(10)).await.expect("exits");
+        let tail = process.stderr_tail.clone();
+        let mut straggler = 0;
+        until("the straggler's pid is printed", || {
+            let tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+            straggler = tail.front().and_then(|l| l.trim().parse().ok()).unwrap_or(0);
+            straggler > 0
+        })
+        .await;
+        // Its zombie keeps the group id from being reused while the sleep lives.
+        assert_eq!(proc_state(process.pgid).as_deref(), Some("Z"));
+        assert!(proc_state(straggler).is_some_and(|s| s != "Z"), "the straggler runs");
+
+        process.stop().await;
+        assert!(proc_state(straggler).is_none_or(|s| s == "Z"), "the straggler was stopped");
+        assert_eq!(proc_state(process.pgid), None, "the leader was reaped after it");
+        assert!(!process.signal_group(Signal::SIGTERM), "and the group is never signalled again");
     }
 }

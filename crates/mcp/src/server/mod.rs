@@ -17,6 +17,7 @@ mod dispatch;
 mod error;
 #[cfg(feature = "http-server")]
 pub mod http;
+mod local;
 mod notify;
 mod principal;
 mod router;
@@ -49,6 +50,7 @@ pub use catalog::{
 };
 pub use context::RequestContext;
 pub use error::{HandlerError, InputNeeded, ToolError};
+pub use local::LocalClient;
 pub use notify::{Change, Notifier};
 pub use principal::Principal;
 pub use router::{Router, RouterError, TaskSupport, ToolInfo};

@@ -51,7 +51,16 @@ fn main() -> ExitCode {
         if args.stdio {
             serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await
         } else {
-            serve::serve_http(&server, &args.listen, &args.http, &callers, None, args.wire_log.as_deref(), |_| {}).await
+            serve::serve_http(
+                &server,
+                &args.listen,
+                &args.http,
+                &callers,
+                Default::default(),
+                args.wire_log.as_deref(),
+                |_| {},
+            )
+            .await
         }
     });
     match result {

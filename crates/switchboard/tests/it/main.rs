@@ -1,5 +1,6 @@
 //! Integration tests: they start the real binaries and check every message on the wire against
 //! the official schemas (through `switchboard_testkit`).
+mod agent;
 mod bad_input;
 mod bench;
 mod chaos;

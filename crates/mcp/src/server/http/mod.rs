@@ -94,6 +94,10 @@ pub struct HttpConfig {
     pub request_span: Option<RequestSpan>,
     /// Filled by [`router`]: how many sessions and connections are open (for metrics).
     pub stats: HttpStats,
+    /// More routes served behind the same Host/Origin guard and authentication as the MCP
+    /// endpoints (a handler finds the caller's [`Principal`](crate::server::Principal) in the
+    /// request's extensions), e.g. the agent host's chat API.
+    pub extra_routes: Option<Router>,
 }
 
 /// How many sessions the endpoints of one [`router`] hold, read at any time (a metrics scrape)
@@ -144,6 +148,7 @@ impl Default for HttpConfig {
             resource_metadata: None,
             request_span: None,
             stats: HttpStats::default(),
+            extra_routes: None,
         }
     }
 }
@@ -197,12 +202,18 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
     if let Some(log) = config.wire_log.clone() {
         app = app.layer(axum::middleware::from_fn_with_state(log, tap::record));
     }
+    let mut app = app.with_state(state.clone());
+    if let Some(mut extra) = config.extra_routes.clone() {
+        if let Some(auth) = config.authenticator.clone() {
+            extra = extra.layer(axum::middleware::from_fn_with_state(auth, auth::check));
+        }
+        app = app.merge(extra);
+    }
     let mut app = app
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::check))
+        .layer(axum::middleware::from_fn_with_state(state, guard::check))
         // Outermost: refusals by the guard or authentication carry the id too.
         .layer(axum::middleware::from_fn_with_state(config.request_span.clone(), origin::stamp))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state);
+        .layer(DefaultBodyLimit::max(body_limit));
     if let Some(doc) = config.resource_metadata {
         // Clients look for it at the origin and with the endpoint's path appended (RFC 9728 §3.1).
         let serve = move || {

@@ -1,0 +1,211 @@
+//! OpenAI Chat Completions, and every server that speaks it (`base_url`: Ollama, vLLM,
+//! llama.cpp's server, LiteLLM). Always streamed, with usage: tool-call arguments arrive as
+//! fragments keyed by the call's `index`, and are joined here.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+use super::{sse, Deltas, ModelRequest, ModelTurn, Provider, ProviderError};
+use crate::message::{Message, ToolCall, Usage};
+
+/// An OpenAI-compatible endpoint.
+#[derive(Clone)]
+pub struct OpenAi {
+    name: String,
+    base_url: String,
+    api_key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for OpenAi {
+    // The key is a secret: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAi").field("name", &self.name).field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
+impl OpenAi {
+    /// A provider at `base_url` (e.g. `https://api.openai.com/v1`), with an optional key.
+    /// `timeout` bounds one whole round.
+    pub fn new(name: &str, base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
+        let http = super::http_client(name, timeout)?;
+        Ok(Self {
+            name: name.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.filter(|k| !k.is_empty()),
+            http,
+        })
+    }
+
+    /// The request body for one round.
+    pub fn body(request: &ModelRequest<'_>) -> Value {
+        let mut messages = vec![json!({"role": "system", "content": request.system})];
+        for message in request.messages {
+            match message {
+                Message::User(text) => messages.push(json!({"role": "user", "content": text})),
+                Message::Assistant(turn) => {
+                    let mut m = json!({"role": "assistant", "content": if turn.text.is_empty() { Value::Null } else { Value::String(turn.text.clone()) }});
+                    if !turn.tool_calls.is_empty() {
+                        m["tool_calls"] = turn
+                            .tool_calls
+                            .iter()
+                            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
+                            .collect();
+                    }
+                    messages.push(m);
+                }
+                Message::ToolResults(results) => {
+                    for r in results {
+                        let content = if r.is_error { format!("Error: {}", r.content) } else { r.content.clone() };
+                        messages.push(json!({"role": "tool", "tool_call_id": r.call_id, "content": content}));
+                    }
+                }
+            }
+        }
+        let mut body = json!({
+            "model": request.model,
+            "messages": messages,
+            "stream": true,
+            "stream_options": {"include_usage": true},
+        });
+        if !request.tools.is_empty() {
+            body["tools"] = request
+                .tools
+                .iter()
+                .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
+                .collect();
+        }
+        if let Some(t) = request.temperature {
+            body["temperature"] = json!(t);
+        }
+        body
+    }
+
+    async fn round(&self, request: ModelRequest<'_>, deltas: &Deltas) -> Result<ModelTurn, ProviderError> {
+        let unavailable = |message: String| ProviderError::Unavailable { provider: self.name.clone(), message };
+        let mut post = self
+            .http
+            .post(format!("{}/chat/completions", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(Self::body(&request).to_string());
+        if let Some(key) = &self.api_key {
+            post = post.bearer_auth(key);
+        }
+        // reqwest's errors name the URL, never the headers: safe to show.
+        let response = post.send().await.map_err(|e| unavailable(format!("the request failed: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = super::retry_after(response.headers());
+            let body = response.text().await.unwrap_or_default();
+            return Err(ProviderError::from_status(&self.name, status.as_u16(), retry_after, &body));
+        }
+        let mut stream = std::pin::pin!(sse::events(&self.name, response));
+        let mut fold = Fold::default();
+        while let Some(event) = stream.next().await {
+            let event = event?;
+            let data = event.data.trim();
+            if data == "[DONE]" {
+                return fold.finish(&self.name);
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let chunk: Value = serde_json::from_str(data).map_err(|e| ProviderError::Failed {
+                provider: self.name.clone(),
+                message: format!("a stream chunk is not JSON: {e}"),
+            })?;
+            if let Some(error) = chunk.get("error") {
+                let body = json!({"error": error}).to_string();
+                let code = error.get("code").and_then(Value::as_u64).and_then(|c| u16::try_from(c).ok()).unwrap_or(500);
+                return Err(ProviderError::from_status(&self.name, code, None, &body));
+            }
+            fold.chunk(&chunk, deltas);
+        }
+        // Some compatible servers end without `[DONE]`; a finish reason means the answer is whole.
+        if fold.finished {
+            return fold.finish(&self.name);
+        }
+        Err(unavailable("the stream ended before the answer was complete".into()))
+    }
+}
+
+impl Provider for OpenAi {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: ModelRequest<'a>,
+        deltas: &'a Deltas,
+    ) -> BoxFuture<'a, Result<ModelTurn, ProviderError>> {
+        Box::pin(self.round(request, deltas))
+    }
+}
+
+/// A streamed answer being put together.
+#[derive(Default)]
+struct Fold {
+    text: String,
+    /// Calls by their stream `index`: id, name, argument fragments joined.
+    calls: BTreeMap<u64, (String, String, String)>,
+    usage: Usage,
+    finished: bool,
+}
+
+impl Fold {
+    fn chunk(&mut self, chunk: &Value, deltas: &Deltas) {
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
+            self.usage = Usage {
+                input_tokens: usage.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+                output_tokens: usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+            };
+        }
+        let Some(choice) = chunk.get("choices").and_then(Value::as_array).and_then(|c| c.first()) else { return };
+        if choice.get("finish_reason").is_some_and(|r| !r.is_null()) {
+            self.finished = true;
+        }
+        let Some(delta) = choice.get("delta") else { return };
+        if let Some(text) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            self.text.push_str(text);
+            deltas.text(text);
+        }
+        for call in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten() {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+            let entry = self.calls.entry(index).or_default();
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                entry.0 = id.to_owned();
+            }
+            let function = call.get("function");
+            if let Some(name) = function.and_then(|f| f.get("name")).and_then(Value::as_str) {
+                entry.1.push_str(name);
+            }
+            if let Some(args) = function.and_then(|f| f.get("arguments")).and_then(Value::as_str) {
+                entry.2.push_str(args);
+            }
+        }
+    }
+
+    fn finish(self, provider: &str) -> Result<ModelTurn, ProviderError> {
+        let mut tool_calls = Vec::with_capacity(self.calls.len());
+        for (index, (id, name, arguments)) in self.calls {
+            if name.is_empty() {
+                return Err(ProviderError::Failed {
+                    provider: provider.to_owned(),
+                    message: format!("tool call {index} has no function name"),
+                });
+            }
+            // A server that sends no id still needs results keyed to something.
+            let id = if id.is_empty() { format!("call_{index}") } else { id };
+            tool_calls.push(ToolCall { id, name, arguments });
+        }
+        Ok(ModelTurn {
+            turn: crate::message::AssistantTurn { text: self.text, tool_calls, opaque: Vec::new() },
+            usage: self.usage,
+        })
+    }
+}
