@@ -1,13 +1,14 @@
 //! An agent: a system prompt, the tools it may offer, which of them need the user's
 //! confirmation, and the chain of models it asks (the first that answers wins).
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use switchboard_protocol::tools::Tool;
 
 use crate::confirm::PendingActions;
+use crate::message::Usage;
 use crate::provider::Provider;
 
 /// How an agent behaves. Every field has a default but the name.
@@ -33,6 +34,36 @@ pub struct AgentSettings {
     pub max_retry_wait: Duration,
     /// The most characters of one tool result the model is shown. Default 32 KiB.
     pub max_result_chars: usize,
+    /// Prices by model name, for the cost of each turn.
+    pub prices: BTreeMap<String, Price>,
+    /// Tokens (input + output) one principal may use per UTC day; `None`: no limit.
+    pub daily_token_budget: Option<u64>,
+    /// Consecutive failed rounds after which a model is skipped for `breaker_cool_down`. Default 3.
+    pub breaker_failures: u32,
+    /// How long a failing model is skipped. Default 30 s.
+    pub breaker_cool_down: Duration,
+}
+
+/// A model's price in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Price {
+    /// Per million input (prompt) tokens.
+    pub input_per_mtok: f64,
+    /// Per million output tokens.
+    pub output_per_mtok: f64,
+}
+
+impl Price {
+    /// What `usage` costs.
+    pub fn cost(&self, usage: Usage) -> f64 {
+        (usage.input_tokens as f64 * self.input_per_mtok + usage.output_tokens as f64 * self.output_per_mtok) / 1e6
+    }
+}
+
+/// Where each round's usage is reported (the binary's metrics).
+pub trait UsageSink: std::fmt::Debug + Send + Sync + 'static {
+    /// One model round: who served it, its tokens, and their cost.
+    fn record(&self, provider: &str, model: &str, usage: Usage, cost_usd: f64);
 }
 
 impl AgentSettings {
@@ -49,6 +80,10 @@ impl AgentSettings {
             retries: 2,
             max_retry_wait: Duration::from_secs(30),
             max_result_chars: 32 * 1024,
+            prices: BTreeMap::new(),
+            daily_token_budget: None,
+            breaker_failures: 3,
+            breaker_cool_down: Duration::from_secs(30),
         }
     }
 
@@ -85,6 +120,10 @@ pub struct Agent {
     pub(crate) settings: AgentSettings,
     pub(crate) models: Vec<Model>,
     pub(crate) pending: PendingActions,
+    pub(crate) breakers: Vec<Breaker>,
+    pub(crate) budgets: Budgets,
+    pub(crate) cache: crate::cache::AnswerCache<crate::outcome::TurnOutput>,
+    pub(crate) usage_sink: Option<Arc<dyn UsageSink>>,
 }
 
 impl Agent {
@@ -93,7 +132,26 @@ impl Agent {
         if models.is_empty() {
             return Err(format!("agent {:?} has no model to ask", settings.name));
         }
-        Ok(Self { settings, models, pending: PendingActions::default() })
+        Ok(Self {
+            breakers: models.iter().map(|_| Breaker::default()).collect(),
+            settings,
+            models,
+            pending: PendingActions::default(),
+            budgets: Budgets::default(),
+            cache: crate::cache::AnswerCache::default(),
+            usage_sink: None,
+        })
+    }
+
+    /// Reports every round's usage to `sink`.
+    pub fn with_usage_sink(mut self, sink: Arc<dyn UsageSink>) -> Self {
+        self.usage_sink = Some(sink);
+        self
+    }
+
+    /// What `usage` on `model` costs, from the price table (0 for an unpriced model).
+    pub fn cost(&self, model: &str, usage: Usage) -> f64 {
+        self.settings.prices.get(model).map_or(0.0, |p| p.cost(usage))
     }
 
     /// Its settings.
@@ -104,5 +162,62 @@ impl Agent {
     /// The models it asks, in order.
     pub fn models(&self) -> &[Model] {
         &self.models
+    }
+}
+
+/// One model's circuit breaker: after `failures` failed rounds in a row, the model is skipped
+/// until the cool-down has passed (then one round tries it again).
+#[derive(Debug, Default)]
+pub(crate) struct Breaker {
+    state: Mutex<(u32, Option<Instant>)>,
+}
+
+impl Breaker {
+    pub(crate) fn is_open(&self) -> bool {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1.is_some_and(|until| Instant::now() < until)
+    }
+
+    pub(crate) fn succeeded(&self) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (0, None);
+    }
+
+    pub(crate) fn failed(&self, threshold: u32, cool_down: Duration) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 += 1;
+        if state.0 >= threshold {
+            state.1 = Some(Instant::now() + cool_down);
+        }
+    }
+}
+
+/// Tokens each principal used today (UTC days since the epoch). In memory: a restart forgets.
+#[derive(Debug, Default)]
+pub(crate) struct Budgets {
+    used: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+impl Budgets {
+    fn today() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400)
+    }
+
+    /// Tokens `principal` used today.
+    pub(crate) fn used(&self, principal: &str) -> u64 {
+        let used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        used.get(principal).filter(|(day, _)| *day == Self::today()).map_or(0, |(_, n)| *n)
+    }
+
+    pub(crate) fn add(&self, principal: &str, tokens: u64) {
+        let today = Self::today();
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        if used.len() > 100_000 {
+            used.retain(|_, (day, _)| *day == today);
+        }
+        let entry = used.entry(principal.to_owned()).or_insert((today, 0));
+        if entry.0 != today {
+            *entry = (today, 0);
+        }
+        entry.1 += tokens;
     }
 }

@@ -7,11 +7,10 @@
 //! and tool turns are the server's, so `system`, `developer` and `tool` messages are refused.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -34,12 +33,34 @@ struct ChatState {
     agents: Arc<BTreeMap<String, Arc<Agent>>>,
 }
 
-/// The chat API's routes for `agents` over `server`'s tools. Mount them behind the server's
+/// The chat API's routes for `agents` over `server`'s tools: the OpenAI-compatible endpoints,
+/// and with a `store`, server-side conversations too. Mount them behind the server's
 /// authentication (`HttpConfig::extra_routes`): the caller's principal comes from there.
-pub fn router(server: Server, agents: impl IntoIterator<Item = Arc<Agent>>) -> Router {
-    let agents = agents.into_iter().map(|a| (a.settings().name.clone(), a)).collect();
-    let state = ChatState { server, agents: Arc::new(agents) };
-    Router::new().route("/v1/models", get(models)).route("/v1/chat/completions", post(completions)).with_state(state)
+pub fn router(
+    server: Server,
+    agents: impl IntoIterator<Item = Arc<Agent>>,
+    store: Option<crate::store::ConversationStore>,
+) -> Router {
+    let agents: Arc<BTreeMap<String, Arc<Agent>>> =
+        Arc::new(agents.into_iter().map(|a| (a.settings().name.clone(), a)).collect());
+    let state = ChatState { server: server.clone(), agents: agents.clone() };
+    let mut router = Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(completions))
+        .with_state(state);
+    if let Some(store) = store {
+        use crate::conversations as c;
+        let state = c::ConversationsState::new(server, agents, store);
+        router = router.merge(
+            Router::new()
+                .route("/v1/conversations", post(c::create))
+                .route("/v1/conversations/{id}", get(c::get))
+                .route("/v1/conversations/{id}/messages", post(c::post_message))
+                .route("/v1/conversations/{id}/stream", get(c::resume))
+                .with_state(state),
+        );
+    }
+    router
 }
 
 async fn models(State(state): State<ChatState>) -> Response {
@@ -212,7 +233,7 @@ async fn completions(State(state): State<ChatState>, principal: Option<Extension
         }
         c
     };
-    let stream = async_stream(move |tx: mpsc::Sender<Bytes>| async move {
+    let stream = crate::body::produced(move |tx: mpsc::Sender<Bytes>| async move {
         let _guard = guard;
         let send = |v: Value| {
             let tx = tx.clone();
@@ -265,34 +286,9 @@ async fn completions(State(state): State<ChatState>, principal: Option<Extension
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// A body fed by `produce` through a small channel (back-pressure: a slow reader slows it).
-fn async_stream<F, Fut>(produce: F) -> Body
-where
-    F: FnOnce(mpsc::Sender<Bytes>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    let task = produce(tx);
-    let handle = tokio::spawn(task);
-    // When the body is dropped (the client left), the producer goes too.
-    let abort = handle.abort_handle();
-    let stream = futures_util::stream::unfold((rx, AbortOnDrop(abort)), |(mut rx, guard)| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), (rx, guard)))
-    });
-    Body::from_stream(stream)
-}
-
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 fn usage(out: &TurnOutput) -> Value {
     let (i, o) = (out.usage.input_tokens, out.usage.output_tokens);
-    json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o})
+    json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o, "cost_usd": out.cost_usd})
 }
 
 fn completion(id: &str, created: u64, model: &str, out: &TurnOutput) -> Value {
@@ -325,6 +321,7 @@ fn error_kind(e: &TurnError) -> (StatusCode, &'static str, Option<&'static str>)
         TurnError::Provider(_) => (StatusCode::BAD_GATEWAY, "api_error", Some("model_unavailable")),
         TurnError::Tools(_) => (StatusCode::INTERNAL_SERVER_ERROR, "api_error", None),
         TurnError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request_error", None),
+        TurnError::Budget(_) => (StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", Some("token_budget_exhausted")),
     }
 }
 

@@ -10,14 +10,19 @@
 //! provider JSON stays in [`provider`].
 
 pub mod agent;
+mod body;
+mod cache;
 pub mod chat_api;
 mod confirm;
+mod conversations;
 pub mod message;
+mod outcome;
 pub mod provider;
+pub mod store;
 pub mod tools;
 pub mod turn;
 
-pub use agent::{Agent, AgentSettings, Model};
+pub use agent::{Agent, AgentSettings, Model, Price, UsageSink};
 pub use message::{AssistantTurn, Message, ToolCall, ToolOutcome, Usage};
 pub use provider::{Provider, ProviderError};
 pub use turn::{Event, TurnError, TurnOutput};

@@ -1,10 +1,11 @@
 //! A conversation in the host's own terms, converted to each provider's format at its edge.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One turn of a conversation (the system prompt is the agent's, never a message).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", content = "content", rename_all = "snake_case")]
 pub enum Message {
     /// What the user wrote.
     User(String),
@@ -15,7 +16,7 @@ pub enum Message {
 }
 
 /// A model's turn.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AssistantTurn {
     /// The text, possibly empty.
     pub text: String,
@@ -23,11 +24,12 @@ pub struct AssistantTurn {
     pub tool_calls: Vec<ToolCall>,
     /// Provider data that must be sent back unchanged with this turn (thinking blocks,
     /// signatures), in the provider's own JSON.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub opaque: Vec<Value>,
 }
 
 /// One tool call a model asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     /// The provider's id for the call; results are keyed by it.
     pub id: String,
@@ -38,7 +40,7 @@ pub struct ToolCall {
 }
 
 /// The result of one tool call, as the model will read it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutcome {
     /// The call it answers.
     pub call_id: String,
@@ -51,7 +53,7 @@ pub struct ToolOutcome {
 }
 
 /// Tokens a turn used.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Prompt tokens.
     pub input_tokens: u64,

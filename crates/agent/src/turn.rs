@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 use switchboard_mcp::server::LocalClient;
 use switchboard_protocol::content::ContentBlock;
@@ -15,111 +14,10 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Agent, Model};
 use crate::confirm::{self, Reply};
 use crate::message::{AssistantTurn, Message, ToolCall, ToolOutcome, Usage};
-use crate::provider::{Deltas, ModelRequest, ModelTurn, ProviderError};
+use crate::provider::{Deltas, ModelRequest, ModelTurn};
 use crate::tools::ToolNames;
 
-/// What happens during a turn, in order, for streaming clients.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    /// A piece of the answer's text.
-    Text {
-        /// The text.
-        text: String,
-    },
-    /// A tool call starts.
-    ToolStarted {
-        /// The call's id.
-        id: String,
-        /// The server's tool name.
-        tool: String,
-        /// Its arguments.
-        arguments: Value,
-    },
-    /// A tool call ended.
-    ToolFinished {
-        /// The call's id.
-        id: String,
-        /// The server's tool name.
-        tool: String,
-        /// Whether it failed.
-        is_error: bool,
-    },
-    /// An action waits for the user's confirmation.
-    ConfirmationNeeded {
-        /// The action's id.
-        id: String,
-        /// The server's tool name.
-        tool: String,
-        /// The arguments it will run with.
-        arguments: Value,
-    },
-}
-
-/// A tool call made (or proposed) during a turn.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ToolCallRecord {
-    /// The call's id.
-    pub id: String,
-    /// The server's tool name (the name the model used when it named no tool we know).
-    pub tool: String,
-    /// The arguments as the model sent them (JSON when they parse).
-    pub arguments: Value,
-    /// `done`, `failed`, `refused` (not offered, or arguments that do not parse) or
-    /// `needs_confirmation`.
-    pub status: &'static str,
-}
-
-/// A confirmation the turn ended on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PendingConfirmation {
-    /// The action's id (the user confirms by answering the question that names it).
-    pub id: String,
-    /// The server's tool name.
-    pub tool: String,
-    /// The arguments it will run with.
-    pub arguments: Map<String, Value>,
-}
-
-/// How a turn ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TurnOutput {
-    /// The answer.
-    pub text: String,
-    /// The messages the turn added after the user's (assistant turns and tool results).
-    pub messages: Vec<Message>,
-    /// Tokens used by every round.
-    pub usage: Usage,
-    /// Model rounds run.
-    pub rounds: usize,
-    /// The tool calls, in order.
-    pub tool_calls: Vec<ToolCallRecord>,
-    /// The action waiting for confirmation, if the turn ended on one.
-    pub pending: Option<PendingConfirmation>,
-    /// The model that answered last (`provider/model`).
-    pub model: String,
-}
-
-/// Why a turn failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TurnError {
-    /// The turn's deadline passed.
-    #[error("the answer took longer than the limit of {0:?}")]
-    Deadline(Duration),
-    /// The client went away.
-    #[error("the turn was cancelled")]
-    Cancelled,
-    /// No model in the chain could answer.
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    /// The tools could not be listed.
-    #[error("the tools could not be listed: {0}")]
-    Tools(String),
-    /// The request itself is unusable.
-    #[error("{0}")]
-    Invalid(String),
-}
+pub use crate::outcome::{Event, PendingConfirmation, ToolCallRecord, TurnError, TurnOutput};
 
 /// A turn's inputs.
 #[derive(Debug, Clone, Copy)]
@@ -144,15 +42,38 @@ impl Agent {
         if !matches!(request.history.last(), Some(Message::User(_))) {
             return Err(TurnError::Invalid("the conversation must end with a user message".into()));
         }
+        let principal = request.client.principal().id().to_owned();
+        if let Some(budget) = self.settings.daily_token_budget {
+            if self.budgets.used(&principal) >= budget {
+                return Err(TurnError::Budget(budget));
+            }
+        }
+        // Deterministic requests only; the key is the whole conversation, for this principal.
+        let cache_key = (request.temperature == Some(0.0)).then(|| format!("{:?}", request.history));
+        if let Some(key) = &cache_key {
+            if let Some(mut hit) = self.cache.get(&principal, key) {
+                let _ = events.send(Event::Text { text: hit.text.clone() });
+                hit.cached = true;
+                hit.usage = Usage::default();
+                hit.cost_usd = 0.0;
+                return Ok(hit);
+            }
+        }
         let limit = self.settings.turn_timeout;
         let cancel = request.cancel.child_token();
         let _cancel_tools = cancel.clone().drop_guard();
         let request = TurnRequest { cancel: &cancel, ..request };
-        tokio::select! {
+        let out = tokio::select! {
             out = self.turn(request, events) => out,
             () = tokio::time::sleep(limit) => Err(TurnError::Deadline(limit)),
             () = request.cancel.cancelled() => Err(TurnError::Cancelled),
+        }?;
+        if let Some(key) = cache_key {
+            if out.tool_calls.is_empty() && out.pending.is_none() {
+                self.cache.put(&principal, key, &out);
+            }
         }
+        Ok(out)
     }
 
     async fn turn(
@@ -172,6 +93,8 @@ impl Agent {
             tool_calls: Vec::new(),
             pending: None,
             model: String::new(),
+            cost_usd: 0.0,
+            cached: false,
         };
         if let Some(added) = self.confirmed_action(&history, client, &names, request.cancel, events, &mut out).await {
             history.extend(added.iter().cloned());
@@ -191,6 +114,12 @@ impl Agent {
             let (model, answer) = self.ask(&history, &names, request, events).await?;
             out.model = format!("{}/{}", model.provider.name(), model.model);
             out.usage.add(answer.usage);
+            let cost = self.cost(&model.model, answer.usage);
+            out.cost_usd += cost;
+            self.budgets.add(request.client.principal().id(), answer.usage.input_tokens + answer.usage.output_tokens);
+            if let Some(sink) = &self.usage_sink {
+                sink.record(model.provider.name(), &model.model, answer.usage, cost);
+            }
             let turn = answer.turn;
             history.push(Message::Assistant(turn.clone()));
             out.messages.push(Message::Assistant(turn.clone()));
@@ -223,7 +152,13 @@ impl Agent {
             let _ = sink.send(Event::Text { text: text.to_owned() });
         });
         let mut last_error = None;
-        for model in &self.models {
+        let last = self.models.len() - 1;
+        for (i, (model, breaker)) in self.models.iter().zip(&self.breakers).enumerate() {
+            // A model that keeps failing is skipped for a while (the last one is always tried).
+            if i < last && breaker.is_open() {
+                tracing::debug!(target: "switchboard::agent", provider = model.provider.name(), "circuit open; skipping this model");
+                continue;
+            }
             let round = ModelRequest {
                 model: &model.model,
                 system: &self.settings.system_prompt,
@@ -236,7 +171,10 @@ impl Agent {
             let mut attempt = 0;
             loop {
                 match model.provider.complete(round, &deltas).await {
-                    Ok(answer) => return Ok((model, answer)),
+                    Ok(answer) => {
+                        breaker.succeeded();
+                        return Ok((model, answer));
+                    }
                     Err(e) if e.is_retryable() && attempt < self.settings.retries => {
                         attempt += 1;
                         let backoff = Duration::from_millis(250 * (1 << attempt.min(6)));
@@ -246,6 +184,7 @@ impl Agent {
                     }
                     Err(e) => {
                         tracing::warn!(target: "switchboard::agent", provider = model.provider.name(), error = %e, "model round failed; trying the next model");
+                        breaker.failed(self.settings.breaker_failures, self.settings.breaker_cool_down);
                         last_error = Some(e);
                         break;
                     }

@@ -30,7 +30,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-pub use self::agent::{AgentSection, ModelSpec, RulesSection, PROVIDERS};
+pub use self::agent::{AgentSection, ModelSpec, PriceSpec, RulesSection, PROVIDERS};
 pub use self::auth::{key_digest, ApiKey, AuthSection, KeyList, OAuthSection, PrincipalSpec};
 pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES};
 pub use self::error::ConfigError;

@@ -27,6 +27,6 @@ mod syntax;
 
 pub use access::Identities;
 pub use catalog::{build, check, BuildError, Catalog};
-pub use config::{AgentSection, Config, ConfigError, Env, ModelSpec, RulesSection};
+pub use config::{AgentSection, Config, ConfigError, Env, ModelSpec, PriceSpec, RulesSection};
 pub use policy::Guardrails;
 pub use source::native::{NativeTool, NativeTools};

@@ -4,6 +4,7 @@
 //! `GEMINI_BASE_URL`); keys are never logged.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,23 +13,35 @@ use switchboard_agent::provider::anthropic::Anthropic;
 use switchboard_agent::provider::gemini::Gemini;
 use switchboard_agent::provider::openai::OpenAi;
 use switchboard_agent::provider::rules::{Rules, RulesConfig};
-use switchboard_agent::{Agent, AgentSettings, Model, Provider};
+use switchboard_agent::store::ConversationStore;
+use switchboard_agent::{Agent, AgentSettings, Model, Price, Provider, Usage, UsageSink};
+use switchboard_gateway::policy::Metrics;
 use switchboard_gateway::{AgentSection, Config};
 use switchboard_mcp::server::{Principal, Server};
 use tokio_util::sync::CancellationToken;
 
 /// The chat API's routes for the config's agent, if it has one. `operator` renders the system
-/// prompt when it comes from one of the config's prompts.
+/// prompt when it comes from one of the config's prompts; conversations are kept in
+/// `data_dir/conversations.db` unless the config names a database; usage goes to `metrics`.
 pub async fn chat_routes(
     config: &Config,
     server: &Server,
     operator: &Principal,
+    data_dir: &Path,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<Option<axum::Router>> {
     let Some(section) = &config.agent else { return Ok(None) };
-    let agent = build(section, server, operator).await?;
+    let agent = build(section, server, operator).await?.with_usage_sink(Arc::new(UsageMetrics(metrics)));
+    let url = match section.conversations_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", data_dir.join("conversations.db").display()),
+    };
+    // The URL may hold a password: errors name the store, not the URL.
+    let store = ConversationStore::open(&url).await.context("opening the agent's conversation store")?;
     let models: Vec<String> = agent.models().iter().map(|m| format!("{}/{}", m.provider.name(), m.model)).collect();
-    tracing::info!(target: "switchboard", agent = %section.name, models = ?models, "chat API: /v1/chat/completions, /v1/models");
-    Ok(Some(switchboard_agent::chat_api::router(server.clone(), [Arc::new(agent)])))
+    let priced: Vec<&String> = section.prices.keys().collect();
+    tracing::info!(target: "switchboard", agent = %section.name, models = ?models, priced = ?priced, "chat API: /v1/chat/completions, /v1/models, /v1/conversations");
+    Ok(Some(switchboard_agent::chat_api::router(server.clone(), [Arc::new(agent)], Some(store))))
 }
 
 async fn build(section: &AgentSection, server: &Server, operator: &Principal) -> anyhow::Result<Agent> {
@@ -47,6 +60,14 @@ async fn build(section: &AgentSection, server: &Server, operator: &Principal) ->
     if let Some(ms) = section.turn_timeout_ms {
         settings.turn_timeout = Duration::from_millis(ms);
     }
+    settings.prices = section
+        .prices
+        .iter()
+        .map(|(model, p)| {
+            (model.clone(), Price { input_per_mtok: p.input_per_mtok, output_per_mtok: p.output_per_mtok })
+        })
+        .collect();
+    settings.daily_token_budget = section.daily_token_budget;
     let defaults = RulesConfig::default();
     let r = section.rules.clone().unwrap_or_default();
     let rules = Rules::new(RulesConfig {
@@ -113,4 +134,15 @@ async fn render_prompt(server: &Server, operator: &Principal, name: &str) -> any
         .filter_map(|m| serde_json::to_value(&m.content).ok()?.get("text")?.as_str().map(str::to_owned))
         .collect();
     Ok(texts.join("\n\n"))
+}
+
+/// Each model round's tokens and cost, as `llm_tokens_total{provider,model,kind}` and
+/// `llm_cost_usd_total`.
+#[derive(Debug)]
+struct UsageMetrics(Arc<Metrics>);
+
+impl UsageSink for UsageMetrics {
+    fn record(&self, provider: &str, model: &str, usage: Usage, cost_usd: f64) {
+        self.0.llm_usage(provider, model, usage.input_tokens, usage.output_tokens, cost_usd);
+    }
 }

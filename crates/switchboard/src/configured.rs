@@ -54,14 +54,15 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
     let watch = switchboard_gateway::reload::Watch {
         path: config_path.to_owned(),
-        data_dir,
+        data_dir: data_dir.clone(),
         load: crate::config_file::load,
         natives: natives(),
         guardrails: guardrails.clone(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
     let callers = Callers::from_identities(identities)?;
-    let chat = crate::agents::chat_routes(&config, &server, &callers.stdio).await?;
+    let chat =
+        crate::agents::chat_routes(&config, &server, &callers.stdio, &data_dir, guardrails.metrics().clone()).await?;
     Ok(Configured { server, config, callers, guardrails, chat })
 }
 

@@ -56,6 +56,26 @@ pub struct AgentSection {
     /// The tools and resource the rules provider uses.
     #[serde(default)]
     pub rules: Option<RulesSection>,
+    /// Where conversations are kept: `sqlite://path`, `postgres://…` or `mysql://…`.
+    /// Default: `conversations.db` (SQLite) in the data directory.
+    #[serde(default)]
+    pub conversations_url: Option<String>,
+    /// Prices by model name, in US dollars per million tokens, for the cost of each turn.
+    #[serde(default)]
+    pub prices: std::collections::BTreeMap<String, PriceSpec>,
+    /// Tokens one caller may use per UTC day (input and output). Default: no limit.
+    #[serde(default)]
+    pub daily_token_budget: Option<u64>,
+}
+
+/// A model's price.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceSpec {
+    /// US dollars per million input tokens.
+    pub input_per_mtok: f64,
+    /// US dollars per million output tokens.
+    pub output_per_mtok: f64,
 }
 
 /// One model of the fallback chain.
@@ -138,6 +158,18 @@ impl AgentSection {
         for (key, tool) in tools {
             if !config.tools.contains_key(tool) {
                 return Err(problem(key, format!("no tool named {tool:?}")));
+            }
+        }
+        for (model, price) in &self.prices {
+            let ok = |v: f64| v.is_finite() && v >= 0.0;
+            if !ok(price.input_per_mtok) || !ok(price.output_per_mtok) {
+                return Err(problem("prices", format!("{model}: prices must be numbers of 0 or more")));
+            }
+        }
+        if let Some(url) = self.conversations_url.as_deref().filter(|u| !u.is_empty()) {
+            let scheme = url.split(':').next().unwrap_or_default();
+            if !["sqlite", "postgres", "postgresql", "mysql", "mariadb"].contains(&scheme) {
+                return Err(problem("conversations_url", "must start with sqlite:, postgres: or mysql:".into()));
             }
         }
         if self.max_rounds == Some(0) {

@@ -81,6 +81,15 @@ pub struct Metrics {
     breakers: Family<SourceLabels, Gauge>,
     queries: Family<QueryLabels, Histogram, fn() -> Histogram>,
     sessions: Family<TransportLabels, Gauge>,
+    llm_tokens: Family<TokenLabels, Counter>,
+    llm_cost: Counter<f64, std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    provider: String,
+    model: String,
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -147,7 +156,21 @@ impl Metrics {
         );
         let sessions = Family::<TransportLabels, Gauge>::default();
         registry.register("mcp_sessions_active", "Open sessions and connections, by transport", sessions.clone());
+        let llm_tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "llm_tokens",
+            "Model tokens the agent host used, by provider, model and kind (input/output)",
+            llm_tokens.clone(),
+        );
+        let llm_cost = Counter::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "llm_cost_usd",
+            "What the agent host's model calls cost, in US dollars, from the configured prices",
+            llm_cost.clone(),
+        );
         Self {
+            llm_tokens,
+            llm_cost,
             queries,
             sessions,
             registry,
@@ -230,6 +253,17 @@ impl Metrics {
     /// Open sessions of `transport` now.
     pub fn sessions(&self, transport: &'static str, open: i64) {
         self.sessions.get_or_create(&TransportLabels { transport }).set(open);
+    }
+
+    /// Tokens one model round used, and what they cost.
+    pub fn llm_usage(&self, provider: &str, model: &str, input: u64, output: u64, cost_usd: f64) {
+        for (kind, n) in [("input", input), ("output", output)] {
+            let labels = TokenLabels { provider: provider.to_owned(), model: model.to_owned(), kind };
+            self.llm_tokens.get_or_create(&labels).inc_by(n);
+        }
+        if cost_usd.is_finite() && cost_usd > 0.0 {
+            self.llm_cost.inc_by(cost_usd);
+        }
     }
 
     /// The OpenMetrics text exposition (`Content-Type: application/openmetrics-text;

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+
 use serde_json::{json, Value};
 use switchboard_testkit::process::ServerProcess;
 use switchboard_testkit::repo_root;
@@ -76,7 +76,7 @@ struct FakeOpenAi {
 impl FakeOpenAi {
     async fn start(answers: Vec<Scripted>) -> Self {
         let script = Arc::new(Mutex::new(Script { answers, ..Default::default() }));
-        let app = axum::Router::new().fallback(post(answer)).with_state(script.clone());
+        let app = axum::Router::new().fallback(axum::routing::post(answer)).with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -139,6 +139,54 @@ async fn chat(server: &ServerProcess, key: &str, body: Value) -> (u16, Value) {
         .expect("chat request");
     let status = response.status().as_u16();
     (status, serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Value::Null))
+}
+
+async fn get(server: &ServerProcess, path: &str, key: &str) -> String {
+    switchboard_testkit::http::install_tls_provider();
+    reqwest::Client::new()
+        .get(format!("{}{path}", server.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn post(
+    server: &ServerProcess,
+    path: &str,
+    key: &str,
+    body: Value,
+    last_event_id: Option<&str>,
+) -> (u16, String) {
+    switchboard_testkit::http::install_tls_provider();
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = request.send().await.expect("post");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+/// `(id, event, data)` of each event of an SSE body.
+fn events(body: &str) -> Vec<(String, String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name)).map(str::to_owned);
+            let data = field("data: ")?;
+            Some((
+                field("id: ").unwrap_or_default(),
+                field("event: ").unwrap_or_default(),
+                serde_json::from_str(&data).ok()?,
+            ))
+        })
+        .collect()
 }
 
 fn user(text: &str) -> Value {
@@ -247,7 +295,7 @@ async fn an_openai_model_drives_the_tools_with_streamed_fragments_retries_and_pa
     .await;
     let server = shop(&[
         ("SHOP_LLM_PROVIDER", "openai"),
-        ("SHOP_LLM_MODEL", "gpt-test"),
+        ("SHOP_LLM_MODEL", "gpt-4o-mini"),
         ("OPENAI_BASE_URL", &fake.base_url),
         ("OPENAI_API_KEY", "sk-test-provider-key"),
     ]);
@@ -258,6 +306,24 @@ async fn an_openai_model_drives_the_tools_with_streamed_fragments_retries_and_pa
     // Usage sums both answered rounds; both calls are listed.
     assert_eq!(body["usage"]["prompt_tokens"], 150, "{body}");
     assert_eq!(body["usage"]["completion_tokens"], 30, "{body}");
+    // Priced from shop.yaml: 150 × $0.15 + 30 × $0.60 per million tokens.
+    let cost = body["usage"]["cost_usd"].as_f64().unwrap_or_default();
+    assert!((cost - 0.0000405).abs() < 1e-9, "{body}");
+    let metrics = get(&server, "/metrics", "k-admin-secret").await;
+    assert!(
+        metrics.contains(r#"llm_tokens_total{provider="openai",model="gpt-4o-mini",kind="input"} 150"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"llm_tokens_total{provider="openai",model="gpt-4o-mini",kind="output"} 30"#),
+        "{metrics}"
+    );
+    let exported = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("llm_cost_usd_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or_default();
+    assert!((exported - 0.0000405).abs() < 1e-9, "{metrics}");
     let made: Vec<&str> =
         body["tool_calls_made"].as_array().expect("list").iter().filter_map(|c| c["tool"].as_str()).collect();
     assert_eq!(made, ["get_order_status", "search_products"], "{body}");
@@ -266,7 +332,7 @@ async fn an_openai_model_drives_the_tools_with_streamed_fragments_retries_and_pa
     assert_eq!(requests.len(), 3, "429, tool round, answer round");
     let (auth, first) = &requests[1];
     assert_eq!(auth.as_deref(), Some("Bearer sk-test-provider-key"));
-    assert_eq!(first["model"], "gpt-test");
+    assert_eq!(first["model"], "gpt-4o-mini");
     assert_eq!(first["stream"], true);
     assert_eq!(first["messages"][0]["role"], "system");
     assert!(first["messages"][0]["content"].as_str().unwrap_or_default().contains("customer-service"), "{first}");
@@ -618,4 +684,75 @@ async fn a_gemini_model_gets_its_thought_signatures_back_and_a_cut_down_schema()
     assert_eq!(responses[0]["functionResponse"]["name"], "get_order_status");
     assert_eq!(responses[0]["functionResponse"]["response"]["id"], DELIVERED, "{}", responses[0]);
     assert_eq!(responses[1]["functionResponse"]["name"], "search_products");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversations_stream_turns_keep_history_in_sql_resume_and_stay_private() {
+    let data = scratch("agent-conversations");
+    let config = repo_root().join("examples/shop/shop.yaml");
+    let env = [("SHOP_CUSTOMER_KEYS", "k-cust-0001-secret=CUST-0001,k-cust-0002-secret=CUST-0002")];
+    let mut server = serve_config(&config, &data, &env);
+    let key = "k-cust-0001-secret";
+
+    let (status, created) = post(&server, "/v1/conversations", key, json!({}), None).await;
+    assert_eq!(status, 201, "{created}");
+    let created: Value = serde_json::from_str(&created).expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(created["agent"], "shop-assistant");
+
+    // A turn, streamed: deltas, the tool call, the final answer, the usage.
+    let path = format!("/v1/conversations/{id}/messages");
+    let (status, body) = post(&server, &path, key, json!({"content": format!("where is {DELIVERED}?")}), None).await;
+    assert_eq!(status, 200, "{body}");
+    let turn = events(&body);
+    let names: Vec<&str> = turn.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"tool_started"), "{names:?}");
+    assert!(names.contains(&"tool_finished") && names.contains(&"delta"), "{names:?}");
+    assert_eq!(names[names.len() - 2..], ["final", "usage"], "{names:?}");
+    let last = &turn[turn.len() - 2].2;
+    assert!(last["text"].as_str().unwrap_or_default().contains("US3869965264"), "{last}");
+    let ids: Vec<&str> = turn.iter().map(|(i, _, _)| i.as_str()).collect();
+    assert_eq!(ids[0], "1-0");
+    assert_eq!(ids[1], "1-1");
+
+    // A dropped client resumes after the last event it saw.
+    let resumed = reqwest::Client::new()
+        .get(format!("{}/v1/conversations/{id}/stream", server.base))
+        .bearer_auth(key)
+        .header("last-event-id", "1-1")
+        .send()
+        .await
+        .expect("resume")
+        .text()
+        .await
+        .expect("text");
+    let replay = events(&resumed);
+    assert_eq!(replay.first().map(|e| e.0.as_str()), Some("1-2"), "{resumed}");
+    assert_eq!(replay.len(), turn.len() - 2, "{resumed}");
+
+    // A second turn, then the history as stored.
+    let (_, body) = post(&server, &path, key, json!({"content": "what is your return policy?"}), None).await;
+    let ids: Vec<String> = events(&body).into_iter().map(|e| e.0).collect();
+    assert_eq!(ids.first().map(String::as_str), Some("2-0"), "{body}");
+    let history: Value =
+        serde_json::from_str(&get(&server, &format!("/v1/conversations/{id}"), key).await).expect("json");
+    let roles: Vec<&str> =
+        history["messages"].as_array().expect("messages").iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "tool", "assistant", "user", "assistant"], "{history}");
+
+    // Another customer cannot see it, post to it or resume it.
+    let other = "k-cust-0002-secret";
+    let (status, _) = post(&server, &path, other, json!({"content": "hi"}), None).await;
+    assert_eq!(status, 404);
+    let seen = get(&server, &format!("/v1/conversations/{id}"), other).await;
+    assert!(seen.contains("no conversation"), "{seen}");
+    let (status, _) = post(&server, &path, key, json!({"content": ""}), None).await;
+    assert_eq!(status, 400);
+
+    // It is kept in SQL: a restarted server still has it.
+    server.terminate(Duration::from_secs(10));
+    let server = serve_config(&config, &data, &env);
+    let history: Value =
+        serde_json::from_str(&get(&server, &format!("/v1/conversations/{id}"), key).await).expect("json");
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(6), "{history}");
 }
