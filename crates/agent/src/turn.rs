@@ -100,6 +100,8 @@ impl Agent {
             history.extend(added.iter().cloned());
             out.messages.extend(added);
         }
+        // A model that failed in this turn is not asked again in it.
+        let mut first_model = 0;
         loop {
             if out.rounds == self.settings.max_rounds {
                 out.text = format!(
@@ -111,7 +113,7 @@ impl Agent {
                 return Ok(out);
             }
             out.rounds += 1;
-            let (model, answer) = self.ask(&history, &names, request, events).await?;
+            let (model, answer) = self.ask(&history, &names, request, events, &mut first_model).await?;
             out.model = format!("{}/{}", model.provider.name(), model.model);
             out.usage.add(answer.usage);
             let cost = self.cost(&model.model, answer.usage);
@@ -146,6 +148,7 @@ impl Agent {
         names: &ToolNames,
         request: TurnRequest<'_>,
         events: &mpsc::UnboundedSender<Event>,
+        first_model: &mut usize,
     ) -> Result<(&Model, ModelTurn), TurnError> {
         let sink = events.clone();
         let deltas = Deltas::new(move |text| {
@@ -153,7 +156,7 @@ impl Agent {
         });
         let mut last_error = None;
         let last = self.models.len() - 1;
-        for (i, (model, breaker)) in self.models.iter().zip(&self.breakers).enumerate() {
+        for (i, (model, breaker)) in self.models.iter().zip(&self.breakers).enumerate().skip(*first_model) {
             // A model that keeps failing is skipped for a while (the last one is always tried).
             if i < last && breaker.is_open() {
                 tracing::debug!(target: "switchboard::agent", provider = model.provider.name(), "circuit open; skipping this model");
@@ -185,6 +188,7 @@ impl Agent {
                     Err(e) => {
                         tracing::warn!(target: "switchboard::agent", provider = model.provider.name(), error = %e, "model round failed; trying the next model");
                         breaker.failed(self.settings.breaker_failures, self.settings.breaker_cool_down);
+                        *first_model = (i + 1).min(last);
                         last_error = Some(e);
                         break;
                     }

@@ -20,9 +20,21 @@ use switchboard_gateway::{AgentSection, Config};
 use switchboard_mcp::server::{Principal, Server};
 use tokio_util::sync::CancellationToken;
 
-/// The chat API's routes for the config's agent, if it has one. `operator` renders the system
-/// prompt when it comes from one of the config's prompts; conversations are kept in
-/// `data_dir/conversations.db` unless the config names a database; usage goes to `metrics`.
+/// The config's agent, if it has one. `operator` renders the system prompt when it comes from
+/// one of the config's prompts; usage goes to `metrics`.
+pub async fn agent(
+    config: &Config,
+    server: &Server,
+    operator: &Principal,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Option<Agent>> {
+    let Some(section) = &config.agent else { return Ok(None) };
+    let agent = build(section, server, operator).await?.with_usage_sink(Arc::new(UsageMetrics(metrics)));
+    Ok(Some(agent))
+}
+
+/// The chat API's routes for the config's agent, if it has one (see [`agent`]); conversations
+/// are kept in `data_dir/conversations.db` unless the config names a database.
 pub async fn chat_routes(
     config: &Config,
     server: &Server,
@@ -30,8 +42,9 @@ pub async fn chat_routes(
     data_dir: &Path,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<Option<axum::Router>> {
-    let Some(section) = &config.agent else { return Ok(None) };
-    let agent = build(section, server, operator).await?.with_usage_sink(Arc::new(UsageMetrics(metrics)));
+    let (Some(section), Some(agent)) = (&config.agent, agent(config, server, operator, metrics).await?) else {
+        return Ok(None);
+    };
     let url = match section.conversations_url.as_deref().filter(|u| !u.is_empty()) {
         Some(url) => url.to_owned(),
         None => format!("sqlite://{}", data_dir.join("conversations.db").display()),

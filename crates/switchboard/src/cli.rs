@@ -54,6 +54,24 @@ pub enum Command {
     /// Connect to any MCP server (stdio, Streamable HTTP, WebSocket; modern or legacy era) and
     /// discover it, list and call tools, read resources, get prompts, complete, or listen.
     Client(crate::client::ClientArgs),
+
+    /// Chat with a config's agent in the terminal (line editing, history), its answers streamed
+    /// and its tool calls shown; `--once` asks one question and prints the answer (for scripts).
+    Chat(ChatArgs),
+}
+
+/// `switchboard chat`.
+#[derive(Debug, ClapArgs)]
+pub struct ChatArgs {
+    /// The config whose `agent:` to talk to (e.g. examples/shop/shop.yaml).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Where embedded (SQLite) databases live; overrides the config's server.data_dir.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Ask this one question, print the answer, and exit.
+    #[arg(long, value_name = "QUESTION")]
+    pub once: Option<String>,
 }
 
 /// `switchboard serve`.

@@ -25,6 +25,8 @@ pub struct Configured {
     pub guardrails: Arc<Guardrails>,
     /// The chat API's routes, when the config has an `agent:`.
     pub chat: Option<axum::Router>,
+    /// The data directory (embedded databases, the chat history).
+    pub data_dir: PathBuf,
 }
 
 /// A server for `config_path`, with everything [`Configured`] holds.
@@ -63,7 +65,7 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     let callers = Callers::from_identities(identities)?;
     let chat =
         crate::agents::chat_routes(&config, &server, &callers.stdio, &data_dir, guardrails.metrics().clone()).await?;
-    Ok(Configured { server, config, callers, guardrails, chat })
+    Ok(Configured { server, config, callers, guardrails, chat, data_dir })
 }
 
 /// The native tools a config may name: the shop's, and the demonstration's `echo` (`demo.echo`,

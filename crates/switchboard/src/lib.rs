@@ -8,6 +8,7 @@
 pub use switchboard_bench as bench;
 pub mod agents;
 pub mod audit;
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod config_file;

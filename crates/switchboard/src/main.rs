@@ -64,6 +64,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Bench(bench) => switchboard::bench::run(bench).await,
         // Handled in `main`, which maps its errors to their own exit codes.
         Command::Client(_) => Ok(()),
+        Command::Chat(chat) => switchboard::chat::run(chat).await,
     }
 }
 
@@ -75,7 +76,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut help = None;
     let (server, listen, stdio) = match (&args.config, args.demo) {
         (Some(path), _) => {
-            let configured::Configured { server, config, callers: configured, guardrails: rails, chat: routes } =
+            let configured::Configured { server, config, callers: configured, guardrails: rails, chat: routes, .. } =
                 configured::server(path, args.data_dir.as_deref(), limits).await?;
             callers = configured;
             guardrails = Some(rails);

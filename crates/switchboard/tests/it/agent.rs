@@ -756,3 +756,45 @@ async fn conversations_stream_turns_keep_history_in_sql_resume_and_stay_private(
         serde_json::from_str(&get(&server, &format!("/v1/conversations/{id}"), key).await).expect("json");
     assert_eq!(history["messages"].as_array().map(Vec::len), Some(6), "{history}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_chat_answers_once_for_scripts() {
+    let config = repo_root().join("examples/shop/shop.yaml");
+    let data = scratch("agent-chat-once");
+    let out = tokio::process::Command::new(crate::switchboard_bin())
+        .args(["chat", "--config", &config.to_string_lossy(), "--data-dir", &data.to_string_lossy()])
+        .args(["--once", &format!("where is my order {DELIVERED}?")])
+        .output()
+        .await
+        .expect("switchboard chat runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answer = String::from_utf8_lossy(&out.stdout);
+    // stdout is the answer alone; the tool call is shown on stderr.
+    assert!(answer.starts_with("I'm the automatic assistant. Order ORD-20250204-1037 is delivered."), "{answer}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[get_order_status"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_that_keeps_failing_falls_back_to_the_rules_and_the_answer_says_so() {
+    // Every round fails with 503 (retried twice each): the rules answer, from the database.
+    let down = Scripted { status: 503, headers: vec![], body: json!({"error": {"message": "overloaded"}}).to_string() };
+    let fake =
+        FakeOpenAi::start(vec![down.clone(), down.clone(), down.clone(), down.clone(), down.clone(), down]).await;
+    let server = shop(&[
+        ("SHOP_LLM_PROVIDER", "openai"),
+        ("SHOP_LLM_MODEL", "gpt-test"),
+        ("OPENAI_BASE_URL", &fake.base_url),
+        ("OPENAI_API_KEY", "sk-test-provider-key"),
+    ]);
+    let (status, body) = chat(&server, "k-cust-0001-secret", user(&format!("where is {DELIVERED}?"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        answer_text(&body).contains("automatic assistant") && answer_text(&body).contains("US3869965264"),
+        "{body}"
+    );
+    assert_eq!(fake.requests().len(), 3, "one round and its two retries, then the fallback");
+}
