@@ -72,28 +72,7 @@ async fn models(State(state): State<ChatState>) -> Response {
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
-/// An OpenAI-style error answer.
-struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    code: Option<&'static str>,
-    message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({"error": {"message": self.message, "type": self.kind, "param": null, "code": self.code}});
-        (self.status, Json(body)).into_response()
-    }
-}
-
-fn error(status: StatusCode, kind: &'static str, code: Option<&'static str>, message: impl Into<String>) -> ApiError {
-    ApiError { status, kind, code, message: message.into() }
-}
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    error(StatusCode::BAD_REQUEST, "invalid_request_error", None, message)
-}
+use crate::http_error::{error, invalid, ApiError};
 
 /// What a completion request asks for.
 struct ChatRequest {

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::Agent;
+use crate::http_error::{invalid, ApiError};
 use crate::message::Message;
 use crate::store::{self, ConversationStore};
 use crate::turn::{Event, TurnRequest};
@@ -80,7 +81,7 @@ impl ConversationsState {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": {"message": message.into(), "type": "invalid_request_error"}}))).into_response()
+    crate::http_error::error(status, "invalid_request_error", None, message).into_response()
 }
 
 fn store_failed(e: &store::StoreError) -> Response {
@@ -92,14 +93,14 @@ fn caller(principal: Option<Extension<Principal>>) -> Principal {
     principal.map(|Extension(p)| p).unwrap_or_default()
 }
 
-fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Response> {
+fn object(body: &[u8]) -> Result<serde_json::Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(o)) => Ok(o),
-        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "the body must be a JSON object")),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}"))),
+        Ok(_) => Err(invalid("the body must be a JSON object")),
+        Err(e) => Err(invalid(format!("the body is not JSON: {e}"))),
     }
 }
 
@@ -111,7 +112,7 @@ pub(crate) async fn create(
 ) -> Response {
     let body = match object(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let agent = match body.get("agent").and_then(Value::as_str) {
         Some(name) => match state.agents.get(name) {
@@ -187,7 +188,7 @@ pub(crate) async fn post_message(
     };
     let body = match object(&body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Some(text) = body.get("content").and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "`content` is required: the user's message as a non-empty string");

@@ -15,6 +15,7 @@ mod cache;
 pub mod chat_api;
 mod confirm;
 mod conversations;
+mod http_error;
 pub mod message;
 mod outcome;
 pub mod provider;
