@@ -221,3 +221,48 @@ impl Budgets {
         entry.1 += tokens;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breaker_opens_after_its_threshold_and_closes_on_success() {
+        let breaker = Breaker::default();
+        breaker.failed(2, Duration::from_secs(60));
+        assert!(!breaker.is_open(), "one failure of two");
+        breaker.failed(2, Duration::from_secs(60));
+        assert!(breaker.is_open());
+        breaker.succeeded();
+        assert!(!breaker.is_open());
+        breaker.failed(1, Duration::ZERO);
+        assert!(!breaker.is_open(), "a cool-down that has passed lets the next round try");
+    }
+
+    #[test]
+    fn budgets_count_per_principal() {
+        let budgets = Budgets::default();
+        budgets.add("alice", 700);
+        budgets.add("alice", 400);
+        budgets.add("bob", 5);
+        assert_eq!(budgets.used("alice"), 1100);
+        assert_eq!(budgets.used("bob"), 5);
+        assert_eq!(budgets.used("carol"), 0);
+    }
+
+    #[test]
+    fn destructive_means_what_the_annotations_and_the_list_say() {
+        use switchboard_protocol::tool::ToolAnnotations;
+        let mut settings = AgentSettings::new("a", "");
+        let mut read = Tool::new("read", "", Default::default());
+        read.annotations = Some(ToolAnnotations { read_only_hint: Some(true), ..Default::default() });
+        let mut additive = Tool::new("add", "", Default::default());
+        additive.annotations = Some(ToolAnnotations { destructive_hint: Some(false), ..Default::default() });
+        let unannotated = Tool::new("anything", "", Default::default());
+        assert!(!settings.needs_confirmation(&read));
+        assert!(!settings.needs_confirmation(&additive));
+        assert!(settings.needs_confirmation(&unannotated), "the MCP default is destructive");
+        settings.confirm.insert("add".into());
+        assert!(settings.needs_confirmation(&additive));
+    }
+}

@@ -58,3 +58,17 @@ impl<T: Clone> AnswerCache<T> {
         entries.insert(key(principal, &entry.conversation), entry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_never_served_to_another_principal() {
+        let cache = AnswerCache::<String>::default();
+        cache.put("alice", "[User(\"hi\")]".into(), &"hello alice".to_owned());
+        assert_eq!(cache.get("alice", "[User(\"hi\")]").as_deref(), Some("hello alice"));
+        assert_eq!(cache.get("bob", "[User(\"hi\")]"), None);
+        assert_eq!(cache.get("alice", "[User(\"hi!\")]"), None);
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// `switchboard bench`: an MCP load generator.
 #[derive(Debug, Clone, ClapArgs)]
-#[command(group(clap::ArgGroup::new("target").required(true).args(["url", "ws", "stdio"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["url", "ws", "stdio", "scripted_llm"])))]
 #[command(group(clap::ArgGroup::new("stop").args(["duration", "requests"])))]
 pub struct BenchArgs {
     /// Streamable HTTP endpoint to load, e.g. http://127.0.0.1:8080/mcp.
@@ -49,8 +49,9 @@ pub struct BenchArgs {
     pub rate: Option<f64>,
 
     /// What each request does: `echo` (tools/call echo with a unique message, checked on the
-    /// way back), `list` (tools/list), or `call:<tool>:<json-args>` (any tool; a result
-    /// without isError counts as a success).
+    /// way back), `list` (tools/list), `call:<tool>:<json-args>` (any tool; a result
+    /// without isError counts as a success), or `chat:<agent>` (a POST to an OpenAI-compatible
+    /// `--url …/v1/chat/completions` asking an order's status; an answer with text counts).
     #[arg(long, default_value = "echo", value_name = "SCENARIO")]
     pub scenario: Scenario,
 
@@ -80,6 +81,17 @@ pub struct BenchArgs {
     /// 'X-API-Key: …' for a server that requires a key.
     #[arg(long = "header", short = 'H', value_name = "HEADER")]
     pub headers: Vec<String>,
+
+    /// Instead of a load run: serve a scripted OpenAI-compatible model on this address (for the
+    /// chat scenario's server to use as OPENAI_BASE_URL=http://ADDR/v1). It answers a question
+    /// with one `get_order_status` call, and the tool's result with a sentence, each round after
+    /// --round-ms.
+    #[arg(long, value_name = "ADDR")]
+    pub scripted_llm: Option<String>,
+
+    /// The scripted model's time per round, in milliseconds.
+    #[arg(long, default_value_t = 300, value_name = "MS", requires = "scripted_llm")]
+    pub round_ms: u64,
 }
 
 /// The protocol era the load speaks.
@@ -106,6 +118,11 @@ pub enum Scenario {
         /// Its arguments (a JSON object).
         arguments: Value,
     },
+    /// A chat completion from an agent; the reply must carry an answer's text.
+    Chat {
+        /// The agent (the request's `model`).
+        agent: String,
+    },
 }
 
 impl FromStr for Scenario {
@@ -118,8 +135,14 @@ impl FromStr for Scenario {
             "list" => return Ok(Self::List),
             _ => {}
         }
+        if let Some(agent) = s.strip_prefix("chat:") {
+            if agent.is_empty() {
+                return Err("the agent name is empty (chat:<agent>)".into());
+            }
+            return Ok(Self::Chat { agent: agent.to_owned() });
+        }
         let Some(rest) = s.strip_prefix("call:") else {
-            return Err(format!("unknown scenario `{s}` (use echo, list or call:<tool>:<json-object>)"));
+            return Err(format!("unknown scenario `{s}` (use echo, list, call:<tool>:<json-object> or chat:<agent>)"));
         };
         let (tool, args) = rest.split_once(':').unwrap_or((rest, "{}"));
         if tool.is_empty() {
@@ -139,6 +162,7 @@ impl fmt::Display for Scenario {
             Self::Echo => f.write_str("echo"),
             Self::List => f.write_str("list"),
             Self::Call { tool, arguments } => write!(f, "call:{tool}:{arguments}"),
+            Self::Chat { agent } => write!(f, "chat:{agent}"),
         }
     }
 }
@@ -152,11 +176,16 @@ pub enum Target {
     Ws(String),
     /// A server command to spawn (program, arguments).
     Stdio(Vec<String>),
+    /// No load: serve the scripted model on this address.
+    ScriptedLlm(String),
 }
 
 impl BenchArgs {
     /// The target named by `--url`, `--ws` or `--stdio` (clap guarantees exactly one).
     pub fn target(&self) -> anyhow::Result<Target> {
+        if let Some(addr) = &self.scripted_llm {
+            return Ok(Target::ScriptedLlm(addr.clone()));
+        }
         match (&self.url, &self.ws, &self.stdio) {
             (Some(u), None, None) => Ok(Target::Http(u.clone())),
             (None, Some(u), None) => Ok(Target::Ws(u.clone())),

@@ -19,6 +19,7 @@ mod http;
 mod message;
 mod procstat;
 mod report;
+mod scripted_llm;
 mod stats;
 mod stdio;
 mod ws;
@@ -39,6 +40,9 @@ use stats::{Budget, Live, Stats};
 /// Runs the benchmark described by `args` and prints its report on stdout.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let target = args.target()?;
+    if let Target::ScriptedLlm(addr) = &target {
+        return scripted_llm::serve(addr, Duration::from_millis(args.round_ms)).await;
+    }
     if args.connections == 0 {
         anyhow::bail!("--connections must be at least 1");
     }
@@ -105,6 +109,7 @@ async fn prepare(
             let pid = args.pid.or(server.pid());
             (Opener::Stdio(server.conn()), Some(server), pid)
         }
+        Target::ScriptedLlm(_) => anyhow::bail!("--scripted-llm serves a model; it is not a load target"),
     })
 }
 

@@ -89,6 +89,16 @@ impl Messages {
                 method: "tools/list",
                 name: None,
             },
+            Scenario::Chat { agent } => Outgoing {
+                id,
+                body: serde_json::json!({
+                    "model": agent,
+                    "messages": [{"role": "user", "content": format!("Where is my order ORD-20250204-1037? (request {id})")}],
+                })
+                .to_string(),
+                method: "chat",
+                name: None,
+            },
             Scenario::Call { tool, .. } => {
                 let name = Value::String(tool.clone());
                 Outgoing {
@@ -107,6 +117,9 @@ impl Messages {
     /// Checks that `reply` (one JSON-RPC message) successfully answers request `id`.
     pub(crate) fn check(&self, id: u64, reply: &[u8]) -> Result<(), Failure> {
         let message = parse(reply)?;
+        if let Scenario::Chat { .. } = &self.scenario {
+            return check_chat(&message);
+        }
         let result = response_result(&message, id)?;
         match &self.scenario {
             Scenario::Echo => {
@@ -134,8 +147,21 @@ impl Messages {
                     return Err(Failure::new("wrong result", format!("no content array in {result}")));
                 }
             }
+            Scenario::Chat { .. } => {}
         }
         Ok(())
+    }
+}
+
+/// A chat completion must carry an answer's text (an error body is a failure of its `code`).
+fn check_chat(message: &Value) -> Result<(), Failure> {
+    if let Some(error) = message.get("error") {
+        let code = error.get("code").and_then(Value::as_str).unwrap_or("error");
+        return Err(Failure::new(format!("chat {code}"), error.to_string()));
+    }
+    match message.pointer("/choices/0/message/content").and_then(Value::as_str) {
+        Some(text) if !text.is_empty() => Ok(()),
+        _ => Err(Failure::new("wrong result", format!("no answer text in {message}"))),
     }
 }
 

@@ -97,6 +97,7 @@ impl Report {
             Target::Http(u) => ("http", u.clone()),
             Target::Ws(u) => ("ws", u.clone()),
             Target::Stdio(argv) => ("stdio", argv.join(" ")),
+            Target::ScriptedLlm(addr) => ("scripted-llm", addr.clone()),
         };
         let h = &stats.latency;
         let ms = |micros: u64| micros as f64 / 1000.0;

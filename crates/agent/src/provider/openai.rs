@@ -209,3 +209,35 @@ impl Fold {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_join_by_index_and_text_streams() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = seen.clone();
+        let deltas = Deltas::new(move |t| sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(t));
+        let mut fold = Fold::default();
+        let chunks = [
+            json!({"choices": [{"index": 0, "delta": {"content": "Let me "}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": "check.", "tool_calls": [{"index": 1, "id": "b", "function": {"name": "two", "arguments": "{\"x\""}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "a", "function": {"name": "one", "arguments": ""}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "function": {"arguments": ":1}"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}),
+        ];
+        for c in &chunks {
+            fold.chunk(c, &deltas);
+        }
+        assert!(fold.finished);
+        let turn = fold.finish("openai").expect("whole");
+        assert_eq!(turn.turn.text, "Let me check.");
+        assert_eq!(*seen.lock().unwrap_or_else(|p| p.into_inner()), "Let me check.");
+        let calls: Vec<(&str, &str, &str)> =
+            turn.turn.tool_calls.iter().map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())).collect();
+        assert_eq!(calls, [("a", "one", ""), ("b", "two", "{\"x\":1}")]);
+        assert_eq!(turn.usage, Usage { input_tokens: 7, output_tokens: 3 });
+    }
+}
