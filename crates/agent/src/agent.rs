@@ -64,6 +64,9 @@ impl Price {
 pub trait UsageSink: std::fmt::Debug + Send + Sync + 'static {
     /// One model round: who served it, its tokens, and their cost.
     fn record(&self, provider: &str, model: &str, usage: Usage, cost_usd: f64);
+
+    /// One finished turn's own time per model round (see [`crate::outcome::Timing`]).
+    fn round_overhead(&self, _per_round: Duration) {}
 }
 
 impl AgentSettings {

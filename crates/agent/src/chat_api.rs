@@ -270,6 +270,13 @@ fn usage(out: &TurnOutput) -> Value {
     json!({"prompt_tokens": i, "completion_tokens": o, "total_tokens": i + o, "cost_usd": out.cost_usd})
 }
 
+/// Where the turn's time went, in milliseconds.
+fn timing(out: &TurnOutput) -> Value {
+    let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+    let t = out.timing;
+    json!({"total": ms(t.total), "model": ms(t.model), "tools": ms(t.tools), "host": ms(t.host())})
+}
+
 fn completion(id: &str, created: u64, model: &str, out: &TurnOutput) -> Value {
     let mut body = json!({
         "id": id,
@@ -280,6 +287,7 @@ fn completion(id: &str, created: u64, model: &str, out: &TurnOutput) -> Value {
         "usage": usage(out),
         "tool_calls_made": out.tool_calls,
         "rounds": out.rounds,
+        "timing_ms": timing(out),
     });
     if let Some(pending) = &out.pending {
         body["pending_confirmation"] = json!(pending);

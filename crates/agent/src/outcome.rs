@@ -92,6 +92,26 @@ pub struct TurnOutput {
     pub cost_usd: f64,
     /// Whether the answer came from the answer cache (no model was asked).
     pub cached: bool,
+    /// Where the turn's time went.
+    pub timing: Timing,
+}
+
+/// Where a turn's time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timing {
+    /// The whole turn.
+    pub total: Duration,
+    /// Waiting for models (requests, streams, retries' waits).
+    pub model: Duration,
+    /// Running tools (each round's concurrent batch counted once).
+    pub tools: Duration,
+}
+
+impl Timing {
+    /// The host's own time: the rest.
+    pub fn host(&self) -> Duration {
+        self.total.saturating_sub(self.model).saturating_sub(self.tools)
+    }
 }
 
 /// Why a turn failed.

@@ -17,7 +17,7 @@ use crate::message::{AssistantTurn, Message, ToolCall, ToolOutcome, Usage};
 use crate::provider::{Deltas, ModelRequest, ModelTurn};
 use crate::tools::ToolNames;
 
-pub use crate::outcome::{Event, PendingConfirmation, ToolCallRecord, TurnError, TurnOutput};
+pub use crate::outcome::{Event, PendingConfirmation, Timing, ToolCallRecord, TurnError, TurnOutput};
 
 /// A turn's inputs.
 #[derive(Debug, Clone, Copy)]
@@ -54,20 +54,28 @@ impl Agent {
             if let Some(mut hit) = self.cache.get(&principal, key) {
                 let _ = events.send(Event::Text { text: hit.text.clone() });
                 hit.cached = true;
+                hit.timing = Timing::default();
                 hit.usage = Usage::default();
                 hit.cost_usd = 0.0;
                 return Ok(hit);
             }
         }
+        let started = std::time::Instant::now();
         let limit = self.settings.turn_timeout;
         let cancel = request.cancel.child_token();
         let _cancel_tools = cancel.clone().drop_guard();
         let request = TurnRequest { cancel: &cancel, ..request };
-        let out = tokio::select! {
+        let mut out = tokio::select! {
             out = self.turn(request, events) => out,
             () = tokio::time::sleep(limit) => Err(TurnError::Deadline(limit)),
             () = request.cancel.cancelled() => Err(TurnError::Cancelled),
         }?;
+        out.timing.total = started.elapsed();
+        if let (Some(sink), Ok(rounds)) = (&self.usage_sink, u32::try_from(out.rounds)) {
+            if rounds > 0 {
+                sink.round_overhead(out.timing.host() / rounds);
+            }
+        }
         if let Some(key) = cache_key {
             if out.tool_calls.is_empty() && out.pending.is_none() {
                 self.cache.put(&principal, key, &out);
@@ -95,8 +103,14 @@ impl Agent {
             model: String::new(),
             cost_usd: 0.0,
             cached: false,
+            timing: Timing::default(),
         };
-        if let Some(added) = self.confirmed_action(&history, client, &names, request.cancel, events, &mut out).await {
+        let confirming = std::time::Instant::now();
+        let confirmed = self.confirmed_action(&history, client, &names, request.cancel, events, &mut out).await;
+        if confirmed.is_some() {
+            out.timing.tools += confirming.elapsed();
+        }
+        if let Some(added) = confirmed {
             history.extend(added.iter().cloned());
             out.messages.extend(added);
         }
@@ -113,7 +127,9 @@ impl Agent {
                 return Ok(out);
             }
             out.rounds += 1;
+            let asked = std::time::Instant::now();
             let (model, answer) = self.ask(&history, &names, request, events, &mut first_model).await?;
+            out.timing.model += asked.elapsed();
             out.model = format!("{}/{}", model.provider.name(), model.model);
             out.usage.add(answer.usage);
             let cost = self.cost(&model.model, answer.usage);
@@ -129,7 +145,9 @@ impl Agent {
                 out.text = turn.text;
                 return Ok(out);
             }
+            let ran = std::time::Instant::now();
             let results = self.run_calls(&turn.tool_calls, client, &names, request.cancel, events, &mut out).await;
+            out.timing.tools += ran.elapsed();
             history.push(Message::ToolResults(results.clone()));
             out.messages.push(Message::ToolResults(results));
             if let Some(pending) = &out.pending {

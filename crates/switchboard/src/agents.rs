@@ -150,12 +150,16 @@ async fn render_prompt(server: &Server, operator: &Principal, name: &str) -> any
 }
 
 /// Each model round's tokens and cost, as `llm_tokens_total{provider,model,kind}` and
-/// `llm_cost_usd_total`.
+/// `llm_cost_usd_total`; each turn's own time per round as `agent_round_overhead_seconds`.
 #[derive(Debug)]
 struct UsageMetrics(Arc<Metrics>);
 
 impl UsageSink for UsageMetrics {
     fn record(&self, provider: &str, model: &str, usage: Usage, cost_usd: f64) {
         self.0.llm_usage(provider, model, usage.input_tokens, usage.output_tokens, cost_usd);
+    }
+
+    fn round_overhead(&self, per_round: Duration) {
+        self.0.agent_round_overhead(per_round.as_secs_f64());
     }
 }

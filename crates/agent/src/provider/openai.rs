@@ -76,7 +76,15 @@ impl OpenAi {
             body["tools"] = request
                 .tools
                 .iter()
-                .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}))
+                .map(|t| {
+                    let mut function =
+                        json!({"name": t.name, "description": t.description, "parameters": t.parameters});
+                    // Strict mode (arguments guaranteed to match) only where OpenAI allows it.
+                    if strict_compatible(&t.parameters) {
+                        function["strict"] = json!(true);
+                    }
+                    json!({"type": "function", "function": function})
+                })
                 .collect();
         }
         if let Some(t) = request.temperature {
@@ -147,6 +155,36 @@ impl Provider for OpenAi {
     }
 }
 
+/// Whether OpenAI's strict mode accepts `schema`: every object closed
+/// (`additionalProperties: false`) with every property required, all the way down.
+pub fn strict_compatible(schema: &Value) -> bool {
+    match schema {
+        Value::Object(map) => {
+            let is_object = map.get("type").and_then(Value::as_str) == Some("object") || map.contains_key("properties");
+            if is_object {
+                let closed = map.get("additionalProperties") == Some(&Value::Bool(false));
+                let properties = map.get("properties").and_then(Value::as_object);
+                let required: Vec<&str> = map
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                let all_required = properties.is_none_or(|p| p.keys().all(|k| required.contains(&k.as_str())));
+                if !closed || !all_required {
+                    return false;
+                }
+            }
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "required" && k.as_str() != "enum")
+                .all(|(_, v)| strict_compatible(v))
+        }
+        Value::Array(items) => items.iter().all(strict_compatible),
+        _ => true,
+    }
+}
+
 /// A streamed answer being put together.
 #[derive(Default)]
 struct Fold {
@@ -213,6 +251,17 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_mode_only_for_closed_fully_required_schemas() {
+        let closed = json!({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": false});
+        assert!(strict_compatible(&closed));
+        let optional =
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false});
+        assert!(!strict_compatible(&optional));
+        let open_inside = json!({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}, "required": ["a"], "additionalProperties": false});
+        assert!(!strict_compatible(&open_inside));
+    }
 
     #[test]
     fn fragments_join_by_index_and_text_streams() {

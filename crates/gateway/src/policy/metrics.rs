@@ -83,6 +83,7 @@ pub struct Metrics {
     sessions: Family<TransportLabels, Gauge>,
     llm_tokens: Family<TokenLabels, Counter>,
     llm_cost: Counter<f64, std::sync::atomic::AtomicU64>,
+    agent_overhead: Histogram,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -168,7 +169,15 @@ impl Metrics {
             "What the agent host's model calls cost, in US dollars, from the configured prices",
             llm_cost.clone(),
         );
+        // 0.1 ms to 3.3 s, doubling.
+        let agent_overhead = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        registry.register(
+            "agent_round_overhead_seconds",
+            "The agent host's own time per model round: a turn's time minus its model calls and tool calls, divided by its rounds",
+            agent_overhead.clone(),
+        );
         Self {
+            agent_overhead,
             llm_tokens,
             llm_cost,
             queries,
@@ -264,6 +273,11 @@ impl Metrics {
         if cost_usd.is_finite() && cost_usd > 0.0 {
             self.llm_cost.inc_by(cost_usd);
         }
+    }
+
+    /// The agent host's own time per model round of one turn.
+    pub fn agent_round_overhead(&self, seconds: f64) {
+        self.agent_overhead.observe(seconds);
     }
 
     /// The OpenMetrics text exposition (`Content-Type: application/openmetrics-text;

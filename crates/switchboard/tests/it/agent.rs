@@ -324,6 +324,10 @@ async fn an_openai_model_drives_the_tools_with_streamed_fragments_retries_and_pa
         .and_then(|v| v.trim().parse::<f64>().ok())
         .unwrap_or_default();
     assert!((exported - 0.0000405).abs() < 1e-9, "{metrics}");
+    assert!(metrics.contains("agent_round_overhead_seconds_count 1"), "{metrics}");
+    let timing = &body["timing_ms"];
+    let ms = |k: &str| timing[k].as_f64().unwrap_or(-1.0);
+    assert!(ms("total") >= ms("model") + ms("tools") && ms("host") >= 0.0, "{timing}");
     let made: Vec<&str> =
         body["tool_calls_made"].as_array().expect("list").iter().filter_map(|c| c["tool"].as_str()).collect();
     assert_eq!(made, ["get_order_status", "search_products"], "{body}");
