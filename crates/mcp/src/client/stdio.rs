@@ -180,7 +180,7 @@ impl Process {
         // shutdown (the child's kill-on-drop ends the wait then anyway).
         std::thread::Builder::new()
             .name(format!("stdio-wait-{pid}"))
-            .stack_size(64 * 1024)
+            .stack_size(256 * 1024)
             .spawn(move || watcher.run())
             .map_err(|e| ClientError::Connect {
                 server: server.to_owned(),
