@@ -97,10 +97,8 @@ async fn build(section: &AgentSection, server: &Server, operator: &Principal) ->
         let chain = std::iter::once(own)
             .chain(section.fallback.iter().map(|f| (f.provider.as_str(), f.model.as_str(), f.base_url.as_deref())));
         for (provider, model, base_url) in chain {
-            models.push(Model {
-                provider: provider_for(provider, base_url, settings.turn_timeout)?,
-                model: model.to_owned(),
-            });
+            let provider = provider_for(provider, base_url, settings.turn_timeout, section.stream.unwrap_or(true))?;
+            models.push(Model { provider, model: model.to_owned() });
         }
     }
     if provider == "rules" || section.rules_fallback.unwrap_or(true) {
@@ -111,7 +109,12 @@ async fn build(section: &AgentSection, server: &Server, operator: &Principal) ->
 
 /// A provider client: its base URL from the config, else `<PROVIDER>_BASE_URL`, else its public
 /// API; its key from `<PROVIDER>_API_KEY` (never from the config file, never logged).
-fn provider_for(name: &str, base_url: Option<&str>, timeout: Duration) -> anyhow::Result<Arc<dyn Provider>> {
+fn provider_for(
+    name: &str,
+    base_url: Option<&str>,
+    timeout: Duration,
+    streaming: bool,
+) -> anyhow::Result<Arc<dyn Provider>> {
     let name = name.to_ascii_lowercase();
     let (env, public) = match name.as_str() {
         "openai" => ("OPENAI", "https://api.openai.com/v1"),
@@ -127,7 +130,9 @@ fn provider_for(name: &str, base_url: Option<&str>, timeout: Duration) -> anyhow
         .unwrap_or_else(|| public.to_owned());
     let key = var("API_KEY");
     let provider: Arc<dyn Provider> = match name.as_str() {
-        "openai" => Arc::new(OpenAi::new("openai", &base_url, key, timeout).map_err(anyhow::Error::msg)?),
+        "openai" => Arc::new(
+            OpenAi::new("openai", &base_url, key, timeout).map_err(anyhow::Error::msg)?.with_streaming(streaming),
+        ),
         "anthropic" => Arc::new(Anthropic::new(&base_url, key, timeout).map_err(anyhow::Error::msg)?),
         _ => Arc::new(Gemini::new(&base_url, key, timeout).map_err(anyhow::Error::msg)?),
     };

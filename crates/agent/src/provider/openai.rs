@@ -19,6 +19,7 @@ pub struct OpenAi {
     base_url: String,
     api_key: Option<String>,
     http: reqwest::Client,
+    streaming: bool,
 }
 
 impl std::fmt::Debug for OpenAi {
@@ -38,7 +39,15 @@ impl OpenAi {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.filter(|k| !k.is_empty()),
             http,
+            streaming: true,
         })
+    }
+
+    /// Whether answers are asked for streamed (the default) or whole, for compatible servers
+    /// that cannot stream tool calls.
+    pub fn with_streaming(mut self, streaming: bool) -> Self {
+        self.streaming = streaming;
+        self
     }
 
     /// The request body for one round.
@@ -99,7 +108,16 @@ impl OpenAi {
             .http
             .post(format!("{}/chat/completions", self.base_url))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(Self::body(&request).to_string());
+            .body({
+                let mut body = Self::body(&request);
+                if !self.streaming {
+                    body["stream"] = json!(false);
+                    if let Value::Object(o) = &mut body {
+                        o.remove("stream_options");
+                    }
+                }
+                body.to_string()
+            });
         if let Some(key) = &self.api_key {
             post = post.bearer_auth(key);
         }
@@ -110,6 +128,16 @@ impl OpenAi {
             let retry_after = super::retry_after(response.headers());
             let body = response.text().await.unwrap_or_default();
             return Err(ProviderError::from_status(&self.name, status.as_u16(), retry_after, &body));
+        }
+        if !self.streaming {
+            let body = response.bytes().await.map_err(|e| unavailable(format!("the answer broke off: {e}")))?;
+            let whole: Value = serde_json::from_slice(&body).map_err(|e| ProviderError::Failed {
+                provider: self.name.clone(),
+                message: format!("the answer is not JSON: {e}"),
+            })?;
+            let mut fold = Fold::default();
+            fold.chunk(&as_chunk(&whole), deltas);
+            return fold.finish(&self.name);
         }
         let mut stream = std::pin::pin!(sse::events(&self.name, response));
         let mut fold = Fold::default();
@@ -185,6 +213,28 @@ pub fn strict_compatible(schema: &Value) -> bool {
     }
 }
 
+/// A whole (non-streamed) completion in the shape of one stream chunk, so one fold reads both:
+/// `message` becomes `delta`, and each tool call gets its `index`.
+fn as_chunk(whole: &Value) -> Value {
+    let choice = whole.pointer("/choices/0").cloned().unwrap_or(Value::Null);
+    let message = choice.get("message").cloned().unwrap_or(Value::Null);
+    let mut delta = json!({"content": message.get("content").cloned().unwrap_or(Value::Null)});
+    if let Some(calls) = message.get("tool_calls").and_then(Value::as_array) {
+        let indexed: Vec<Value> = calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut c = c.clone();
+                c["index"] = json!(i);
+                c
+            })
+            .collect();
+        delta["tool_calls"] = Value::Array(indexed);
+    }
+    let finish = choice.get("finish_reason").cloned().filter(|f| !f.is_null()).unwrap_or(json!("stop"));
+    json!({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}], "usage": whole.get("usage").cloned().unwrap_or(Value::Null)})
+}
+
 /// A streamed answer being put together.
 #[derive(Default)]
 struct Fold {
@@ -251,6 +301,26 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_answer_reads_like_a_stream() {
+        let whole = json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "one", "arguments": "{}"}},
+                {"id": "b", "type": "function", "function": {"name": "two", "arguments": "{\"x\":1}"}}]}}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}});
+        let mut fold = Fold::default();
+        fold.chunk(&as_chunk(&whole), &Deltas::ignored());
+        let turn = fold.finish("openai").expect("whole");
+        let names: Vec<&str> = turn.turn.tool_calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["one", "two"]);
+        assert_eq!(turn.turn.tool_calls[1].arguments, "{\"x\":1}");
+        assert_eq!(turn.usage, Usage { input_tokens: 5, output_tokens: 2 });
+        let text = json!({"choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}]});
+        let mut fold = Fold::default();
+        fold.chunk(&as_chunk(&text), &Deltas::ignored());
+        assert_eq!(fold.finish("openai").expect("whole").turn.text, "hello");
+    }
 
     #[test]
     fn strict_mode_only_for_closed_fully_required_schemas() {

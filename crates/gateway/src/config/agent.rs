@@ -40,6 +40,10 @@ pub struct AgentSection {
     /// `GEMINI_BASE_URL`, else the provider's public API.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// Ask OpenAI-compatible models for streamed answers. Default true; false for compatible
+    /// servers that cannot stream tool calls (Anthropic and Gemini are always streamed).
+    #[serde(default)]
+    pub stream: Option<bool>,
     /// Models asked, in order, when the one above cannot answer (rate limited past its
     /// retries, down, refusing the key).
     #[serde(default)]
