@@ -1002,8 +1002,15 @@ fn killed_mid_stream(sql: Sql, env: Vec<(String, String)>, data: &Path, tag: &st
     std::thread::sleep(Duration::from_millis(300));
     let calls = load.finish(&rt);
     eprintln!("{tag}: {}", summary(&calls));
+    // Usually some calls are in flight at the kill; between two calls of every worker there may be
+    // none (seen once in CI), and what follows must hold either way.
     let cut = calls.iter().filter(|c| c.start < killed && matches!(c.outcome, Outcome::NoAnswer(_))).count();
-    assert!(cut > 0, "the kill cut calls in flight: {}", summary(&calls));
+    eprintln!("{tag}: the kill cut {cut} calls in flight");
+    assert!(
+        calls.iter().any(|c| matches!(c.outcome, Outcome::NoAnswer(_))),
+        "the kill went unnoticed: {}",
+        summary(&calls)
+    );
     for c in calls.iter().filter(|c| c.end < killed) {
         assert!(normal_under_load(&c.outcome), "{} {} before the kill: {:?}", c.tool, c.args, c.outcome);
     }
