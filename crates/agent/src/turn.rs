@@ -253,13 +253,19 @@ impl Agent {
                 }
             };
             if self.settings.needs_confirmation(tool) {
-                // Only what can run is put to the user; the model corrects the rest first.
-                if let Err(problem) = client.check_arguments(&tool.name, &arguments) {
-                    outcomes[i] = Some(refuse(problem, Value::Object(arguments), out));
+                // Only what can run is put to the user (the model corrects the rest first), and
+                // one action at a time (the model can ask again after this one).
+                let refusal = match client.check_arguments(&tool.name, &arguments) {
+                    Err(problem) => Some(problem),
+                    Ok(()) if out.pending.is_some() => {
+                        Some("only one action can wait for confirmation at a time".to_owned())
+                    }
+                    Ok(()) => None,
+                };
+                if let Some(message) = refusal {
+                    outcomes[i] = Some(refuse(message, Value::Object(arguments), out));
                     continue;
                 }
-            }
-            if self.settings.needs_confirmation(tool) && out.pending.is_none() {
                 let id = self.pending.propose(client.principal().id(), &tool.name, &call.name, arguments.clone());
                 let _ = events.send(Event::ConfirmationNeeded {
                     id: id.clone(),
@@ -279,15 +285,6 @@ impl Agent {
                     content: "not run yet: waiting for the user's confirmation".into(),
                     is_error: false,
                 });
-                continue;
-            }
-            if self.settings.needs_confirmation(tool) {
-                // One confirmation at a time; the model can ask again after this one.
-                outcomes[i] = Some(refuse(
-                    "only one action can wait for confirmation at a time".into(),
-                    Value::Object(arguments),
-                    out,
-                ));
                 continue;
             }
             let _ = events.send(Event::ToolStarted {

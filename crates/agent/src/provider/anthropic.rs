@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::{sse, Deltas, ModelRequest, ModelTurn, Provider, ProviderError};
+use super::{sse, Deltas, Endpoint, KeyHeader, ModelRequest, ModelTurn, Provider, ProviderError};
 use crate::message::{AssistantTurn, Message, ToolCall, Usage};
 
 /// The API version header every request carries.
@@ -19,29 +19,15 @@ const MAX_TOKENS: u32 = 4096;
 const TAG: &str = "anthropic";
 
 /// The Anthropic Messages API at `base_url` (e.g. `https://api.anthropic.com`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Anthropic {
-    base_url: String,
-    api_key: Option<String>,
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for Anthropic {
-    // The key is a secret: never printed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Anthropic").field("base_url", &self.base_url).finish_non_exhaustive()
-    }
+    endpoint: Endpoint,
 }
 
 impl Anthropic {
     /// A provider at `base_url` with an optional key; `timeout` bounds one round.
     pub fn new(base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
-        let http = super::http_client("anthropic", timeout)?;
-        Ok(Self {
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key: api_key.filter(|k| !k.is_empty()),
-            http,
-        })
+        Ok(Self { endpoint: Endpoint::new(TAG, base_url, api_key, KeyHeader::Named("x-api-key"), timeout)? })
     }
 
     /// The request body for one round.
@@ -91,22 +77,8 @@ impl Anthropic {
 
     async fn round(&self, request: ModelRequest<'_>, deltas: &Deltas) -> Result<ModelTurn, ProviderError> {
         let unavailable = |message: String| ProviderError::Unavailable { provider: TAG.into(), message };
-        let mut post = self
-            .http
-            .post(format!("{}/v1/messages", self.base_url))
-            .header("anthropic-version", VERSION)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(Self::body(&request).to_string());
-        if let Some(key) = &self.api_key {
-            post = post.header("x-api-key", key);
-        }
-        let response = post.send().await.map_err(|e| unavailable(format!("the request failed: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = super::retry_after(response.headers());
-            let body = response.text().await.unwrap_or_default();
-            return Err(ProviderError::from_status(TAG, status.as_u16(), retry_after, &body));
-        }
+        let headers = [("anthropic-version", VERSION)];
+        let response = self.endpoint.post("/v1/messages", &headers, Self::body(&request).to_string()).await?;
         let mut stream = std::pin::pin!(sse::events(TAG, response));
         let mut fold = Fold::default();
         while let Some(event) = stream.next().await {

@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
-use super::{sse, Deltas, ModelRequest, ModelTurn, Provider, ProviderError};
+use super::{sse, Deltas, Endpoint, KeyHeader, ModelRequest, ModelTurn, Provider, ProviderError};
 use crate::message::{AssistantTurn, Message, ToolCall, Usage};
 
 /// The tag on a turn's opaque data: its parts as Gemini sent them.
@@ -41,29 +41,15 @@ const SCHEMA_KEYWORDS: &[&str] = &[
 ];
 
 /// The Gemini API at `base_url` (e.g. `https://generativelanguage.googleapis.com`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Gemini {
-    base_url: String,
-    api_key: Option<String>,
-    http: reqwest::Client,
-}
-
-impl std::fmt::Debug for Gemini {
-    // The key is a secret: never printed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gemini").field("base_url", &self.base_url).finish_non_exhaustive()
-    }
+    endpoint: Endpoint,
 }
 
 impl Gemini {
     /// A provider at `base_url` with an optional key; `timeout` bounds one round.
     pub fn new(base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
-        let http = super::http_client("gemini", timeout)?;
-        Ok(Self {
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key: api_key.filter(|k| !k.is_empty()),
-            http,
-        })
+        Ok(Self { endpoint: Endpoint::new(TAG, base_url, api_key, KeyHeader::Named("x-goog-api-key"), timeout)? })
     }
 
     /// The request body for one round.
@@ -120,23 +106,8 @@ impl Gemini {
     }
 
     async fn round(&self, request: ModelRequest<'_>, deltas: &Deltas) -> Result<ModelTurn, ProviderError> {
-        let unavailable = |message: String| ProviderError::Unavailable { provider: TAG.into(), message };
-        let url = format!("{}/v1beta/models/{}:streamGenerateContent?alt=sse", self.base_url, request.model);
-        let mut post = self
-            .http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(Self::body(&request).to_string());
-        if let Some(key) = &self.api_key {
-            post = post.header("x-goog-api-key", key);
-        }
-        let response = post.send().await.map_err(|e| unavailable(format!("the request failed: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = super::retry_after(response.headers());
-            let body = response.text().await.unwrap_or_default();
-            return Err(ProviderError::from_status(TAG, status.as_u16(), retry_after, &body));
-        }
+        let path = format!("/v1beta/models/{}:streamGenerateContent?alt=sse", request.model);
+        let response = self.endpoint.post(&path, &[], Self::body(&request).to_string()).await?;
         // No terminator: the answer is whole when the body ends.
         let mut stream = std::pin::pin!(sse::events(TAG, response));
         let mut fold = Fold::default();

@@ -195,13 +195,92 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
     value.trim().parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64)
 }
 
-/// The HTTP client of one provider: `timeout` bounds a whole round. TLS is rustls with the ring
-/// provider (installed here if the process has none yet).
-pub(crate) fn http_client(provider: &str, timeout: std::time::Duration) -> Result<reqwest::Client, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client for {provider}: {e}"))
+/// How a provider takes its key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum KeyHeader {
+    /// `Authorization: Bearer <key>`.
+    Bearer,
+    /// The key as the value of this header.
+    Named(&'static str),
+}
+
+/// Where a provider is and how to reach it: base URL, key, HTTP client. The key is a secret:
+/// `Debug` leaves it out, and reqwest's errors name the URL, never the headers.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    provider: String,
+    base_url: String,
+    api_key: Option<String>,
+    key_header: KeyHeader,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// `provider` at `base_url`; `timeout` bounds a whole round. TLS is rustls with the ring
+    /// provider (installed here if the process has none yet).
+    pub(crate) fn new(
+        provider: &str,
+        base_url: &str,
+        api_key: Option<String>,
+        key_header: KeyHeader,
+        timeout: std::time::Duration,
+    ) -> Result<Self, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client for {provider}: {e}"))?;
+        Ok(Self {
+            provider: provider.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key: api_key.filter(|k| !k.is_empty()),
+            key_header,
+            http,
+        })
+    }
+
+    /// POSTs the JSON `body` to `path` (under the base URL) with the key; a non-2xx answer
+    /// becomes its [`ProviderError`] (with `Retry-After` on a 429).
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        headers: &[(&'static str, &'static str)],
+        body: String,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let mut post = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (name, value) in headers {
+            post = post.header(*name, *value);
+        }
+        if let Some(key) = &self.api_key {
+            post = match self.key_header {
+                KeyHeader::Bearer => post.bearer_auth(key),
+                KeyHeader::Named(name) => post.header(name, key),
+            };
+        }
+        let response = post.send().await.map_err(|e| ProviderError::Unavailable {
+            provider: self.provider.clone(),
+            message: format!("the request failed: {e}"),
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = retry_after(response.headers());
+            let body = response.text().await.unwrap_or_default();
+            return Err(ProviderError::from_status(&self.provider, status.as_u16(), retry_after, &body));
+        }
+        Ok(response)
+    }
 }

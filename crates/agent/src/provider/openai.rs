@@ -9,38 +9,23 @@ use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
-use super::{sse, Deltas, ModelRequest, ModelTurn, Provider, ProviderError};
+use super::{sse, Deltas, Endpoint, KeyHeader, ModelRequest, ModelTurn, Provider, ProviderError};
 use crate::message::{Message, ToolCall, Usage};
 
 /// An OpenAI-compatible endpoint.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct OpenAi {
     name: String,
-    base_url: String,
-    api_key: Option<String>,
-    http: reqwest::Client,
+    endpoint: Endpoint,
     streaming: bool,
-}
-
-impl std::fmt::Debug for OpenAi {
-    // The key is a secret: never printed.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenAi").field("name", &self.name).field("base_url", &self.base_url).finish_non_exhaustive()
-    }
 }
 
 impl OpenAi {
     /// A provider at `base_url` (e.g. `https://api.openai.com/v1`), with an optional key.
     /// `timeout` bounds one whole round.
     pub fn new(name: &str, base_url: &str, api_key: Option<String>, timeout: Duration) -> Result<Self, String> {
-        let http = super::http_client(name, timeout)?;
-        Ok(Self {
-            name: name.to_owned(),
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            api_key: api_key.filter(|k| !k.is_empty()),
-            http,
-            streaming: true,
-        })
+        let endpoint = Endpoint::new(name, base_url, api_key, KeyHeader::Bearer, timeout)?;
+        Ok(Self { name: name.to_owned(), endpoint, streaming: true })
     }
 
     /// Whether answers are asked for streamed (the default) or whole, for compatible servers
@@ -104,31 +89,14 @@ impl OpenAi {
 
     async fn round(&self, request: ModelRequest<'_>, deltas: &Deltas) -> Result<ModelTurn, ProviderError> {
         let unavailable = |message: String| ProviderError::Unavailable { provider: self.name.clone(), message };
-        let mut post = self
-            .http
-            .post(format!("{}/chat/completions", self.base_url))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body({
-                let mut body = Self::body(&request);
-                if !self.streaming {
-                    body["stream"] = json!(false);
-                    if let Value::Object(o) = &mut body {
-                        o.remove("stream_options");
-                    }
-                }
-                body.to_string()
-            });
-        if let Some(key) = &self.api_key {
-            post = post.bearer_auth(key);
+        let mut body = Self::body(&request);
+        if !self.streaming {
+            body["stream"] = json!(false);
+            if let Value::Object(o) = &mut body {
+                o.remove("stream_options");
+            }
         }
-        // reqwest's errors name the URL, never the headers: safe to show.
-        let response = post.send().await.map_err(|e| unavailable(format!("the request failed: {e}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = super::retry_after(response.headers());
-            let body = response.text().await.unwrap_or_default();
-            return Err(ProviderError::from_status(&self.name, status.as_u16(), retry_after, &body));
-        }
+        let response = self.endpoint.post("/chat/completions", &[], body.to_string()).await?;
         if !self.streaming {
             let body = response.bytes().await.map_err(|e| unavailable(format!("the answer broke off: {e}")))?;
             let whole: Value = serde_json::from_slice(&body).map_err(|e| ProviderError::Failed {
