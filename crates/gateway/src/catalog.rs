@@ -2,7 +2,7 @@
 //! (databases, HTTP APIs), then hands every tool, resource, resource template and prompt to the
 //! source that serves it (see [`crate::source`]), all onto one SDK `Router`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use switchboard_mcp::server::{Router, RouterError};
@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError, Env, SourceKind, ToolKind};
 use crate::source::http::{self, SetupError, Upstream};
 use crate::source::native::{NativeTool, NativeTools};
 use crate::source::sql::{self, Database, DbError};
+use crate::source::upstream::{self, Naming, Upstreams};
 use crate::source::{command, prompt, resource, RegisterError};
 
 /// Everything a config serves.
@@ -20,6 +21,8 @@ pub struct Catalog {
     pub router: Router,
     /// The connected databases, by source name.
     pub databases: BTreeMap<String, Database>,
+    /// The tools served from upstream MCP servers: served name → upstream name.
+    pub upstream_tools: HashMap<String, String>,
 }
 
 /// Why a catalog could not be built.
@@ -63,18 +66,27 @@ impl Catalog {
         let catalog = self.router.build()?;
         let policy = crate::access::policy(config, &catalog).map_err(BuildError::Policy)?;
         let databases = self.databases.into_values().collect();
-        guardrails.apply(catalog.with_policy(policy), config, databases).map_err(BuildError::Policy)
+        guardrails
+            .apply(catalog.with_policy(policy), config, databases, &self.upstream_tools)
+            .map_err(BuildError::Policy)
     }
 }
 
 /// Connects every source and builds the catalog. `data_dir` holds embedded databases; `natives`
-/// are the native tools the config may name.
-pub async fn build(config: &Config, data_dir: &Path, natives: &NativeTools) -> Result<Catalog, BuildError> {
+/// are the native tools the config may name; `upstreams` keeps the upstream MCP servers'
+/// connections across builds (an upstream that cannot be reached is left out and announced
+/// through [`Upstreams::changed`] once it comes up).
+pub async fn build(
+    config: &Config,
+    data_dir: &Path,
+    natives: &NativeTools,
+    upstreams: &Upstreams,
+) -> Result<Catalog, BuildError> {
     let mut databases = BTreeMap::new();
-    let mut upstreams = BTreeMap::new();
+    let mut apis = BTreeMap::new();
     for (name, source) in &config.sources {
         if source.kind == SourceKind::Http {
-            upstreams.insert(name.clone(), Upstream::new(name, source)?);
+            apis.insert(name.clone(), Upstream::new(name, source)?);
         } else {
             databases.insert(name.clone(), sql::connect(name, source, data_dir, &config.base_dir).await?);
         }
@@ -90,7 +102,7 @@ pub async fn build(config: &Config, data_dir: &Path, natives: &NativeTools) -> R
             }
             ToolKind::Http(spec) => {
                 let source = tool.source.as_deref().unwrap_or_default();
-                let upstream = upstreams
+                let upstream = apis
                     .get(source)
                     .ok_or_else(|| BuildError::Invalid(format!("tools.{name}: {source:?} is not an http source")))?;
                 http::register(router, name, tool, spec, upstream)?
@@ -111,7 +123,58 @@ pub async fn build(config: &Config, data_dir: &Path, natives: &NativeTools) -> R
     for (name, p) in config.prompts.iter() {
         router = prompt::register(router, name, p, &databases)?;
     }
-    Ok(Catalog { router, databases })
+    let (router, upstream_tools) = add_upstreams(router, config, upstreams).await?;
+    Ok(Catalog { router, databases, upstream_tools })
+}
+
+/// Lists every upstream at once (each bounded by its `init_timeout_ms`, so one that is down
+/// delays nothing beyond that) and registers what each offers; a served name given twice is
+/// an error naming both sides.
+async fn add_upstreams(
+    mut router: Router,
+    config: &Config,
+    upstreams: &Upstreams,
+) -> Result<(Router, HashMap<String, String>), BuildError> {
+    let running = upstreams.sync(&config.upstreams, &config.base_dir);
+    if running.is_empty() {
+        return Ok((router, HashMap::new()));
+    }
+    let naming = Naming::new(&config.namespacing);
+    let listed = futures_util::future::join_all(running.iter().map(|u| u.discovery())).await;
+    let mut taken: BTreeMap<String, String> =
+        config.tools.keys().map(|name| (name.clone(), format!("tools.{name} of the config"))).collect();
+    let mut prompts: BTreeMap<String, String> =
+        config.prompts.keys().map(|name| (name.clone(), format!("prompts.{name} of the config"))).collect();
+    let mut origins = HashMap::new();
+    for (upstream, listed) in running.iter().zip(listed) {
+        let discovery = match listed {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(target: "switchboard::upstream", upstream = %upstream.name(), error = %e, "serving without it until it answers");
+                continue;
+            }
+        };
+        let (next, offered) = upstream::register(router, upstream, &discovery, &naming)?;
+        router = next;
+        for (served, from) in upstream::origins(upstream.name(), &offered) {
+            if let Some(other) = taken.insert(served.clone(), from.clone()) {
+                return Err(BuildError::Invalid(format!(
+                    "the tool name {served:?} is offered by both {other} and {from}; give one a prefix, a rename \
+                     (upstreams.<name>.tools.<tool>.name) or exclude it"
+                )));
+            }
+            origins.insert(served, upstream.name().to_owned());
+        }
+        for (served, original) in &offered.prompts {
+            let from = format!("upstream {} (its prompt {original:?})", upstream.name());
+            if let Some(other) = prompts.insert(served.clone(), from.clone()) {
+                return Err(BuildError::Invalid(format!(
+                    "the prompt name {served:?} is offered by both {other} and {from}"
+                )));
+            }
+        }
+    }
+    Ok((router, origins))
 }
 
 /// Parses the config (see [`Config::parse`]) and checks what only this machine can tell: the

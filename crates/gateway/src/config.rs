@@ -20,6 +20,7 @@ mod locate;
 mod parse;
 #[cfg(test)]
 mod tests;
+mod upstream;
 mod validate;
 mod values;
 
@@ -42,6 +43,10 @@ pub use self::guardrails::{
 pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::parse::Env;
+pub use self::upstream::{
+    glob_match, parse_mcp_servers, NamespaceMode, Namespacing, StartMode, ToolTransform, UpstreamKind, UpstreamSpec,
+    DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS,
+};
 pub use self::values::{Scalar, Secret};
 
 /// The whole config file.
@@ -81,6 +86,25 @@ pub struct Config {
     /// The assistant the chat API serves over these tools.
     #[serde(default)]
     pub agent: Option<AgentSection>,
+    /// Other MCP servers whose tools, prompts and resources this one serves, by name (the
+    /// name is their namespace).
+    #[serde(default)]
+    pub upstreams: IndexMap<String, UpstreamSpec>,
+    /// An `mcpServers` JSON file (Claude Desktop, Cursor, VS Code) whose servers are added to
+    /// `upstreams:`, relative to this file.
+    #[serde(default)]
+    pub upstreams_from: Option<PathBuf>,
+    /// How upstream names are namespaced.
+    #[serde(default)]
+    pub namespacing: Namespacing,
+    /// Named subsets of the tools, each served at `/mcp/<name>` (patterns as in `include:`,
+    /// matched against the served names).
+    #[serde(default)]
+    pub toolsets: IndexMap<String, Vec<String>>,
+    /// Add the `find_tools` tool: a word search over the names and descriptions of every tool
+    /// the caller may use, returning the best few definitions.
+    #[serde(default)]
+    pub find_tools: bool,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -30,3 +30,4 @@ pub use catalog::{build, check, BuildError, Catalog};
 pub use config::{AgentSection, Config, ConfigError, Env, ModelSpec, PriceSpec, RulesSection};
 pub use policy::Guardrails;
 pub use source::native::{NativeTool, NativeTools};
+pub use source::upstream::Upstreams;

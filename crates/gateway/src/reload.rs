@@ -44,28 +44,32 @@ pub struct Watch {
     pub natives: NativeTools,
     /// The guardrails each new snapshot's tools are wrapped in (shared with the first one).
     pub guardrails: std::sync::Arc<crate::policy::Guardrails>,
+    /// The upstream MCP servers' connections (shared with the first snapshot); a change an
+    /// upstream announces rebuilds the snapshot too.
+    pub upstreams: crate::Upstreams,
 }
 
 impl Watch {
     /// Builds a fresh snapshot from the file as it is now.
     pub async fn rebuild(&self) -> Result<Snapshot, ReloadError> {
         let config = (self.load)(&self.path)?;
-        let catalog = build(&config, &self.data_dir, &self.natives).await?;
+        let catalog = build(&config, &self.data_dir, &self.natives, &self.upstreams).await?;
         Ok(catalog.compile(&config, &self.guardrails)?)
     }
 
-    /// Polls the file until `stop` fires; each valid change is stored in `slot` and announced
-    /// through `notifier`.
+    /// Polls the file until `stop` fires; each valid change, and each change an upstream
+    /// announces, is stored in `slot` and announced through `notifier`.
     pub fn spawn(self, slot: CatalogHandle, notifier: Notifier, stop: CancellationToken) {
         tokio::spawn(async move {
             let mut seen = modified(&self.path);
             loop {
-                tokio::select! {
+                let upstream_changed = tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(POLL_INTERVAL) => {}
-                }
+                    _ = tokio::time::sleep(POLL_INTERVAL) => false,
+                    _ = self.upstreams.changed() => true,
+                };
                 let now = modified(&self.path);
-                if now == seen {
+                if now == seen && !upstream_changed {
                     continue;
                 }
                 seen = now;
@@ -76,7 +80,11 @@ impl Watch {
                         notifier.tools_changed();
                         notifier.prompts_changed();
                         notifier.resources_changed();
-                        tracing::info!(target: "switchboard", %config, "config reloaded");
+                        if upstream_changed {
+                            tracing::info!(target: "switchboard", %config, "an upstream's offer changed; catalog rebuilt");
+                        } else {
+                            tracing::info!(target: "switchboard", %config, "config reloaded");
+                        }
                     }
                     Err(e) => {
                         tracing::error!(target: "switchboard", %config, error = %e, "config change rejected; still serving the previous version")

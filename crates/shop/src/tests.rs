@@ -23,7 +23,9 @@ fn data_dir(name: &str) -> PathBuf {
 async fn the_example_shop_builds_with_its_natives() {
     let config = shop_config();
     let dir = data_dir("build");
-    let catalog = switchboard_gateway::build(&config, &dir, &crate::natives()).await.unwrap_or_else(|e| panic!("{e}"));
+    let catalog = switchboard_gateway::build(&config, &dir, &crate::natives(), &switchboard_gateway::Upstreams::new())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let db = catalog.databases.get("shop").expect("the shop database");
     let rows = sqlx::query("SELECT delivered_at FROM orders WHERE delivered_at IS NOT NULL")
         .fetch_all(&db.pool)
@@ -56,7 +58,9 @@ async fn the_example_shop_builds_with_its_natives() {
 async fn without_the_natives_the_config_is_refused_by_name() {
     let config = shop_config();
     let dir = data_dir("refused");
-    let e = switchboard_gateway::build(&config, &dir, &NativeTools::new()).await.expect_err("no natives");
+    let e = switchboard_gateway::build(&config, &dir, &NativeTools::new(), &switchboard_gateway::Upstreams::new())
+        .await
+        .expect_err("no natives");
     assert!(
         matches!(&e, BuildError::Invalid(m) if m.contains("unknown native tool \"shop.get_order_status\" (known: none are registered)")),
         "{e}"

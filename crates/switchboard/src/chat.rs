@@ -21,7 +21,13 @@ const AUDIT_FLUSH_LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs the chat until `/exit`, end of input, or (with `--once`) the one answer.
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let configured = crate::configured::server(&args.config, args.data_dir.as_deref(), Default::default()).await?;
+    let configured = crate::configured::server(
+        &args.config,
+        crate::configured::ConfigFormat::Yaml,
+        args.data_dir.as_deref(),
+        Default::default(),
+    )
+    .await?;
     let operator = configured.callers.stdio.clone();
     let metrics = configured.guardrails.metrics().clone();
     let agent = crate::agents::agent(&configured.config, &configured.server, &operator, metrics)

@@ -94,6 +94,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "demo")]
     pub config: Option<PathBuf>,
 
+    /// Serve the MCP servers of this `mcpServers` JSON file (the format of Claude Desktop,
+    /// Cursor and VS Code) aggregated, each under its name, with no YAML config at all
+    /// (e.g. examples/gateway/servers.json). Edits to the file are applied while serving.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["demo", "config"])]
+    pub mcp_servers: Option<PathBuf>,
+
     /// Where embedded (SQLite) databases live; overrides the config's server.data_dir.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,

@@ -6,10 +6,24 @@ use std::path::Path;
 
 use switchboard_gateway::{Config, ConfigError, Env};
 
-/// Reads, interpolates (from this process's environment) and checks the config at `path`.
+/// Reads, interpolates (from this process's environment) and checks the config at `path`, with
+/// the servers of the `mcpServers` file its `upstreams_from:` names.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    switchboard_gateway::check(&text, path, &environment())
+    let mut config = switchboard_gateway::check(&read(path)?, path, &environment())?;
+    if let Some(file) = config.upstreams_from.clone() {
+        let file = config.resolve(&file);
+        config.add_upstreams_from(&read(&file)?, &file)?;
+    }
+    Ok(config)
+}
+
+/// Reads an `mcpServers` JSON file as a config that serves those servers and nothing else.
+pub fn load_mcp_servers(path: &Path) -> Result<Config, ConfigError> {
+    Config::from_mcp_servers(&read(path)?, path)
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })
 }
 
 /// The environment variables whose names and values are UTF-8 (no others can be named by

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use std::sync::Arc;
 
-use switchboard_gateway::{Config, Guardrails, Identities};
+use switchboard_gateway::{Config, ConfigError, Guardrails, Identities, Upstreams};
 use switchboard_mcp::server::{CatalogHandle, Notifier, Server};
 use switchboard_mcp::Limits;
 
@@ -27,11 +27,36 @@ pub struct Configured {
     pub chat: Option<axum::Router>,
     /// The data directory (embedded databases, the chat history).
     pub data_dir: PathBuf,
+    /// The upstream MCP servers' connections (stopped when serving ends).
+    pub upstreams: Upstreams,
+}
+
+/// What a served config is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// A YAML config (`--config`).
+    Yaml,
+    /// An `mcpServers` JSON file (`--mcp-servers`).
+    McpServers,
+}
+
+impl ConfigFormat {
+    fn loader(self) -> fn(&Path) -> Result<Config, ConfigError> {
+        match self {
+            ConfigFormat::Yaml => crate::config_file::load,
+            ConfigFormat::McpServers => crate::config_file::load_mcp_servers,
+        }
+    }
 }
 
 /// A server for `config_path`, with everything [`Configured`] holds.
-pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits) -> anyhow::Result<Configured> {
-    let config = crate::config_file::load(config_path)?;
+pub async fn server(
+    config_path: &Path,
+    format: ConfigFormat,
+    data_dir: Option<&Path>,
+    limits: Limits,
+) -> anyhow::Result<Configured> {
+    let config = (format.loader())(config_path)?;
     let identities = Identities::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     let data_dir: PathBuf = match data_dir {
         Some(d) => d.to_owned(),
@@ -39,7 +64,8 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     };
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
-    let catalog = switchboard_gateway::build(&config, &data_dir, &natives())
+    let upstreams = Upstreams::new();
+    let catalog = switchboard_gateway::build(&config, &data_dir, &natives(), &upstreams)
         .await
         .with_context(|| format!("building the catalog of {}", config_path.display()))?;
     let mut builder = Server::builder(
@@ -54,18 +80,20 @@ pub async fn server(config_path: &Path, data_dir: Option<&Path>, limits: Limits)
     let catalog = CatalogHandle::new(catalog.compile(&config, &guardrails).context("compiling the catalog")?);
     let notifier = Notifier::default();
     let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
+    upstreams.set_notifier(notifier.clone());
     let watch = switchboard_gateway::reload::Watch {
         path: config_path.to_owned(),
         data_dir: data_dir.clone(),
-        load: crate::config_file::load,
+        load: format.loader(),
         natives: natives(),
         guardrails: guardrails.clone(),
+        upstreams: upstreams.clone(),
     };
     watch.spawn(catalog, notifier, server.shutdown_token());
     let callers = Callers::from_identities(identities)?;
     let chat =
         crate::agents::chat_routes(&config, &server, &callers.stdio, &data_dir, guardrails.metrics().clone()).await?;
-    Ok(Configured { server, config, callers, guardrails, chat, data_dir })
+    Ok(Configured { server, config, callers, guardrails, chat, data_dir, upstreams })
 }
 
 /// The native tools a config may name: the shop's, and the demonstration's `echo` (`demo.echo`,

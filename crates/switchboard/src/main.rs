@@ -72,14 +72,28 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = args.limits.to_limits();
     let mut callers = serve::Callers::anonymous();
     let mut guardrails = None;
+    let mut upstreams = None;
     let mut chat = None;
     let mut help = None;
-    let (server, listen, stdio) = match (&args.config, args.demo) {
-        (Some(path), _) => {
-            let configured::Configured { server, config, callers: configured, guardrails: rails, chat: routes, .. } =
-                configured::server(path, args.data_dir.as_deref(), limits).await?;
+    let file = match (&args.config, &args.mcp_servers) {
+        (Some(path), _) => Some((path, configured::ConfigFormat::Yaml)),
+        (None, Some(path)) => Some((path, configured::ConfigFormat::McpServers)),
+        (None, None) => None,
+    };
+    let (server, listen, stdio) = match (file, args.demo) {
+        (Some((path, format)), _) => {
+            let configured::Configured {
+                server,
+                config,
+                callers: configured,
+                guardrails: rails,
+                chat: routes,
+                upstreams: running,
+                ..
+            } = configured::server(path, format, args.data_dir.as_deref(), limits).await?;
             callers = configured;
             guardrails = Some(rails);
+            upstreams = Some(running);
             chat = routes;
             let listen = args.listen.clone().or(config.server.listen.clone());
             let stdio = args.stdio || (args.listen.is_none() && config.server.stdio);
@@ -95,7 +109,9 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             (serve::basic_demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio)
         }
         (None, true) => (serve::demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio),
-        (None, false) => bail!("nothing to serve: pass --config FILE (e.g. examples/shop/shop.yaml) or --demo"),
+        (None, false) => {
+            bail!("nothing to serve: pass --config FILE (e.g. examples/shop/shop.yaml), --mcp-servers FILE or --demo")
+        }
     };
     if !stdio && listen.is_none() {
         bail!("choose a transport: --stdio and/or --listen ADDR (or server.listen in the config)");
@@ -104,6 +120,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     serve::stop_on_signal(&server, draining.clone(), std::time::Duration::from_secs(args.http.drain_delay));
     let ops = switchboard::ops::Ops {
         guardrails: guardrails.clone(),
+        upstreams: upstreams.clone(),
         draining,
         keys: callers.http.clone(),
         sessions: Default::default(),
@@ -132,6 +149,10 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             a.and(b)
         }
     };
+    // Upstream servers' processes end with us (their whole process groups).
+    if let Some(upstreams) = upstreams {
+        upstreams.shutdown().await;
+    }
     // Every answered call queued its audit row before answering: write them all before exiting.
     if let Some(guardrails) = guardrails {
         if !guardrails.close(AUDIT_FLUSH_LIMIT).await {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
-use switchboard_gateway::Guardrails;
+use switchboard_gateway::{Guardrails, Upstreams};
 use switchboard_mcp::server::http::{Authenticate, HttpStats};
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +25,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Ops {
     /// Metrics and the databases being served (none for the demonstration server).
     pub guardrails: Option<Arc<Guardrails>>,
+    /// The upstream MCP servers, reported by `/readyz` (one that is down does not make the
+    /// gateway unready: the others still serve, and calls to it fail fast naming it).
+    pub upstreams: Option<Upstreams>,
     /// Fires when the process starts draining (SIGTERM): `/readyz` fails from then on.
     pub draining: CancellationToken,
     /// Who may read `/metrics`.
@@ -54,6 +57,11 @@ async fn ready(State(ops): State<Arc<Ops>>) -> Response {
             let up = db.ping(PROBE_TIMEOUT).await;
             ready &= up;
             components.insert(db.name.clone(), json!(if up { "up" } else { "down" }));
+        }
+    }
+    if let Some(upstreams) = &ops.upstreams {
+        for (name, status) in upstreams.statuses() {
+            components.insert(format!("upstream:{name}"), json!(status.as_str()));
         }
     }
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

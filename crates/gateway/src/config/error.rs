@@ -79,6 +79,12 @@ impl Problem {
     pub(crate) fn new(at: &[&str], message: String) -> Self {
         Self { at: at.iter().map(|s| (*s).to_owned()).collect(), message }
     }
+
+    /// The same problem, with its key path below `prefix`.
+    pub(crate) fn under(mut self, prefix: &[&str]) -> Self {
+        self.at.splice(0..0, prefix.iter().map(|s| (*s).to_owned()));
+        self
+    }
 }
 
 impl std::fmt::Display for Problem {

@@ -35,6 +35,7 @@ impl Config {
         if let Some(agent) = &self.agent {
             agent.check(self)?;
         }
+        self.check_upstreams()?;
         Ok(())
     }
 

@@ -135,7 +135,14 @@ impl Guardrails {
 
     /// Wraps every tool of `catalog` in the layers `config` asks for, and remembers `databases`
     /// for readiness and pool metrics.
-    pub fn apply(&self, catalog: Catalog, config: &Config, databases: Vec<Database>) -> Result<Catalog, String> {
+    /// `upstream_tools` names the upstream MCP server of each tool served from one (its breaker).
+    pub fn apply(
+        &self,
+        catalog: Catalog,
+        config: &Config,
+        databases: Vec<Database>,
+        upstream_tools: &HashMap<String, String>,
+    ) -> Result<Catalog, String> {
         let mut problem = None;
         let default_timeout = config.guardrails.tool_timeout_ms.unwrap_or(DEFAULT_TOOL_TIMEOUT_MS);
         let audit_sink = self.audit.as_ref().and_then(AuditLog::sender);
@@ -190,7 +197,8 @@ impl Guardrails {
                 .filter_map(|t| caches.get(t.as_str()).map(|(c, _)| c.clone()))
                 .collect();
             let invalidate = (!targets.is_empty()).then(|| GuardLayer(Invalidate::new(targets)));
-            let source = spec.and_then(|t| t.source.as_deref());
+            let upstream = upstream_tools.get(&tool.name).map(|u| format!("upstream:{u}"));
+            let source = spec.and_then(|t| t.source.as_deref()).or(upstream.as_deref());
             let breaker = source.map(|source| GuardLayer(BreakerGuard(self.breaker(source, config))));
             let annotations = tool.annotations.as_ref();
             let repeatable =

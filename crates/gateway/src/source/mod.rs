@@ -24,5 +24,6 @@ pub mod native;
 pub mod prompt;
 pub mod resource;
 pub mod sql;
+pub mod upstream;
 
 pub use self::common::{input_schema, RegisterError};

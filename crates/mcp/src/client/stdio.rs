@@ -112,6 +112,30 @@ impl Default for RestartPolicy {
     }
 }
 
+/// Asks the kernel to SIGKILL the server when this process dies, however it dies (a SIGKILL of
+/// ours included, when no cleanup of ours can run). Its own children see their stdin close.
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    let parent = nix::unistd::getpid();
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // calls are allowed: prctl(2) and getppid(2) are system calls that allocate nothing and
+    // take no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(std::io::Error::from)?;
+            // The parent may have died between fork and prctl: then nobody would send it.
+            if nix::unistd::getppid() != parent {
+                return Err(std::io::Error::other("the parent exited while the server was starting"));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_: &mut Command) {}
+
 /// The group leader while it is unreaped. An unreaped leader (running or a zombie) keeps its pid,
 /// and so the group's id, from being given to another process: signalling the group is safe
 /// exactly while this holds a child. Once the leader is reaped the group is never signalled again.
@@ -140,6 +164,7 @@ impl Process {
         if let Some(dir) = &target.cwd {
             cmd.current_dir(dir);
         }
+        die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| ClientError::Connect {
             server: server.to_owned(),
             reason: format!("cannot start {:?}: {e}", target.command),

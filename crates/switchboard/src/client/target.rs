@@ -1,36 +1,12 @@
 //! Turns the target flags (or an `mcpServers` file entry) into a client [`Target`].
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use switchboard_gateway::config::UpstreamSpec;
 use switchboard_mcp::client::{HttpTarget, RestartPolicy, StdioTarget, Target, WsTarget};
 
 use super::args::TargetArgs;
 use super::CliError;
-
-/// One entry of an `mcpServers` file.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServerEntry {
-    command: Option<String>,
-    #[serde(default)]
-    args: Vec<String>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    cwd: Option<String>,
-    url: Option<String>,
-    #[serde(rename = "type", alias = "transport")]
-    kind: Option<String>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServersFile {
-    mcp_servers: BTreeMap<String, ServerEntry>,
-}
 
 /// Resolves the flags to a target.
 pub(super) fn resolve(args: &TargetArgs) -> Result<Target, CliError> {
@@ -62,65 +38,51 @@ pub(super) fn resolve(args: &TargetArgs) -> Result<Target, CliError> {
     ))
 }
 
-fn load_entry(path: &Path, server: Option<&str>) -> Result<(String, ServerEntry), CliError> {
+fn load_entry(path: &Path, server: Option<&str>) -> Result<(String, UpstreamSpec), CliError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let mut file: ServersFile = serde_json::from_str(&text)
-        .map_err(|e| CliError::Usage(format!("{}: not an mcpServers file: {e}", path.display())))?;
-    let names = file_names(&file);
+    let mut servers =
+        switchboard_gateway::config::parse_mcp_servers(&text, path).map_err(|e| CliError::Usage(e.to_string()))?;
+    let names = servers.keys().cloned().collect::<Vec<_>>().join(", ");
     match server {
-        Some(name) => match file.mcp_servers.remove(name) {
+        Some(name) => match servers.shift_remove(name) {
             Some(entry) => Ok((name.to_owned(), entry)),
             None => Err(CliError::Usage(format!("{} has no server {name:?}; it has: {names}", path.display()))),
         },
-        None if file.mcp_servers.len() == 1 => {
-            let (name, entry) = file.mcp_servers.into_iter().next().ok_or_else(|| CliError::Usage("empty".into()))?;
-            Ok((name, entry))
-        }
+        None if servers.len() == 1 => servers.pop().ok_or_else(|| CliError::Usage("empty".into())),
         None => {
             Err(CliError::Usage(format!("{} has several servers; pick one with --server ({names})", path.display())))
         }
     }
 }
 
-fn file_names(file: &ServersFile) -> String {
-    file.mcp_servers.keys().cloned().collect::<Vec<_>>().join(", ")
-}
-
+/// The entry's target (the gateway's reading of it: one meaning for both), with the flags'
+/// headers, environment and restart policy added.
 fn entry_target(
     name: &str,
-    entry: ServerEntry,
-    mut headers: Vec<(String, String)>,
-    mut env: Vec<(String, String)>,
+    entry: UpstreamSpec,
+    headers: Vec<(String, String)>,
+    env: Vec<(String, String)>,
     restart: Option<RestartPolicy>,
     file: &Path,
 ) -> Result<Target, CliError> {
-    match (entry.command, entry.url) {
-        (Some(command), None) => {
-            let mut target = StdioTarget::new(command, entry.args);
-            env.splice(0..0, entry.env);
-            target.env = env;
-            target.cwd = entry.cwd.map(|c| file.parent().unwrap_or(Path::new(".")).join(c));
-            target.name = Some(name.to_owned());
-            target.restart = restart;
-            Ok(Target::Stdio(target))
+    let base = file.parent().unwrap_or(Path::new("."));
+    Ok(match switchboard_gateway::source::upstream::target(name, &entry, base) {
+        Target::Stdio(mut t) => {
+            t.env.extend(env);
+            t.restart = restart;
+            Target::Stdio(t)
         }
-        (None, Some(url)) => {
-            headers.splice(0..0, entry.headers);
-            let ws = matches!(entry.kind.as_deref(), Some("ws" | "websocket")) || url.starts_with("ws");
-            if ws {
-                let mut target = WsTarget::new(url);
-                target.headers = headers;
-                Ok(Target::WebSocket(target))
-            } else {
-                let mut target = HttpTarget::new(url);
-                target.headers = headers;
-                target.name = Some(name.to_owned());
-                Ok(Target::Http(target))
-            }
+        Target::Http(mut t) => {
+            t.headers.extend(headers);
+            Target::Http(t)
         }
-        _ => Err(CliError::Usage(format!("server {name:?} in {} needs either \"command\" or \"url\"", file.display()))),
-    }
+        Target::WebSocket(mut t) => {
+            t.headers.extend(headers);
+            Target::WebSocket(t)
+        }
+        other => other,
+    })
 }
 
 fn parse_header(h: &str) -> Result<(String, String), CliError> {

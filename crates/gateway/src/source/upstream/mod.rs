@@ -1,0 +1,227 @@
+//! Upstream MCP servers as catalog entries: each tool, prompt, resource and resource template an
+//! upstream lists becomes one service on our `Router`, under the upstream's namespace, that
+//! forwards the call through the SDK client (`switchboard_mcp::client`). The guardrails wrap them
+//! like any other tool. Modules: `runtime` (connections, supervision, discovery), `bridge` (what
+//! the upstream sends us: its requests to the right caller, its notifications), `target` (config
+//! → client target), `names` (namespacing and tool transformation).
+
+mod bridge;
+mod names;
+mod runtime;
+mod target;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use switchboard_mcp::client::RequestOptions;
+use switchboard_mcp::server::{
+    HandlerError, PromptRequest, PromptService, RequestContext, ResourceRequest, ResourceService, Router, ToolRequest,
+    ToolService,
+};
+use switchboard_protocol::content::ResourceContents;
+use switchboard_protocol::prompts::GetPromptResult;
+use switchboard_protocol::tools::CallToolResult;
+use switchboard_protocol::ErrorObject;
+use tower::service_fn;
+
+pub use self::names::{Naming, URI_SCHEME};
+pub(crate) use self::runtime::Upstream;
+pub use self::runtime::{Discovery, Status, UpstreamError, Upstreams};
+pub use self::target::target;
+use crate::config::ToolTransform;
+use crate::source::RegisterError;
+
+/// What registering an upstream added, by served name (for conflict messages and breakers).
+#[derive(Debug, Default)]
+pub(crate) struct Offered {
+    /// Served tool name → the upstream's own name.
+    pub tools: Vec<(String, String)>,
+    /// Served prompt names.
+    pub prompts: Vec<(String, String)>,
+}
+
+/// Adds everything `discovery` lists for `upstream` to `router`, named by `naming`.
+pub(crate) fn register(
+    mut router: Router,
+    upstream: &Arc<Upstream>,
+    discovery: &Discovery,
+    naming: &Naming,
+) -> Result<(Router, Offered), RegisterError> {
+    let mut offered = Offered::default();
+    let spec = &upstream.spec;
+    let prefix = spec.prefix.as_deref().unwrap_or(&upstream.name);
+    for tool in &discovery.tools {
+        if !names::included(spec, &tool.name) {
+            continue;
+        }
+        let transform = spec.tools.get(&tool.name).cloned().unwrap_or_default();
+        let served = names::transform_tool(tool, naming.tool_name(prefix, &tool.name, &transform), &transform)
+            .map_err(|m| RegisterError::Invalid(format!("upstreams.{}.tools.{}: {m}", upstream.name, tool.name)))?;
+        offered.tools.push((served.name.clone(), tool.name.clone()));
+        router = router.tool_service(served, tool_service(upstream.clone(), tool.name.clone(), transform));
+    }
+    for unknown in spec.tools.keys().filter(|t| !discovery.tools.iter().any(|d| &d.name == *t)) {
+        tracing::warn!(target: "switchboard::upstream", upstream = %upstream.name, tool = %unknown, "upstreams.{}.tools names a tool the upstream does not list", upstream.name);
+    }
+    for prompt in &discovery.prompts {
+        let mut served = prompt.clone();
+        served.name = naming.name(prefix, &prompt.name);
+        offered.prompts.push((served.name.clone(), prompt.name.clone()));
+        router = router.prompt_service(served, prompt_service(upstream.clone(), prompt.name.clone()));
+    }
+    let uris = naming.uris(prefix);
+    upstream.set_uris(uris.clone());
+    for resource in &discovery.resources {
+        let mut served = resource.clone();
+        served.uri = uris.served(&resource.uri);
+        router = router.resource_service(served, resource_service(upstream.clone(), uris.clone()));
+    }
+    for template in &discovery.templates {
+        let mut served = template.clone();
+        served.uri_template = uris.served(&template.uri_template);
+        router = router.template_service(served, resource_service(upstream.clone(), uris.clone()))?;
+    }
+    Ok((router, offered))
+}
+
+fn tool_service(upstream: Arc<Upstream>, name: String, transform: ToolTransform) -> ToolService {
+    let (name, transform) = (Arc::<str>::from(name), Arc::new(transform));
+    ToolService::new(service_fn(move |request: ToolRequest| {
+        let (upstream, name, transform) = (upstream.clone(), name.clone(), transform.clone());
+        async move {
+            let mut args = request.args.into_object();
+            names::apply_arguments(&transform, &mut args);
+            let result = forward(&upstream, &request.ctx, |client, options| {
+                let name = name.clone();
+                async move { client.call_tool_raw(&name, Value::Object(args), options).await }
+            })
+            .await?;
+            serde_json::from_value::<CallToolResult>(result).map_err(|e| {
+                HandlerError::msg(format!(
+                    "upstream {}: its result of {name} does not match the schema: {e}",
+                    upstream.name
+                ))
+            })
+        }
+    }))
+}
+
+fn prompt_service(upstream: Arc<Upstream>, name: String) -> PromptService {
+    let name = Arc::<str>::from(name);
+    PromptService::new(service_fn(move |request: PromptRequest| {
+        let (upstream, name) = (upstream.clone(), name.clone());
+        async move {
+            let arguments: Map<String, Value> =
+                request.arguments.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let result = forward(&upstream, &request.ctx, |client, options| {
+                let params = serde_json::json!({"name": &*name, "arguments": arguments});
+                async move { client.request_with(switchboard_protocol::methods::PROMPTS_GET, params, options).await }
+            })
+            .await?;
+            serde_json::from_value::<GetPromptResult>(result).map_err(|e| {
+                HandlerError::msg(format!(
+                    "upstream {}: its prompt {name} does not match the schema: {e}",
+                    upstream.name
+                ))
+            })
+        }
+    }))
+}
+
+fn resource_service(upstream: Arc<Upstream>, uris: names::Uris) -> ResourceService {
+    ResourceService::new(service_fn(move |request: ResourceRequest| {
+        let (upstream, uris) = (upstream.clone(), uris.clone());
+        async move {
+            let Some(original) = uris.original(&request.uri).map(str::to_owned) else { return Ok(None) };
+            let result = forward(&upstream, &request.ctx, |client, options| {
+                let params = serde_json::json!({"uri": original});
+                async move { client.request_with(switchboard_protocol::methods::RESOURCES_READ, params, options).await }
+            })
+            .await;
+            let result = match result {
+                Ok(r) => r,
+                // Nothing at that URI upstream: nothing at ours either.
+                Err(e) if e.error_code() == Some(switchboard_protocol::ErrorCode::RESOURCE_NOT_FOUND) => {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            };
+            let contents = result.get("contents").cloned().unwrap_or(Value::Array(Vec::new()));
+            let mut contents: Vec<ResourceContents> = serde_json::from_value(contents).map_err(|e| {
+                HandlerError::msg(format!(
+                    "upstream {}: its contents of {original} do not match the schema: {e}",
+                    upstream.name
+                ))
+            })?;
+            for c in &mut contents {
+                let uri = match c {
+                    ResourceContents::Text(t) => &mut t.uri,
+                    ResourceContents::Blob(b) => &mut b.uri,
+                };
+                *uri = uris.served(uri);
+            }
+            Ok(Some(contents))
+        }
+    }))
+}
+
+/// Sends one request to the upstream for the downstream call `ctx`: the upstream started if it
+/// is not running, progress passed back, the time limit the smaller of the upstream's and the
+/// caller's, its input requests routed to this caller, and failures named after the upstream.
+async fn forward<F, Fut>(upstream: &Arc<Upstream>, ctx: &RequestContext, send: F) -> Result<Value, HandlerError>
+where
+    F: FnOnce(Arc<switchboard_mcp::client::Client>, RequestOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, switchboard_mcp::client::ClientError>>,
+{
+    let _busy = upstream.begin();
+    let client = upstream.client().await.map_err(handler_error)?;
+    let (_registered, slot) = upstream.calls.enter(ctx.clone());
+    let left = ctx.deadline().saturating_duration_since(tokio::time::Instant::now());
+    let timeout = upstream.request_timeout().min(left.max(std::time::Duration::from_millis(1)));
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
+    let on_progress = move |p: switchboard_protocol::notifications::ProgressParams| {
+        let _ = progress_tx.send(p);
+    };
+    let relay_ctx = ctx.clone();
+    let relay = tokio::spawn(async move {
+        while let Some(p) = progress_rx.recv().await {
+            let progress = p.progress.as_f64().unwrap_or_default();
+            relay_ctx.progress(progress, p.total.and_then(|t| t.as_f64()), p.message.as_deref()).await;
+        }
+    });
+    let options = RequestOptions { timeout: Some(timeout), on_progress: Some(Box::new(on_progress)) };
+    let call = slot.clone().scope(send(client.clone(), options));
+    let outcome = tokio::select! {
+        input = slot.needs_input() => {
+            relay.abort();
+            return Err(input);
+        }
+        outcome = call => outcome,
+    };
+    // The client delivered every progress notification before the result: pass them on first.
+    let _ = relay.await;
+    outcome.map_err(|e| handler_error(upstream.error(&client, e)))
+}
+
+fn handler_error(e: UpstreamError) -> HandlerError {
+    match &e {
+        UpstreamError::Unavailable { .. } => HandlerError::unavailable(e.to_string()),
+        UpstreamError::Timeout { .. } => HandlerError::timed_out(e.to_string()),
+        UpstreamError::Failed { rpc: Some(error), name, .. } => {
+            let mut error: ErrorObject = error.clone();
+            error.message = format!("upstream {name}: {}", error.message);
+            HandlerError::rpc(error)
+        }
+        UpstreamError::Failed { rpc: None, .. } => HandlerError::msg(e.to_string()),
+    }
+}
+
+/// The served names of `offered`, for checking conflicts: name → where it came from.
+pub(crate) fn origins(upstream: &str, offered: &Offered) -> BTreeMap<String, String> {
+    offered
+        .tools
+        .iter()
+        .map(|(served, original)| (served.clone(), format!("upstream {upstream} (its tool {original:?})")))
+        .collect()
+}
