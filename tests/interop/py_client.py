@@ -13,6 +13,10 @@ Transports: --stdio CMDLINE | --http URL (Streamable HTTP) | --sse URL (legacy 2
 `mcp.client.sse.sse_client`; the SSE endpoint, e.g. http://host:port/sse). Over --sse the 2.x SDK
 still runs the chosen era's negotiation on the same streams (use --era legacy for a pure 2024-11-05 flow).
 
+--elicit JSON / --sample TEXT: the client declares elicitation / sampling and answers every such
+request from the server (accepting with JSON; replying TEXT as the assistant); the requests'
+messages are reported under "elicited" / "sampled".
+
 --progress: the --call is sent with a progress callback (`call_tool(..., progress_callback=...)`, so the
 request carries `_meta.progressToken`); every notifications/progress received for it is reported in
 "progress" as {"progress", "total", "message"} in arrival order.
@@ -67,6 +71,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--call", metavar="NAME", help="tool to call")
     p.add_argument("--args", metavar="JSON", default="{}", help="tool arguments as a JSON object")
     p.add_argument("--read", metavar="URI", help="resource URI to read")
+    p.add_argument("--elicit", metavar="JSON",
+                   help="answer elicitation requests by accepting with this JSON object as the content; "
+                        "each request's message is reported under \"elicited\"")
+    p.add_argument("--sample", metavar="TEXT",
+                   help="answer sampling requests with this text as the model's reply; "
+                        "each request is reported under \"sampled\"")
     p.add_argument("--progress", action="store_true",
                    help="call the tool with a progress callback; report notifications under \"progress\"")
     p.add_argument("--cwd", help="working directory for the stdio server")
@@ -200,6 +210,31 @@ async def list_all_tools(session: Any) -> list[Any]:
     return tools
 
 
+async def call_with_input(session: Any, name: str, args: dict[str, Any], callbacks: dict[str, Any]) -> Any:
+    """A modern tools/call whose server asks for input (MRTR): answer each InputRequiredResult's
+    requests with the same callbacks a legacy session uses, and retry with the answers and the
+    echoed request state, until a final result."""
+    import mcp_types as types
+
+    responses, state = None, None
+    for _ in range(8):
+        res = await session.call_tool(name, args, input_responses=responses, request_state=state,
+                                      allow_input_required=True)
+        if not isinstance(res, types.InputRequiredResult):
+            return res
+        responses = {}
+        for key, request in (res.input_requests or {}).items():
+            method = getattr(request, "method", None)
+            if method == "elicitation/create" and "elicitation_callback" in callbacks:
+                responses[key] = await callbacks["elicitation_callback"](None, request.params)
+            elif method == "sampling/createMessage" and "sampling_callback" in callbacks:
+                responses[key] = await callbacks["sampling_callback"](None, request.params)
+            else:
+                raise RuntimeError(f"the server asked for {method}, which this client was not told to answer")
+        state = res.request_state
+    raise RuntimeError("the server kept asking for input")
+
+
 def call_result(res: Any) -> dict[str, Any]:
     d = dump(res)
     return {
@@ -214,7 +249,30 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     async with open_transport(ns) as streams:
         read_stream, write_stream = streams[0], streams[1]
-        async with ClientSession(read_stream, write_stream) as session:
+        callbacks: dict[str, Any] = {}
+        if ns.elicit is not None:
+            out["elicited"] = elicited = []
+            content = json.loads(ns.elicit)
+
+            async def on_elicit(context: Any, params: Any) -> Any:
+                import mcp.types as mt
+
+                elicited.append(getattr(params, "message", None))
+                return mt.ElicitResult(action="accept", content=content)
+
+            callbacks["elicitation_callback"] = on_elicit
+        if ns.sample is not None:
+            out["sampled"] = sampled = []
+
+            async def on_sample(context: Any, params: Any) -> Any:
+                import mcp.types as mt
+
+                sampled.append(dump(params.messages))
+                return mt.CreateMessageResult(role="assistant", content=mt.TextContent(type="text", text=ns.sample),
+                                              model="scripted", stopReason="endTurn")
+
+            callbacks["sampling_callback"] = on_sample
+        async with ClientSession(read_stream, write_stream, **callbacks) as session:
             out.update(await negotiate(session, ns.era))
             tools = await list_all_tools(session)
             out["tools"] = [t.name for t in tools]
@@ -229,6 +287,8 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
                         progress.append({"progress": value, "total": total, "message": message})
 
                     res = await session.call_tool(ns.call, ns.tool_args, progress_callback=on_progress)
+                elif callbacks and SDK_MAJOR >= 2 and session.discover_result is not None:
+                    res = await call_with_input(session, ns.call, ns.tool_args, callbacks)
                 else:
                     res = await session.call_tool(ns.call, ns.tool_args)
                 out["call"] = call_result(res)

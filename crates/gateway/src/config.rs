@@ -44,8 +44,8 @@ pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::parse::Env;
 pub use self::upstream::{
-    glob_match, parse_mcp_servers, NamespaceMode, Namespacing, StartMode, ToolTransform, UpstreamKind, UpstreamSpec,
-    DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS,
+    glob_match, parse_mcp_servers, NamespaceMode, Namespacing, StartMode, ToolTransform, UpstreamEra, UpstreamKind,
+    UpstreamSpec, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS,
 };
 pub use self::values::{Scalar, Secret};
 
@@ -97,14 +97,6 @@ pub struct Config {
     /// How upstream names are namespaced.
     #[serde(default)]
     pub namespacing: Namespacing,
-    /// Named subsets of the tools, each served at `/mcp/<name>` (patterns as in `include:`,
-    /// matched against the served names).
-    #[serde(default)]
-    pub toolsets: IndexMap<String, Vec<String>>,
-    /// Add the `find_tools` tool: a word search over the names and descriptions of every tool
-    /// the caller may use, returning the best few definitions.
-    #[serde(default)]
-    pub find_tools: bool,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -1,5 +1,5 @@
-//! The `upstreams:` section (other MCP servers served through this one), `namespacing:`,
-//! `toolsets:`, `find_tools:`, and the standard `mcpServers` JSON file that Claude Desktop,
+//! The `upstreams:` section (other MCP servers served through this one), `namespacing:`, and
+//! the standard `mcpServers` JSON file that Claude Desktop,
 //! Cursor, VS Code and the Inspector use (`upstreams_from:` or `serve --mcp-servers`).
 
 use std::collections::BTreeMap;
@@ -31,6 +31,20 @@ pub enum UpstreamKind {
     /// WebSocket (`url`, `ws://` or `wss://`).
     #[serde(alias = "websocket")]
     Ws,
+}
+
+/// Which protocol era to speak to an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamEra {
+    /// Detect it (`server/discover` first, then `initialize`).
+    #[default]
+    Auto,
+    /// Modern (2026-07-28): stateless requests.
+    Modern,
+    /// Legacy (`initialize` and a session): for servers whose features (server-initiated
+    /// requests, subscriptions) work only there.
+    Legacy,
 }
 
 /// When a stdio upstream's process runs.
@@ -73,6 +87,9 @@ pub struct UpstreamSpec {
     /// Values are secrets. The downstream caller's credentials are never forwarded.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
+    /// `auto` (default), `modern` or `legacy`.
+    #[serde(default)]
+    pub era: UpstreamEra,
     /// The namespace its tools, prompts and resources are served under. Default: its name.
     #[serde(default)]
     pub prefix: Option<String>,
@@ -225,17 +242,6 @@ impl Config {
                 "must be one or more of A-Z a-z 0-9 _ - . / (characters allowed in tool names)".into(),
             ));
         }
-        for (set, patterns) in &self.toolsets {
-            if set.is_empty() || !set.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(Problem::new(
-                    &["toolsets", set],
-                    "toolset names are A-Z a-z 0-9 - _ (used in /mcp/<name>)".into(),
-                ));
-            }
-            if patterns.is_empty() {
-                return Err(Problem::new(&["toolsets", set], "lists no tools".into()));
-            }
-        }
         Ok(())
     }
 }
@@ -351,11 +357,14 @@ mod tests {
         assert_eq!(servers["everything"].args, ["-y", "server-everything"]);
         assert_eq!(servers["remote"].prefix.as_deref(), Some("r"));
         assert_eq!(servers["ws"].kind, Some(UpstreamKind::Ws));
-        let err = parse_mcp_servers(r#"{"mcpServers": {"x": {"args": []}}}"#, Path::new("s.json")).unwrap_err();
+        let err =
+            parse_mcp_servers(r#"{"mcpServers": {"x": {"args": []}}}"#, Path::new("s.json")).expect_err("refused");
         assert!(err.to_string().contains("mcpServers.x: needs command"), "{err}");
-        let err = parse_mcp_servers(r#"{"mcpServers": {"x": {"url": "ftp://h"}}}"#, Path::new("s.json")).unwrap_err();
+        let err = parse_mcp_servers(r#"{"mcpServers": {"x": {"url": "ftp://h"}}}"#, Path::new("s.json"))
+            .expect_err("refused");
         assert!(err.to_string().contains("x.url: must be an http"), "{err}");
-        let err = parse_mcp_servers(r#"{"mcpServers": {"a b": {"command": "x"}}}"#, Path::new("s.json")).unwrap_err();
+        let err = parse_mcp_servers(r#"{"mcpServers": {"a b": {"command": "x"}}}"#, Path::new("s.json"))
+            .expect_err("refused");
         assert!(err.to_string().contains("upstream names"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ mod client;
 mod client_transports;
 mod command_tools;
 mod conformance;
+mod gateway;
 mod guardrails;
 mod http;
 mod http_tools;

@@ -172,7 +172,7 @@ mod tests {
         apply_arguments(&transform, &mut args);
         assert_eq!(Value::Object(args), json!({"q": "x", "limit": 5, "tenant": "acme"}));
         let bad = ToolTransform { fixed: [("nope".to_owned(), json!(1))].into(), ..ToolTransform::default() };
-        assert!(transform_tool(&tool(), "x".into(), &bad).unwrap_err().contains("\"nope\""));
+        assert!(transform_tool(&tool(), "x".into(), &bad).expect_err("refused").contains("\"nope\""));
     }
 
     #[test]

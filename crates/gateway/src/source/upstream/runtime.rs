@@ -10,17 +10,19 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use switchboard_mcp::client::{Client, ClientError, ClientOptions, Target};
+use switchboard_mcp::client::{Client, ClientError, ClientOptions, EraChoice, Target};
 use switchboard_mcp::server::Notifier;
 use switchboard_protocol::lifecycle::Implementation;
 use switchboard_protocol::prompts::Prompt;
 use switchboard_protocol::resources::{Resource, ResourceTemplate};
+use switchboard_protocol::subscriptions::SubscriptionFilter;
 use switchboard_protocol::tools::Tool;
+use switchboard_protocol::ProtocolVersion;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::bridge::Bridge;
-use crate::config::{StartMode, UpstreamSpec, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS};
+use crate::config::{StartMode, UpstreamEra, UpstreamSpec, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS};
 
 /// Longest wait between two attempts to reach a server that is down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -210,6 +212,9 @@ pub(crate) struct Upstream {
     pub(crate) calls: super::bridge::Calls,
     /// How its resource URIs are served (set when it is registered).
     uris: Mutex<super::names::Uris>,
+    /// Its list-change notifications (a `subscriptions/listen` stream on a modern server), for
+    /// as long as its connection lives.
+    listener: Mutex<Option<switchboard_mcp::client::Listener>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -249,6 +254,7 @@ impl Upstream {
             shared,
             calls: Default::default(),
             uris: Mutex::default(),
+            listener: Mutex::new(None),
         });
         tokio::spawn(supervise(Arc::downgrade(&upstream), upstream.stop.clone()));
         upstream
@@ -360,6 +366,11 @@ impl Upstream {
         let options = ClientOptions {
             client_info: Implementation::new("switchboard-gateway", env!("CARGO_PKG_VERSION")),
             request_timeout: self.request_timeout(),
+            era: match self.spec.era {
+                UpstreamEra::Auto => EraChoice::Auto,
+                UpstreamEra::Modern => EraChoice::Modern(ProtocolVersion::LATEST),
+                UpstreamEra::Legacy => EraChoice::Legacy(ProtocolVersion::LATEST_LEGACY),
+            },
             ..ClientOptions::default()
         };
         let bridge = Bridge::new(Arc::downgrade(self));
@@ -374,6 +385,7 @@ impl Upstream {
                 self.failures.store(0, Ordering::Relaxed);
                 *self.retry_at.lock().unwrap_or_else(|p| p.into_inner()) = None;
                 self.client.store(Some(client.clone()));
+                self.listen(&client).await;
                 self.set_status(Status::Up);
                 tracing::info!(target: "switchboard::upstream", upstream = %self.name, version = %client.protocol_version().as_str(), "connected");
                 Ok(client)
@@ -381,6 +393,31 @@ impl Upstream {
             Err(reason) => {
                 self.failed(reason.clone());
                 Err(self.unavailable(reason))
+            }
+        }
+    }
+
+    /// Asks the server for its list changes (modern servers send them only on a listen stream).
+    async fn listen(&self, client: &Client) {
+        let caps = serde_json::to_value(client.capabilities()).unwrap_or_default();
+        let announces =
+            |what: &str| caps.pointer(&format!("/{what}/listChanged")) == Some(&serde_json::Value::Bool(true));
+        let filter = SubscriptionFilter {
+            tools_list_changed: announces("tools").then_some(true),
+            prompts_list_changed: announces("prompts").then_some(true),
+            resources_list_changed: announces("resources").then_some(true),
+            resource_subscriptions: None,
+        };
+        if filter.tools_list_changed.is_none()
+            && filter.prompts_list_changed.is_none()
+            && filter.resources_list_changed.is_none()
+        {
+            return;
+        }
+        match client.listen(filter).await {
+            Ok(listener) => *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(listener),
+            Err(e) => {
+                tracing::warn!(target: "switchboard::upstream", upstream = %self.name, error = %e, "cannot listen for its list changes")
             }
         }
     }
@@ -539,12 +576,13 @@ async fn supervise(upstream: Weak<Upstream>, stop: CancellationToken) {
         }
         let ready = u.retry_at.lock().unwrap_or_else(|p| p.into_inner()).is_none_or(|at| at <= Instant::now());
         if ready && u.needs_attention() {
-            let before = u.discovery.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let had_discovery = u.discovery.lock().unwrap_or_else(|p| p.into_inner()).is_some();
             let was_dirty = u.dirty.load(Ordering::Acquire);
-            let had_discovery = before.is_some();
             match u.discovery().await {
-                Ok(now) => {
-                    if !had_discovery || (was_dirty && before.as_deref() != Some(&*now)) {
+                Ok(_) => {
+                    // An upstream that announced a change gets its announcement passed on even when
+                    // its lists look the same (what changed may be behaviour, not shape).
+                    if !had_discovery || was_dirty {
                         u.announce_change();
                     }
                 }

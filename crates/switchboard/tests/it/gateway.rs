@@ -1,0 +1,381 @@
+//! The gateway in front of servers we did not write: `server-everything` (npm, stdio), a Python
+//! SDK server over Streamable HTTP, and a Switchboard shop over HTTP, aggregated under
+//! namespaces, with the Python SDK and the Inspector as downstream clients in both eras; a
+//! SIGKILLed stdio upstream; upstreams added and removed by editing the config.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use switchboard_testkit::http::HttpPeer;
+use switchboard_testkit::process::ServerProcess;
+use switchboard_testkit::repo_root;
+
+use crate::interop::{peers, run, scratch};
+use crate::serve_config;
+
+fn everything_js() -> String {
+    peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js").display().to_string()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// The Python SDK test server over Streamable HTTP, killed on drop.
+struct PythonServer {
+    child: Child,
+    url: String,
+}
+
+impl PythonServer {
+    fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(peers().join("py2/bin/python"))
+            .arg(repo_root().join("tests/interop/python_server.py"))
+            .args(["http", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the Python SDK server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the Python SDK server did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, url: format!("http://127.0.0.1:{port}/mcp") }
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python SDK client (2.x) against `url` in `era`, with extra flags.
+fn py(url: &str, era: &str, extra: &[&str]) -> Value {
+    let mut cmd = Command::new(peers().join("py2/bin/python"));
+    cmd.arg(repo_root().join("tests/interop/py_client.py")).args(["--http", url, "--era", era, "--timeout", "60"]);
+    cmd.args(extra);
+    run(cmd, &format!("the Python SDK client ({era}) {extra:?}"))
+}
+
+fn text(call: &Value) -> String {
+    call["content"][0]["text"].as_str().unwrap_or_default().to_owned()
+}
+
+fn write_config(dir: &Path, yaml: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("config dir");
+    let path = dir.join("gateway.yaml");
+    std::fs::write(&path, yaml).expect("writing the config");
+    path
+}
+
+#[test]
+fn the_gateway_aggregates_peers_for_the_python_sdk_and_the_inspector_in_both_eras() {
+    let dir = scratch("gateway-peers");
+    let shop_data = dir.join("shop-data");
+    let mut shop = serve_config(
+        &repo_root().join("examples/shop/shop.yaml"),
+        &shop_data,
+        &[("SHOP_ADMIN_KEY", "admin-key-for-the-gateway")],
+    );
+    let python = PythonServer::start();
+    let config = write_config(
+        &dir,
+        &format!(
+            r#"
+upstreams:
+  everything:
+    command: node
+    args: ["{everything}", "stdio"]
+  python:
+    url: {python}
+    # The Python SDK asks for elicitation only in a legacy session.
+    era: legacy
+  shop:
+    url: {shop}
+    headers: {{X-API-Key: admin-key-for-the-gateway}}
+    include: ["get_*", "search_products"]
+    exclude: ["get_customer*"]
+    tools:
+      search_products:
+        name: find_products
+        description: Search the shop's catalog.
+        fixed: {{in_stock: true}}
+"#,
+            everything = everything_js(),
+            python = python.url,
+            shop = shop.mcp_url()
+        ),
+    );
+    let mut gateway = serve_config(&config, &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+
+    // Both eras list the merged catalog and call through each upstream.
+    for era in ["auto", "legacy"] {
+        let out = py(&url, era, &["--call", "python_add", "--args", r#"{"a": 2, "b": 3}"#]);
+        assert_eq!(out["era"], if era == "auto" { "modern" } else { "legacy" }, "{out}");
+        let tools: Vec<&str> = out["tools"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        for expected in
+            ["everything_echo", "everything_get-sum", "python_add", "shop_get_order_status", "find_products"]
+        {
+            assert!(tools.contains(&expected), "{era}: {expected} missing from {tools:?}");
+        }
+        for hidden in ["shop_create_order", "shop_get_customer", "shop_search_products", "search_products"] {
+            assert!(!tools.contains(&hidden), "{era}: {hidden} must not be served: {tools:?}");
+        }
+        assert_eq!(text(&out["call"]), "5", "{out}");
+        let out = py(&url, era, &["--call", "everything_get-sum", "--args", r#"{"a": 40, "b": 2}"#]);
+        assert!(text(&out["call"]).contains("42"), "{out}");
+        let out = py(&url, era, &["--call", "find_products", "--args", r#"{"query": "headphones"}"#]);
+        assert_eq!(out["call"]["isError"], false, "{out}");
+
+        // Progress from a Python upstream reaches the Python client.
+        let out = py(&url, era, &["--call", "python_countdown", "--args", r#"{"steps": 3}"#, "--progress"]);
+        assert_eq!(text(&out["call"]), "counted 3 steps", "{out}");
+        let progress: Vec<f64> =
+            out["progress"].as_array().into_iter().flatten().filter_map(|p| p["progress"].as_f64()).collect();
+        assert_eq!(progress, [1.0, 2.0, 3.0], "{era}: {out}");
+
+        // Elicitation (legacy upstream → either era downstream) and sampling round-trip.
+        let out = py(
+            &url,
+            era,
+            &[
+                "--call",
+                "python_confirm",
+                "--args",
+                r#"{"question": "Ship it?"}"#,
+                "--elicit",
+                r#"{"confirmed": true, "note": "yes"}"#,
+            ],
+        );
+        assert_eq!(text(&out["call"]), "confirmed=True note=yes", "{era}: {out}");
+        assert_eq!(out["elicited"], json!(["Ship it?"]), "{out}");
+        let out = py(
+            &url,
+            era,
+            &[
+                "--call",
+                "everything_trigger-sampling-request",
+                "--args",
+                r#"{"prompt": "hello"}"#,
+                "--sample",
+                "a scripted reply",
+            ],
+        );
+        assert!(text(&out["call"]).contains("a scripted reply"), "{era}: {out}");
+        assert_eq!(out["sampled"].as_array().map(Vec::len), Some(1), "{out}");
+
+        // Resources are read back through their rewritten URI.
+        let out = py(&url, era, &["--read", "upstream://python/info://about"]);
+        assert_eq!(out["read"][0]["text"], "a Python SDK server for interop tests", "{out}");
+        assert_eq!(out["read"][0]["uri"], "upstream://python/info://about", "{out}");
+    }
+
+    // The Inspector CLI, both eras.
+    for era in ["legacy", "modern"] {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo_root().join("tests/interop/inspector.sh")).args(["--era", era, "--http", &url]);
+        cmd.args(["--method", "tools/call", "--tool-name", "everything_echo", "--tool-arg", "message=through"]);
+        cmd.env("INSPECTOR_HOME", scratch("inspector-home"));
+        let out = run(cmd, &format!("the Inspector CLI ({era})"));
+        assert_eq!(out["result"]["content"][0]["text"], "Echo: through", "{era}: {out}");
+    }
+
+    // A call to an upstream that went away fails fast, naming it; the others keep serving;
+    // /readyz reports each upstream.
+    shop.terminate(Duration::from_secs(10));
+    let started = Instant::now();
+    let out = py(&url, "auto", &["--call", "shop_get_order_status", "--args", r#"{"order_id": "ORD-1001"}"#]);
+    assert_eq!(out["call"]["isError"], true, "{out}");
+    assert!(text(&out["call"]).contains("upstream shop"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(20), "a down upstream must fail fast");
+    let out = py(&url, "auto", &["--call", "python_add", "--args", r#"{"a": 1, "b": 1}"#]);
+    assert_eq!(text(&out["call"]), "2", "{out}");
+    let ready = ureq_get(&format!("{}/readyz", gateway.base));
+    assert_eq!(ready["components"]["upstream:everything"], "up", "{ready}");
+    assert_eq!(ready["components"]["upstream:shop"], "down", "{ready}");
+    assert_eq!(ready["status"], "ready", "one upstream down does not make the gateway unready: {ready}");
+    gateway.terminate(Duration::from_secs(10));
+}
+
+fn ureq_get(url: &str) -> Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        switchboard_testkit::http::install_tls_provider();
+        let body = reqwest::get(url).await.expect("GET").text().await.expect("a body");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} answered {body}: {e}"))
+    })
+}
+
+/// The pids of `parent`'s children, with their state letter (`Z` for a zombie).
+fn children(parent: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // "pid (comm) S ppid ...": comm may hold spaces, so read after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            found.push((pid, state));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_killed_stdio_upstream_fails_its_call_clearly_and_is_restarted_without_zombies() {
+    let dir = scratch("gateway-kill");
+    let config = write_config(
+        &dir,
+        // No retries: the guardrail would otherwise run this read-only call again once the
+        // upstream is back, and the point here is the error the caller sees.
+        &format!(
+            "guardrails: {{retry: {{attempts: 1}}}}\nupstreams:\n  everything:\n    command: node\n    args: [\"{}\", \"stdio\"]\n",
+            everything_js()
+        ),
+    );
+    let mut gateway = serve_config(&config, &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+    let first = py(&url, "auto", &["--call", "everything_echo", "--args", r#"{"message": "before"}"#]);
+    assert_eq!(text(&first["call"]), "Echo: before", "{first}");
+    let node = children(gateway.pid());
+    assert_eq!(node.len(), 1, "one stdio upstream process: {node:?}");
+    let node = node[0].0;
+
+    // A long call in flight when the upstream is SIGKILLed.
+    let long_url = url.clone();
+    let long = std::thread::spawn(move || {
+        py(
+            &long_url,
+            "auto",
+            &["--call", "everything_trigger-long-running-operation", "--args", r#"{"duration": 20, "steps": 20}"#],
+        )
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(Command::new("kill").args(["-KILL", &node.to_string()]).status().expect("kill").success());
+    let out = long.join().expect("the long call's thread");
+    assert_eq!(out["call"]["isError"], true, "{out}");
+    let message = text(&out["call"]);
+    assert!(message.contains("upstream everything") && message.contains("unavailable"), "{message}");
+
+    // It is restarted; the next call succeeds.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = py(&url, "auto", &["--call", "everything_echo", "--args", r#"{"message": "after"}"#]);
+        if text(&out["call"]) == "Echo: after" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upstream was not restarted: {out}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let now = children(gateway.pid());
+    assert!(now.iter().all(|(pid, state)| *pid != node && *state != 'Z'), "no zombie, a new process: {now:?}");
+    assert_eq!(now.len(), 1, "{now:?}");
+    gateway.terminate(Duration::from_secs(10));
+    let left = Path::new("/proc").join(now[0].0.to_string());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while left.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!left.exists(), "the upstream process must end with the gateway");
+}
+
+#[test]
+fn upstreams_are_added_and_removed_by_editing_the_config_while_a_client_stays_connected() {
+    let dir = scratch("gateway-reload");
+    let demo = format!(
+        "  demo:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn]\n",
+        crate::switchboard_bin().display()
+    );
+    let everything = format!("  everything:\n    command: node\n    args: [\"{}\", \"stdio\"]\n", everything_js());
+    let config = write_config(&dir, &format!("upstreams:\n{demo}"));
+    let mut gateway: ServerProcess = serve_config(&config, &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut client = HttpPeer::new(url.clone());
+        client.initialize(switchboard_mcp::protocol::ProtocolVersion::LATEST_LEGACY, json!({})).await;
+        client.legacy_notify("notifications/initialized", json!({})).await;
+        let mut stream = client.get(None, None).await;
+        let names = |reply: &Value| -> Vec<String> {
+            reply["result"]["tools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let listed = client.legacy("tools/list", json!({})).await;
+        assert!(names(listed.last()).contains(&"demo_echo".to_owned()), "{}", listed.last());
+        let demo_pid = children(gateway.pid())[0].0;
+
+        // An upstream's own list change reaches this client.
+        let reply =
+            client.legacy("tools/call", json!({"name": "demo_test_trigger_tool_change", "arguments": {}})).await;
+        assert_eq!(reply.last()["result"]["content"][0]["text"], "tool list change announced", "{}", reply.last());
+        wait_for_list_changed(&mut stream).await;
+
+        // Adding an upstream: announced, listed, the running one untouched.
+        std::fs::write(&config, format!("upstreams:\n{demo}{everything}")).expect("editing the config");
+        wait_for_list_changed(&mut stream).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = names(client.legacy("tools/list", json!({})).await.last());
+            if now.contains(&"everything_echo".to_owned()) && now.contains(&"demo_echo".to_owned()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "everything was not added: {now:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(children(gateway.pid()).iter().any(|(pid, _)| *pid == demo_pid), "an unchanged upstream keeps running");
+
+        // Removing one: announced, gone from the list, its process stopped.
+        std::fs::write(&config, format!("upstreams:\n{everything}")).expect("editing the config");
+        wait_for_list_changed(&mut stream).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = names(client.legacy("tools/list", json!({})).await.last());
+            if !now.iter().any(|n| n.starts_with("demo_")) && now.contains(&"everything_echo".to_owned()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "demo was not removed: {now:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while children(gateway.pid()).iter().any(|(pid, _)| *pid == demo_pid) {
+            assert!(Instant::now() < deadline, "the removed upstream's process was not stopped");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let reply = client
+            .legacy("tools/call", json!({"name": "everything_echo", "arguments": {"message": "still here"}}))
+            .await;
+        assert_eq!(
+            reply.last()["result"]["content"][0]["text"],
+            "Echo: still here",
+            "the session survived: {}",
+            reply.last()
+        );
+    });
+    gateway.terminate(Duration::from_secs(10));
+}
+
+async fn wait_for_list_changed(stream: &mut switchboard_testkit::http::SseReader) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(event) = stream.next(left).await else { panic!("no notifications/tools/list_changed within 30 s") };
+        let message: Value = serde_json::from_str(&event.data).unwrap_or(Value::Null);
+        if message["method"] == "notifications/tools/list_changed" {
+            return;
+        }
+    }
+}
