@@ -39,9 +39,9 @@
 #                    `call:get_order_status:$BENCH_SHOP_ARGS` (default: this repository's
 #                    examples/shop/shop.yaml on a fresh SQLite file; set it empty to skip)
 #   BENCH_SHOP_ARGS  default {"order_id":"ORD-20250204-1037"} (an order of the seed data)
-#   BENCH_GATEWAY_CMD  hook for "Switchboard behind Switchboard" once the gateway can proxy: a
-#                    command with {PORT} (to listen on) and {UPSTREAM} (the two-tool server's
-#                    URL); measured as peer "gateway" when set
+#   BENCH_GATEWAY_CMD  "Switchboard behind Switchboard": a command with {PORT} (to listen on) and
+#                    {UPSTREAM} (the two-tool server's URL), measured as peer "gateway" (default:
+#                    this switchboard serving bench/gateway.yaml; set it empty to skip)
 #   BENCH_SKIP_BUILD 1: use the binaries already built
 #   BENCH_SWITCHBOARD the switchboard binary (default $CARGO_TARGET_DIR/release/switchboard, or
 #                    target/release/switchboard)
@@ -72,6 +72,8 @@ SHOP_ARGS="${BENCH_SHOP_ARGS:-{\"order_id\":\"ORD-20250204-1037\"\}}"
 # (The default is built apart: a `}` inside `${VAR-default}` would end the expansion at `{PORT}`.)
 SHOP_DEFAULT="$SB serve --config $ROOT/examples/shop/shop.yaml --data-dir $OUT/shop-data --listen 127.0.0.1:{PORT} --log-level warn"
 SHOP_CMD="${BENCH_SHOP_CMD-$SHOP_DEFAULT}"
+GATEWAY_DEFAULT="env BENCH_UPSTREAM={UPSTREAM} $SB serve --config $ROOT/bench/gateway.yaml --data-dir $OUT/gateway-data --listen 127.0.0.1:{PORT} --log-level warn"
+BENCH_GATEWAY_CMD="${BENCH_GATEWAY_CMD-$GATEWAY_DEFAULT}"
 NODE="$ROOT/.peers/node22/bin/node"
 PY="$ROOT/.peers/py2/bin/python"
 log() { printf '[compare] %s\n' "$*" >&2; }

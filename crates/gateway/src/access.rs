@@ -65,8 +65,17 @@ fn access(roles: &Option<Vec<String>>) -> Access {
 
 /// The catalog's policy from the config's `roles:` and `from_principal:` keys. Every bound
 /// parameter must be a parameter of its tool as built (for native tools, of the Rust type).
-pub fn policy(config: &Config, catalog: &Catalog) -> Result<Policy, String> {
+pub fn policy(
+    config: &Config,
+    catalog: &Catalog,
+    upstream_tools: &std::collections::HashMap<String, String>,
+) -> Result<Policy, String> {
     let mut policy = Policy::open();
+    for (served, upstream) in upstream_tools {
+        if let Some(spec) = config.upstreams.get(upstream) {
+            policy = policy.tool(served, access(&spec.roles), Vec::new());
+        }
+    }
     for (name, tool) in config.tools.iter() {
         let mut bound = Vec::new();
         for (param, attribute) in &tool.from_principal {
@@ -90,6 +99,19 @@ pub fn policy(config: &Config, catalog: &Catalog) -> Result<Policy, String> {
     }
     for (name, p) in config.prompts.iter() {
         policy = policy.prompt(name, access(&p.roles));
+    }
+    for (set, patterns) in &config.toolsets {
+        let names: Vec<String> = catalog
+            .tools()
+            .entries()
+            .iter()
+            .map(|e| e.tool().name.clone())
+            .filter(|name| patterns.iter().any(|p| crate::config::glob_match(p, name)))
+            .collect();
+        if names.is_empty() {
+            tracing::warn!(target: "switchboard", toolset = %set, "toolsets.{set} matches no tool (yet)");
+        }
+        policy = policy.toolset(set, names);
     }
     Ok(policy)
 }

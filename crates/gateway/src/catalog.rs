@@ -64,7 +64,7 @@ impl Catalog {
         guardrails: &crate::policy::Guardrails,
     ) -> Result<switchboard_mcp::server::Catalog, BuildError> {
         let catalog = self.router.build()?;
-        let policy = crate::access::policy(config, &catalog).map_err(BuildError::Policy)?;
+        let policy = crate::access::policy(config, &catalog, &self.upstream_tools).map_err(BuildError::Policy)?;
         let databases = self.databases.into_values().collect();
         guardrails
             .apply(catalog.with_policy(policy), config, databases, &self.upstream_tools)
@@ -123,7 +123,16 @@ pub async fn build(
     for (name, p) in config.prompts.iter() {
         router = prompt::register(router, name, p, &databases)?;
     }
-    let (router, upstream_tools) = add_upstreams(router, config, upstreams).await?;
+    let (mut router, upstream_tools) = add_upstreams(router, config, upstreams).await?;
+    if config.find_tools {
+        if config.tools.contains_key(crate::source::find_tools::NAME) {
+            return Err(BuildError::Invalid(format!(
+                "find_tools: true adds a tool named {:?}, and tools.{0} exists too",
+                crate::source::find_tools::NAME
+            )));
+        }
+        router = crate::source::find_tools::register(router);
+    }
     Ok(Catalog { router, databases, upstream_tools })
 }
 

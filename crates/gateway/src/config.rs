@@ -97,6 +97,15 @@ pub struct Config {
     /// How upstream names are namespaced.
     #[serde(default)]
     pub namespacing: Namespacing,
+    /// Named subsets of the tools, each served at `/mcp/<name>` (patterns as in `include:`,
+    /// `*` for any run of characters, matched against the served names), so a client is handed
+    /// only what it needs.
+    #[serde(default)]
+    pub toolsets: IndexMap<String, Vec<String>>,
+    /// Add the `find_tools` tool: a search by words over the names and descriptions of the tools
+    /// the caller may use, answering with the best few definitions.
+    #[serde(default)]
+    pub find_tools: bool,
     /// The directory relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,

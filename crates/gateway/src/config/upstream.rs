@@ -1,5 +1,5 @@
-//! The `upstreams:` section (other MCP servers served through this one), `namespacing:`, and
-//! the standard `mcpServers` JSON file that Claude Desktop,
+//! The `upstreams:` section (other MCP servers served through this one), `namespacing:`,
+//! `toolsets:`, and the standard `mcpServers` JSON file that Claude Desktop,
 //! Cursor, VS Code and the Inspector use (`upstreams_from:` or `serve --mcp-servers`).
 
 use std::collections::BTreeMap;
@@ -114,6 +114,10 @@ pub struct UpstreamSpec {
     /// Changes to single tools, by their upstream name.
     #[serde(default)]
     pub tools: BTreeMap<String, ToolTransform>,
+    /// Who may see and call its tools (roles from the API keys or tokens). Default: everyone
+    /// who may call this server.
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
 }
 
 /// How one upstream tool is presented.
@@ -241,6 +245,17 @@ impl Config {
                 &["namespacing", "separator"],
                 "must be one or more of A-Z a-z 0-9 _ - . / (characters allowed in tool names)".into(),
             ));
+        }
+        for (set, patterns) in &self.toolsets {
+            if set.is_empty() || !set.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                return Err(Problem::new(
+                    &["toolsets", set],
+                    "toolset names are A-Z a-z 0-9 - _ (served at /mcp/<name>)".into(),
+                ));
+            }
+            if patterns.is_empty() {
+                return Err(Problem::new(&["toolsets", set], "lists no tools".into()));
+            }
         }
         Ok(())
     }

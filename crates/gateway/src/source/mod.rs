@@ -19,6 +19,7 @@
 
 pub mod command;
 mod common;
+pub mod find_tools;
 pub mod http;
 pub mod native;
 pub mod prompt;

@@ -44,6 +44,7 @@ struct Inner {
     principal: super::Principal,
     origin: Option<Arc<crate::engine::Origin>>,
     trace_parent: Option<switchboard_protocol::meta::TraceParent>,
+    catalog: Option<Arc<super::Catalog>>,
 }
 
 /// What a request knows about tasks.
@@ -91,6 +92,8 @@ pub(crate) struct ContextParts {
     pub(crate) origin: Option<Arc<crate::engine::Origin>>,
     /// The caller's trace: `_meta.traceparent`, else the transport's.
     pub(crate) trace_parent: Option<switchboard_protocol::meta::TraceParent>,
+    /// The snapshot a tools/call runs against.
+    pub(crate) catalog: Option<Arc<super::Catalog>>,
 }
 
 impl RequestContext {
@@ -111,6 +114,7 @@ impl RequestContext {
                 principal: parts.principal,
                 origin: parts.origin,
                 trace_parent: parts.trace_parent,
+                catalog: parts.catalog,
             }),
         }
     }
@@ -182,6 +186,20 @@ impl RequestContext {
     /// Application state echoed from a previous round (verified: it cannot have been forged).
     pub fn state(&self) -> Option<&serde_json::Value> {
         self.inner.state.as_ref()
+    }
+
+    /// The catalog snapshot a `tools/call` runs against (the one its tool was found in), so a
+    /// tool can describe its siblings as this caller sees them (`Catalog::policy`); `None` for
+    /// other requests.
+    pub fn catalog(&self) -> Option<&super::Catalog> {
+        self.inner.catalog.as_deref()
+    }
+
+    /// Whether the client asked for progress (sent a `progressToken`): without one,
+    /// [`RequestContext::progress`] sends nothing, so work done only to report progress can be
+    /// skipped.
+    pub fn wants_progress(&self) -> bool {
+        self.inner.progress_token.is_some()
     }
 
     /// Reports progress, if the client asked for it. Values that do not increase are dropped
@@ -406,6 +424,7 @@ impl RequestContext {
                 principal: self.inner.principal.clone(),
                 origin: self.inner.origin.clone(),
                 trace_parent: self.inner.trace_parent,
+                catalog: self.inner.catalog.clone(),
             }),
         };
         let version = self.inner.version;

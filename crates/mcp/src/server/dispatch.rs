@@ -66,12 +66,19 @@ struct Extras {
     state: Option<Value>,
     mrtr_allowed: bool,
     tasks: Option<TaskEnv>,
+    /// The snapshot a tools/call runs against (what `RequestContext::catalog` shows).
+    catalog: Option<Arc<super::Catalog>>,
 }
 
 impl Extras {
     /// For methods that may ask for input (tools/call, prompts/get, resources/read).
     fn mrtr(answers: InputResponses, state: Option<Value>, tasks: Option<TaskEnv>) -> Self {
-        Self { answers, state, mrtr_allowed: true, tasks }
+        Self { answers, state, mrtr_allowed: true, tasks, catalog: None }
+    }
+
+    fn with_catalog(mut self, catalog: Arc<super::Catalog>) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 }
 
@@ -328,7 +335,8 @@ impl ServerConnection {
         let bound = Binding { method: m, digest: &digest, principal: principal.id() };
         let (answers, state) = self.open_state(&mode, &bound, p.request_state.as_deref(), p.input_responses)?;
         let tasks = self.task_env(&mode, entry.tool(), p.task.as_ref(), &principal)?;
-        let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::mrtr(answers.clone(), state, Some(tasks)));
+        let extras = Extras::mrtr(answers.clone(), state, Some(tasks)).with_catalog(catalog.clone());
+        let ctx = self.context(handle, &mode, p.meta.as_ref(), extras);
         let call = match entry.call(arguments, ctx) {
             Ok(call) => call,
             Err(problems) => {
@@ -587,7 +595,7 @@ impl ServerConnection {
         meta: Option<&RequestMeta>,
         extras: Extras,
     ) -> RequestContext {
-        let Extras { answers, state, mrtr_allowed, tasks } = extras;
+        let Extras { answers, state, mrtr_allowed, tasks, catalog } = extras;
         let principal = self.principal_of(&handle).clone();
         let progress_token = meta.and_then(|m| m.progress_token.clone());
         let origin = handle.origin.clone().or_else(|| self.origin.clone());
@@ -609,6 +617,7 @@ impl ServerConnection {
                 principal: principal.clone(),
                 origin: origin.clone(),
                 trace_parent,
+                catalog: catalog.clone(),
             },
             Mode::Legacy(s) => ContextParts {
                 version: s.version,
@@ -623,6 +632,7 @@ impl ServerConnection {
                 principal: principal.clone(),
                 origin: origin.clone(),
                 trace_parent,
+                catalog,
             },
         };
         RequestContext::new(handle, parts)

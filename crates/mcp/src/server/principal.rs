@@ -17,6 +17,8 @@ struct Parts {
     id: String,
     roles: Vec<String>,
     attributes: JsonObject,
+    /// The toolset the caller came through (`/mcp/<toolset>`), which narrows what it sees.
+    toolset: Option<String>,
 }
 
 impl Principal {
@@ -28,7 +30,7 @@ impl Principal {
 
     /// A principal with `id`, `roles` and `attributes`.
     pub fn new(id: impl Into<String>, roles: Vec<String>, attributes: JsonObject) -> Self {
-        Self { inner: Arc::new(Parts { id: id.into(), roles, attributes }) }
+        Self { inner: Arc::new(Parts { id: id.into(), roles, attributes, toolset: None }) }
     }
 
     /// The principal's id (empty when anonymous). State sealed for one principal (MRTR
@@ -55,5 +57,22 @@ impl Principal {
     /// Attributes from the credentials (claims, key metadata).
     pub fn attributes(&self) -> &JsonObject {
         &self.inner.attributes
+    }
+
+    /// The same caller, seeing only the tools of `toolset` (set by the server from the endpoint
+    /// it was reached at, never from anything the client sends).
+    pub fn with_toolset(&self, toolset: impl Into<String>) -> Self {
+        let parts = Parts {
+            id: self.inner.id.clone(),
+            roles: self.inner.roles.clone(),
+            attributes: self.inner.attributes.clone(),
+            toolset: Some(toolset.into()),
+        };
+        Self { inner: Arc::new(parts) }
+    }
+
+    /// The toolset that narrows what this caller sees, if any.
+    pub fn toolset(&self) -> Option<&str> {
+        self.inner.toolset.as_deref()
     }
 }

@@ -64,6 +64,21 @@ fn py(url: &str, era: &str, extra: &[&str]) -> Value {
     run(cmd, &format!("the Python SDK client ({era}) {extra:?}"))
 }
 
+/// The Python SDK client's error (what it prints on stderr) for a call that must fail.
+fn py_error(url: &str, era: &str, extra: &[&str]) -> Value {
+    let out = Command::new(peers().join("py2/bin/python"))
+        .arg(repo_root().join("tests/interop/py_client.py"))
+        .args(["--http", url, "--era", era, "--timeout", "60"])
+        .args(extra)
+        .output()
+        .expect("running the Python SDK client");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected a failure: {}", String::from_utf8_lossy(&out.stdout));
+    let line =
+        stderr.lines().rev().find(|l| l.starts_with("{\"error\"")).unwrap_or_else(|| panic!("no error line: {stderr}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
 fn text(call: &Value) -> String {
     call["content"][0]["text"].as_str().unwrap_or_default().to_owned()
 }
@@ -378,4 +393,89 @@ async fn wait_for_list_changed(stream: &mut switchboard_testkit::http::SseReader
             return;
         }
     }
+}
+
+#[test]
+fn toolsets_find_tools_and_upstream_roles_narrow_what_each_caller_sees() {
+    let dir = scratch("gateway-toolsets");
+    let demo = |prefix: &str, roles: &str| {
+        format!(
+            "  {prefix}:\n    command: {}\n    args: [serve, --stdio, --demo, --demo-basic, --log-level, warn]\n{roles}",
+            crate::switchboard_bin().display()
+        )
+    };
+    let config = write_config(
+        &dir,
+        &format!(
+            "auth:\n  api_keys:\n    - {{id: ops, key: ops-key-0123456789, roles: [ops]}}\n    - {{id: viewer, key: viewer-key-0123456789, roles: [viewer]}}\n\
+             find_tools: true\ntoolsets:\n  math: [\"demo_add\", \"find_tools\"]\nupstreams:\n{}{}",
+            demo("demo", ""),
+            demo("ops", "    roles: [ops]\n")
+        ),
+    );
+    let mut gateway = serve_config(&config, &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+    let tools = |url: &str, key: &str, era: &str, extra: &[&str]| -> Value {
+        let header = format!("X-API-Key: {key}");
+        let mut args = vec!["--header", header.as_str()];
+        args.extend_from_slice(extra);
+        py(url, era, &args)
+    };
+    let names = |out: &Value| -> Vec<String> {
+        let mut n: Vec<String> =
+            out["tools"].as_array().into_iter().flatten().filter_map(|t| t.as_str().map(str::to_owned)).collect();
+        n.sort();
+        n
+    };
+    for era in ["auto", "legacy"] {
+        let viewer = tools(&url, "viewer-key-0123456789", era, &[]);
+        assert_eq!(names(&viewer), ["demo_add", "demo_echo", "find_tools"], "{era}: roles hide ops_*: {viewer}");
+        let ops = tools(&url, "ops-key-0123456789", era, &[]);
+        assert_eq!(names(&ops), ["demo_add", "demo_echo", "find_tools", "ops_add", "ops_echo"], "{era}: {ops}");
+        let math = tools(&format!("{url}/math"), "ops-key-0123456789", era, &[]);
+        assert_eq!(names(&math), ["demo_add", "find_tools"], "{era}: /mcp/math: {math}");
+        // Outside its toolset a tool is unknown, even to a caller whose roles allow it.
+        let refused = py_error(
+            &format!("{url}/math"),
+            era,
+            &["--header", "X-API-Key: ops-key-0123456789", "--call", "demo_echo", "--args", r#"{"message": "x"}"#],
+        );
+        assert_eq!(refused["error"]["code"], -32602, "{era}: {refused}");
+        assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("unknown tool"), "{refused}");
+    }
+
+    // find_tools answers with what the caller may call, best first.
+    let found = |key: &str, url: &str| -> Vec<String> {
+        let out = tools(url, key, "auto", &["--call", "find_tools", "--args", r#"{"query": "add two numbers"}"#]);
+        out["call"]["structuredContent"]["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let viewer = found("viewer-key-0123456789", &url);
+    assert_eq!(viewer.first().map(String::as_str), Some("demo_add"), "{viewer:?}");
+    assert!(!viewer.iter().any(|n| n.starts_with("ops_")), "never a tool the caller may not call: {viewer:?}");
+    assert!(found("ops-key-0123456789", &url).contains(&"ops_add".to_owned()));
+    assert_eq!(found("ops-key-0123456789", &format!("{url}/math")), ["demo_add"], "the toolset narrows the search too");
+
+    // An unknown toolset is a 404 that names the real ones.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let (status, body) = rt.block_on(async {
+        switchboard_testkit::http::install_tls_provider();
+        let response = reqwest::Client::new()
+            .post(format!("{url}/nope"))
+            .header("X-API-Key", "ops-key-0123456789")
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#)
+            .send()
+            .await
+            .expect("POST");
+        (response.status().as_u16(), response.text().await.unwrap_or_default())
+    });
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no toolset named \\\"nope\\\"") && body.contains("math"), "{body}");
+    gateway.terminate(Duration::from_secs(10));
 }

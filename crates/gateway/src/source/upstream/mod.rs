@@ -179,28 +179,36 @@ where
     let (_registered, slot) = upstream.calls.enter(ctx.clone());
     let left = ctx.deadline().saturating_duration_since(tokio::time::Instant::now());
     let timeout = upstream.request_timeout().min(left.max(std::time::Duration::from_millis(1)));
-    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
-    let on_progress = move |p: switchboard_protocol::notifications::ProgressParams| {
-        let _ = progress_tx.send(p);
-    };
-    let relay_ctx = ctx.clone();
-    let relay = tokio::spawn(async move {
-        while let Some(p) = progress_rx.recv().await {
-            let progress = p.progress.as_f64().unwrap_or_default();
-            relay_ctx.progress(progress, p.total.and_then(|t| t.as_f64()), p.message.as_deref()).await;
-        }
-    });
-    let options = RequestOptions { timeout: Some(timeout), on_progress: Some(Box::new(on_progress)) };
+    // Progress is relayed only for a caller that asked for it (no task per call otherwise).
+    let mut relay = None;
+    let mut options = RequestOptions { timeout: Some(timeout), on_progress: None };
+    if ctx.wants_progress() {
+        let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
+        options.on_progress = Some(Box::new(move |p: switchboard_protocol::notifications::ProgressParams| {
+            let _ = progress_tx.send(p);
+        }));
+        let relay_ctx = ctx.clone();
+        relay = Some(tokio::spawn(async move {
+            while let Some(p) = progress_rx.recv().await {
+                let progress = p.progress.as_f64().unwrap_or_default();
+                relay_ctx.progress(progress, p.total.and_then(|t| t.as_f64()), p.message.as_deref()).await;
+            }
+        }));
+    }
     let call = slot.clone().scope(send(client.clone(), options));
     let outcome = tokio::select! {
         input = slot.needs_input() => {
-            relay.abort();
+            if let Some(relay) = relay {
+                relay.abort();
+            }
             return Err(input);
         }
         outcome = call => outcome,
     };
     // The client delivered every progress notification before the result: pass them on first.
-    let _ = relay.await;
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
     outcome.map_err(|e| handler_error(upstream.error(&client, e)))
 }
 

@@ -64,6 +64,8 @@ pub struct Policy {
     /// By concrete URI or by URI template, as listed.
     resources: HashMap<String, Access>,
     prompts: HashMap<String, Access>,
+    /// Named subsets of the tools; a caller that came through one sees only its tools.
+    toolsets: HashMap<String, std::collections::HashSet<String>>,
 }
 
 impl Policy {
@@ -90,17 +92,38 @@ impl Policy {
         self
     }
 
+    /// Names a subset of the tools: a caller whose principal carries this toolset
+    /// ([`Principal::with_toolset`]) sees and calls only these (and what its roles allow).
+    pub fn toolset(mut self, name: impl Into<String>, tools: impl IntoIterator<Item = String>) -> Self {
+        self.toolsets.insert(name.into(), tools.into_iter().collect());
+        self
+    }
+
+    /// Whether a toolset of that name exists.
+    pub fn has_toolset(&self, name: &str) -> bool {
+        self.toolsets.contains_key(name)
+    }
+
+    /// The toolsets' names, sorted.
+    pub fn toolset_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.toolsets.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Whether every entry is open to everyone and no parameter is bound: then what a caller
     /// sees does not depend on who it is, and listings can be shared.
     pub fn is_open(&self) -> bool {
-        self.tools.values().all(|r| r.access == Access::Anyone && r.bound.is_empty())
+        self.toolsets.is_empty()
+            && self.tools.values().all(|r| r.access == Access::Anyone && r.bound.is_empty())
             && self.resources.values().all(|a| *a == Access::Anyone)
             && self.prompts.values().all(|a| *a == Access::Anyone)
     }
 
     /// Whether `principal` may see and call the tool `name`.
     pub fn allows_tool(&self, name: &str, principal: &Principal) -> bool {
-        self.tools.get(name).is_none_or(|r| r.access.allows(principal))
+        let in_toolset = principal.toolset().is_none_or(|t| self.toolsets.get(t).is_some_and(|set| set.contains(name)));
+        in_toolset && self.tools.get(name).is_none_or(|r| r.access.allows(principal))
     }
 
     /// Whether `principal` may see and read the resource or template `uri`.

@@ -189,7 +189,9 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
     }));
     let _ = config.stats.0.set(Arc::downgrade(&state.0));
     legacy::spawn_expiry(state.clone());
-    let mut app = Router::new().route(&config.path, any(endpoint));
+    let mut app = Router::new()
+        .route(&config.path, any(endpoint))
+        .route(&format!("{}/{{toolset}}", config.path.trim_end_matches('/')), any(toolset_endpoint));
     if config.legacy_sse {
         app = app.route("/sse", get(legacy_sse::open)).route("/messages", post(legacy_sse::message));
     }
@@ -230,6 +232,27 @@ pub fn router(server: Server, config: HttpConfig, store: Arc<dyn SessionStore>) 
 /// Who sent a request: the principal authentication put in its extensions, else anonymous.
 pub(crate) fn caller(parts: &http::request::Parts) -> crate::server::Principal {
     parts.extensions.get::<crate::server::Principal>().cloned().unwrap_or_default()
+}
+
+/// `<path>/<toolset>`: the same endpoint, for a caller who sees only that toolset's tools
+/// (the principal authentication found, narrowed).
+async fn toolset_endpoint(
+    axum::extract::State(state): axum::extract::State<HttpState>,
+    axum::extract::Path(toolset): axum::extract::Path<String>,
+    mut request: axum::extract::Request,
+) -> axum::response::Response {
+    let catalog = state.server.catalog();
+    if !catalog.policy().has_toolset(&toolset) {
+        let known = catalog.policy().toolset_names().join(", ");
+        let e = switchboard_protocol::ErrorObject::invalid_request(format!(
+            "no toolset named {toolset:?} (toolsets: {})",
+            if known.is_empty() { "none configured" } else { &known }
+        ));
+        return sse::error(http::StatusCode::NOT_FOUND, None, &e);
+    }
+    let principal = request.extensions().get::<crate::server::Principal>().cloned().unwrap_or_default();
+    request.extensions_mut().insert(principal.with_toolset(toolset));
+    endpoint(axum::extract::State(state), request).await
 }
 
 /// The Streamable HTTP endpoint: picks the era of each request.
