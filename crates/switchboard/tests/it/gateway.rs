@@ -479,3 +479,51 @@ fn toolsets_find_tools_and_upstream_roles_narrow_what_each_caller_sees() {
     assert!(body.contains("no toolset named \\\"nope\\\"") && body.contains("math"), "{body}");
     gateway.terminate(Duration::from_secs(10));
 }
+
+#[test]
+fn websocket_and_http_sse_upstreams_and_lazy_idle_stdio_upstreams() {
+    let dir = scratch("gateway-transports");
+    let mut upstream = ServerProcess::spawn(
+        &crate::switchboard_bin(),
+        &["serve", "--demo", "--demo-basic", "--listen", "127.0.0.1:0"],
+    );
+    let config = write_config(
+        &dir,
+        &format!(
+            "upstreams:\n  ws:\n    url: ws://{addr}/ws\n  sse:\n    type: sse\n    url: http://{addr}/sse\n  \
+             lazy:\n    command: {bin}\n    args: [serve, --stdio, --demo, --demo-basic, --log-level, warn]\n    \
+             start: lazy\n    idle_timeout_ms: 1000\n",
+            addr = upstream.addr,
+            bin = crate::switchboard_bin().display()
+        ),
+    );
+    let mut gateway = serve_config(&config, &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+    for (tool, era) in [("ws_echo", "auto"), ("sse_echo", "legacy"), ("ws_add", "legacy"), ("sse_add", "auto")] {
+        let args = if tool.ends_with("echo") { r#"{"message": "over"}"# } else { r#"{"a": 1, "b": 2}"# };
+        let out = py(&url, era, &["--call", tool, "--args", args]);
+        assert_eq!(out["call"]["isError"], false, "{tool}: {out}");
+        assert!(!text(&out["call"]).is_empty(), "{tool}: {out}");
+    }
+
+    // A lazy stdio upstream: listed at boot, then not running until a call needs it, and
+    // stopped again once idle.
+    let wait_for = |want: usize, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while children(gateway.pid()).len() != want {
+            assert!(Instant::now() < deadline, "{what}: children {:?}", children(gateway.pid()));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for(0, "a lazy upstream is stopped once listed");
+    let out = py(&url, "auto", &["--call", "lazy_echo", "--args", r#"{"message": "wake up"}"#]);
+    assert_eq!(out["call"]["isError"], false, "{out}");
+    assert!(text(&out["call"]).contains("wake up"), "{out}");
+    assert_eq!(children(gateway.pid()).len(), 1, "started by the call");
+    wait_for(0, "stopped after idle_timeout_ms");
+    let ready = ureq_get(&format!("{}/readyz", gateway.base));
+    assert_eq!(ready["components"]["upstream:lazy"], "stopped", "{ready}");
+    assert_eq!(ready["components"]["upstream:ws"], "up", "{ready}");
+    gateway.terminate(Duration::from_secs(10));
+    upstream.terminate(Duration::from_secs(10));
+}
