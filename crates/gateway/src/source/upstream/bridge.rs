@@ -18,8 +18,6 @@ use switchboard_protocol::client::{
 use switchboard_protocol::lifecycle::ClientCapabilities;
 use switchboard_protocol::{methods, ErrorCode, ErrorObject};
 
-use super::runtime::Upstream;
-
 tokio::task_local! {
     /// The call being made from this task (a modern upstream's input requests are answered
     /// in the calling task).
@@ -101,23 +99,36 @@ impl CallSlot {
     }
 }
 
+/// What the bridge tells the upstream it serves, and asks of it (implemented by the runtime's
+/// `Upstream`; a trait so that this module does not reach back into the runtime that owns it).
+pub(crate) trait UpstreamEvents: Send + Sync + 'static {
+    /// Its name, for logs and input keys.
+    fn name(&self) -> &str;
+    /// Its calls in flight.
+    fn calls(&self) -> &Calls;
+    /// One of its lists changed: list it again.
+    fn mark_dirty(&self);
+    /// One of its resources changed (its own URI).
+    fn resource_updated(&self, uri: &str);
+}
+
 /// The client handler of one upstream's connection.
 pub(crate) struct Bridge {
-    upstream: Weak<Upstream>,
+    upstream: Weak<dyn UpstreamEvents>,
 }
 
 impl Bridge {
-    pub(crate) fn new(upstream: Weak<Upstream>) -> Self {
+    pub(crate) fn new(upstream: Weak<dyn UpstreamEvents>) -> Self {
         Self { upstream }
     }
 
     /// The call an upstream request belongs to.
-    fn call(&self, what: &str) -> Result<(Arc<Upstream>, Arc<CallSlot>), ErrorObject> {
+    fn call(&self, what: &str) -> Result<(Arc<dyn UpstreamEvents>, Arc<CallSlot>), ErrorObject> {
         let upstream = self
             .upstream
             .upgrade()
             .ok_or_else(|| ErrorObject::new(ErrorCode::INTERNAL_ERROR, "the gateway no longer serves this upstream"))?;
-        let slot = CURRENT.try_with(Arc::clone).ok().or_else(|| upstream.calls.only()).ok_or_else(|| {
+        let slot = CURRENT.try_with(Arc::clone).ok().or_else(|| upstream.calls().only()).ok_or_else(|| {
             ErrorObject::new(
                 ErrorCode::INVALID_REQUEST,
                 format!("the gateway cannot tell which of its calls this {what} belongs to (send it during exactly one call)"),
@@ -136,7 +147,7 @@ impl Bridge {
         Box::pin(async move {
             let (upstream, slot) = found?;
             let n = slot.seq.fetch_add(1, Ordering::Relaxed);
-            let key = format!("{}-{what}-{n}", upstream.name);
+            let key = format!("{}-{what}-{n}", upstream.name());
             match ask(slot.ctx.clone(), key).await {
                 Ok(answer) => Ok(answer),
                 Err(e) if e.kind_name() == "input_required" => {
@@ -188,7 +199,7 @@ impl ClientHandler for Bridge {
             methods::NOTIFICATION_TOOLS_LIST_CHANGED
             | methods::NOTIFICATION_PROMPTS_LIST_CHANGED
             | methods::NOTIFICATION_RESOURCES_LIST_CHANGED => {
-                tracing::info!(target: "switchboard::upstream", upstream = %upstream.name, %method, "upstream lists changed; listing again");
+                tracing::info!(target: "switchboard::upstream", upstream = %upstream.name(), %method, "upstream lists changed; listing again");
                 upstream.mark_dirty();
             }
             methods::NOTIFICATION_RESOURCES_UPDATED => {
@@ -202,16 +213,16 @@ impl ClientHandler for Bridge {
                 let data = params.get("data").map(Value::to_string).unwrap_or_default();
                 match level {
                     "debug" => {
-                        tracing::debug!(target: "switchboard::upstream", upstream = %upstream.name, logger, "{data}")
+                        tracing::debug!(target: "switchboard::upstream", upstream = %upstream.name(), logger, "{data}")
                     }
                     "info" | "notice" => {
-                        tracing::info!(target: "switchboard::upstream", upstream = %upstream.name, logger, "{data}")
+                        tracing::info!(target: "switchboard::upstream", upstream = %upstream.name(), logger, "{data}")
                     }
                     "warning" => {
-                        tracing::warn!(target: "switchboard::upstream", upstream = %upstream.name, logger, "{data}")
+                        tracing::warn!(target: "switchboard::upstream", upstream = %upstream.name(), logger, "{data}")
                     }
                     _ => {
-                        tracing::error!(target: "switchboard::upstream", upstream = %upstream.name, logger, level, "{data}")
+                        tracing::error!(target: "switchboard::upstream", upstream = %upstream.name(), logger, level, "{data}")
                     }
                 }
             }

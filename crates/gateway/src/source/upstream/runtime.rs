@@ -21,7 +21,7 @@ use switchboard_protocol::ProtocolVersion;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::bridge::Bridge;
+use super::bridge::{Bridge, Calls, UpstreamEvents};
 use crate::config::{StartMode, UpstreamEra, UpstreamSpec, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS};
 
 /// Longest wait between two attempts to reach a server that is down.
@@ -209,7 +209,7 @@ pub(crate) struct Upstream {
     shared: Weak<Shared>,
     /// The calls in flight, for routing the server's requests (elicitation, sampling) to the
     /// right caller.
-    pub(crate) calls: super::bridge::Calls,
+    pub(crate) calls: Calls,
     /// How its resource URIs are served (set when it is registered).
     uris: Mutex<super::names::Uris>,
     /// Its list-change notifications (a `subscriptions/listen` stream on a modern server), for
@@ -373,7 +373,8 @@ impl Upstream {
             },
             ..ClientOptions::default()
         };
-        let bridge = Bridge::new(Arc::downgrade(self));
+        let events: Arc<dyn UpstreamEvents> = self.clone();
+        let bridge = Bridge::new(Arc::downgrade(&events));
         let connect = Client::connect(self.target(), bridge, options);
         let outcome = match tokio::time::timeout(self.init_timeout(), connect).await {
             Ok(Ok(client)) => Ok(Arc::new(client)),
@@ -554,6 +555,24 @@ impl Upstream {
         if let Some(shared) = self.shared.upgrade() {
             shared.changed.notify_one();
         }
+    }
+}
+
+impl UpstreamEvents for Upstream {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    fn mark_dirty(&self) {
+        Upstream::mark_dirty(self);
+    }
+
+    fn resource_updated(&self, uri: &str) {
+        Upstream::resource_updated(self, uri);
     }
 }
 
