@@ -72,6 +72,14 @@ pub enum ClientError {
         /// Which server.
         server: String,
     },
+    /// The server wants credentials we could not get (the OAuth flow failed or was refused).
+    #[error("{server}: not authorized: {reason}")]
+    Unauthorized {
+        /// Which server.
+        server: String,
+        /// Why authorization failed.
+        reason: String,
+    },
     /// The call was refused before it was sent (unknown tool, invalid tool definition, a missing
     /// capability).
     #[error("{0}")]

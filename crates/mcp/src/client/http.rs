@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use switchboard_protocol::ErrorObject;
@@ -27,6 +27,35 @@ const PROTOCOL_VERSION: &str = "mcp-protocol-version";
 const MAX_RESUMES: usize = 5;
 /// The reconnection delay when the server gave no `retry`.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// How often one request is sent again after new credentials: a first authorization and one
+/// step-up. More would loop against a server that will never accept us.
+const MAX_REAUTHORIZATIONS: u32 = 2;
+
+/// Supplies credentials for an HTTP server and gets new ones when the server refuses them: the
+/// seam the OAuth client ([`super::oauth::OAuth`]) plugs into. Implementations serialize their
+/// own re-authorizations.
+pub trait HttpAuth: Send + Sync + std::fmt::Debug {
+    /// The `Authorization` header value for the next request, if there is one (refreshing an
+    /// expired token first).
+    fn authorization(&self) -> BoxFuture<'_, Result<Option<String>, ClientError>>;
+
+    /// The server refused a request: `Ok(true)` when there are new credentials worth one more
+    /// try, `Ok(false)` when the refusal is not about credentials (the caller reports it as is).
+    fn refused(&self, refusal: AuthRefusal) -> BoxFuture<'_, Result<bool, ClientError>>;
+}
+
+/// A `401` or `403` from the server, as the authorizer needs it.
+#[derive(Debug, Clone)]
+pub struct AuthRefusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `WWW-Authenticate` challenges, joined with `, ` when there were several fields.
+    pub challenge: String,
+    /// The `Authorization` value the refused request carried.
+    pub sent: Option<String>,
+    /// 1 for the request's first refusal, 2 for the second.
+    pub attempt: u32,
+}
 
 /// A server reached over HTTP.
 #[derive(Debug, Clone)]
@@ -39,12 +68,14 @@ pub struct HttpTarget {
     pub name: Option<String>,
     /// The largest message accepted from the server.
     pub max_message_bytes: usize,
+    /// Credentials that are obtained and renewed while connected (OAuth), beside `headers`.
+    pub auth: Option<Arc<dyn HttpAuth>>,
 }
 
 impl HttpTarget {
     /// An endpoint with no extra headers.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), headers: Vec::new(), name: None, max_message_bytes: 16 * 1024 * 1024 }
+        Self { url: url.into(), headers: Vec::new(), name: None, max_message_bytes: 16 * 1024 * 1024, auth: None }
     }
 }
 
@@ -87,6 +118,7 @@ pub(crate) struct HttpShared {
     session: Mutex<Option<String>>,
     version: Mutex<Option<String>>,
     max_message_bytes: usize,
+    auth: Option<Arc<dyn HttpAuth>>,
 }
 
 /// The channel to a Streamable HTTP endpoint.
@@ -133,6 +165,7 @@ impl HttpChannel {
                 session: Mutex::new(None),
                 version: Mutex::new(None),
                 max_message_bytes: target.max_message_bytes,
+                auth: target.auth.clone(),
             }),
             next_id: AtomicU64::new(1),
             listener: Mutex::new(None),
@@ -187,13 +220,52 @@ impl HttpShared {
             server: self.server.clone(),
             reason: format!("cannot encode {method}: {e}"),
         })?;
-        self.builder(Method::POST, headers)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json, text/event-stream")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.transport_error(method, &e))
+        let body = bytes::Bytes::from(body);
+        self.send(method, || {
+            self.builder(Method::POST, headers)
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json, text/event-stream")
+                .body(body.clone())
+        })
+        .await
+    }
+
+    /// Sends what `build` makes, with the authorizer's credentials; when the server refuses them
+    /// (`401`, or `403` with a challenge) and the authorizer gets new ones, sends it again.
+    async fn send(
+        &self,
+        method: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut attempt = 0;
+        loop {
+            let mut request = build();
+            let mut sent = None;
+            if let Some(auth) = &self.auth {
+                sent = auth.authorization().await?;
+                if let Some(value) = &sent {
+                    request = request.header(AUTHORIZATION, value.as_str());
+                }
+            }
+            let response = request.send().await.map_err(|e| self.transport_error(method, &e))?;
+            let status = response.status();
+            let Some(auth) = &self.auth else { return Ok(response) };
+            if !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) || attempt >= MAX_REAUTHORIZATIONS {
+                return Ok(response);
+            }
+            attempt += 1;
+            let challenge = response
+                .headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join(", ");
+            let refusal = AuthRefusal { status: status.as_u16(), challenge, sent, attempt };
+            if !auth.refused(refusal).await? {
+                return Ok(response);
+            }
+        }
     }
 
     /// Turns a non-success status into the right error.
@@ -274,12 +346,10 @@ impl HttpShared {
             let delay = state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis);
             tokio::time::sleep(delay).await;
             let response = self
-                .builder(Method::GET, &[])
-                .header(ACCEPT, "text/event-stream")
-                .header("last-event-id", last)
-                .send()
-                .await
-                .map_err(|e| self.transport_error(method, &e))?;
+                .send(method, || {
+                    self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream").header("last-event-id", &last)
+                })
+                .await?;
             if !response.status().is_success() {
                 return Err(self.refused(method, response).await);
             }
@@ -373,11 +443,17 @@ impl HttpShared {
                 let _ = self.read_events(r, &mut state, None).await;
             }
             tokio::time::sleep(state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis)).await;
-            let mut b = self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream");
-            if let Some(last) = &state.last_event_id {
-                b = b.header("last-event-id", last.as_str());
-            }
-            match b.send().await {
+            let last = state.last_event_id.clone();
+            let resumed = self
+                .send("GET", || {
+                    let b = self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream");
+                    match &last {
+                        Some(last) => b.header("last-event-id", last.as_str()),
+                        None => b,
+                    }
+                })
+                .await;
+            match resumed {
                 Ok(r) if r.status().is_success() => response = Some(r),
                 Ok(r) => {
                     tracing::info!(target: "switchboard::client", server = %self.server, status = %r.status(), "notification stream ended");
@@ -507,13 +583,8 @@ impl Channel for HttpChannel {
             if self.listener.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|t| !t.is_finished()) {
                 return Ok(true); // Servers allow one standalone stream per session.
             }
-            let response = self
-                .shared
-                .builder(Method::GET, &[])
-                .header(ACCEPT, "text/event-stream")
-                .send()
-                .await
-                .map_err(|e| self.shared.transport_error("GET", &e))?;
+            let s = &self.shared;
+            let response = s.send("GET", || s.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream")).await?;
             if response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 return Ok(false);
             }
@@ -542,8 +613,9 @@ impl Channel for HttpChannel {
             }
             if self.shared.session().is_some() {
                 // Ending the session is a courtesy; a server that already forgot it is fine.
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(5), self.shared.builder(Method::DELETE, &[]).send()).await;
+                let s = &self.shared;
+                let _ = tokio::time::timeout(Duration::from_secs(5), s.send("DELETE", || s.builder(Method::DELETE, &[])))
+                    .await;
                 *self.shared.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
         })

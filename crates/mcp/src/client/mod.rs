@@ -34,6 +34,8 @@ mod http;
 mod inbound;
 #[cfg(feature = "client-http")]
 mod legacy_sse;
+#[cfg(feature = "client-oauth")]
+pub mod oauth;
 mod session;
 #[cfg(feature = "client-http")]
 mod sse;
@@ -46,7 +48,7 @@ mod websocket;
 pub use error::ClientError;
 pub use handler::{apply_defaults, full_capabilities, ClientHandler, NoHandler};
 #[cfg(feature = "client-http")]
-pub use http::HttpTarget;
+pub use http::{AuthRefusal, HttpAuth, HttpTarget};
 pub use inbound::ServerNotification;
 pub use session::{Client, ClientOptions, EraChoice, Listener, RequestOptions};
 #[cfg(feature = "client-stdio")]

@@ -8,9 +8,11 @@
 //! made from the schema), then read every resource and get every prompt.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde_json::{json, Map, Value};
+use switchboard_mcp::client::oauth::{CredentialStore, FollowRedirect, OAuth, OAuthOptions};
 use switchboard_mcp::client::{full_capabilities, Client, ClientHandler, ClientOptions, EraChoice, HttpTarget, Target};
 use switchboard_mcp::protocol::client::{
     CreateMessageParams, CreateMessageResult, ElicitAction, ElicitParams, ElicitResult, ListRootsResult, Root,
@@ -55,10 +57,33 @@ async fn run(scenario: &str, url: &str) -> Result<(), Box<dyn std::error::Error>
         .and_then(|c| serde_json::from_str(&c).ok())
         .unwrap_or(Value::Null);
     let options = ClientOptions { era, ..ClientOptions::default() };
-    let client = Client::connect(Target::Http(HttpTarget::new(url)), Conformance, options).await?;
+    let mut target = HttpTarget::new(url);
+    if scenario.starts_with("auth/") {
+        target.auth = Some(Arc::new(oauth(url, &context)?));
+    }
+    let client = Client::connect(Target::Http(target), Conformance, options).await?;
     let outcome = exercise(&client, scenario, &context).await;
     client.close().await;
     outcome
+}
+
+/// The suite's fixed client metadata document URL, used where the server supports them.
+const CIMD_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+/// The OAuth client for `auth/*` scenarios: the suite's authorization servers approve at once,
+/// so the redirect is read from the authorization endpoint's answer instead of a browser.
+/// Pre-registered credentials come from the scenario's context.
+fn oauth(url: &str, context: &Value) -> Result<OAuth, Box<dyn std::error::Error>> {
+    let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
+    let options = OAuthOptions {
+        client_name: "switchboard-conformance".into(),
+        client_id: text("client_id"),
+        client_secret: text("client_secret"),
+        client_metadata_url: Some(CIMD_URL.into()),
+        ..OAuthOptions::default()
+    };
+    let agent = Arc::new(FollowRedirect::new("http://localhost:3000/callback")?);
+    Ok(OAuth::new(url, options, Arc::new(CredentialStore::memory()), agent)?)
 }
 
 /// Lists and calls the tools, then reads resources and gets prompts the server offers.
