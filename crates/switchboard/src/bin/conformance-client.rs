@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde_json::{json, Map, Value};
-use switchboard_mcp::client::oauth::{CredentialStore, FollowRedirect, OAuth, OAuthOptions};
+use switchboard_mcp::client::oauth::{CredentialStore, FollowRedirect, Grant, OAuth, OAuthOptions, SigningKey};
 use switchboard_mcp::client::{full_capabilities, Client, ClientHandler, ClientOptions, EraChoice, HttpTarget, Target};
 use switchboard_mcp::protocol::client::{
     CreateMessageParams, CreateMessageResult, ElicitAction, ElicitParams, ElicitResult, ListRootsResult, Root,
@@ -74,8 +74,30 @@ const CIMD_URL: &str = "https://conformance-test.local/client-metadata.json";
 /// so the redirect is read from the authorization endpoint's answer instead of a browser.
 /// Pre-registered credentials come from the scenario's context.
 fn oauth(url: &str, context: &Value) -> Result<OAuth, Box<dyn std::error::Error>> {
+    let scenario_is = |name: &str| std::env::var("MCP_CONFORMANCE_SCENARIO").is_ok_and(|s| s == name);
     let text = |key: &str| context.get(key).and_then(Value::as_str).map(str::to_owned);
+    // The machine-to-machine extensions say which grant they test through their context.
+    let grant = if let (Some(endpoint), Some(id_token)) = (text("idp_token_endpoint"), text("idp_id_token")) {
+        Grant::IdentityAssertion {
+            idp_token_endpoint: endpoint,
+            idp_client_id: text("idp_client_id").unwrap_or_default(),
+            idp_client_secret: None,
+            id_token,
+        }
+    } else if let Some(assertion) = text("valid_jwt") {
+        Grant::JwtBearer { assertion }
+    } else if text("private_key_pem").is_some() || scenario_is("auth/client-credentials-basic") {
+        Grant::ClientCredentials
+    } else {
+        Grant::AuthorizationCode
+    };
+    let private_key = text("private_key_pem").map(|pem| SigningKey {
+        pem,
+        algorithm: text("signing_algorithm").unwrap_or_else(|| "ES256".into()),
+    });
     let options = OAuthOptions {
+        grant,
+        private_key,
         client_name: "switchboard-conformance".into(),
         client_id: text("client_id"),
         client_secret: text("client_secret"),

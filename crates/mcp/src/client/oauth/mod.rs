@@ -138,6 +138,68 @@ pub struct OAuthOptions {
     pub offline_access: bool,
     /// Per-request timeout for the authorization server.
     pub timeout: Duration,
+    /// How tokens are obtained. Default: the user authorizes (authorization code).
+    pub grant: Grant,
+    /// A private key the client authenticates with at the token endpoint (`private_key_jwt`,
+    /// RFC 7523 §2.2) instead of a secret.
+    pub private_key: Option<SigningKey>,
+}
+
+/// How the client obtains tokens.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Grant {
+    /// A person authorizes in a browser: authorization code with PKCE.
+    #[default]
+    AuthorizationCode,
+    /// The client acts for itself with its own credentials (`client_credentials`; SEP-1046):
+    /// needs a pre-registered `client_id` with a secret or a [`SigningKey`].
+    ClientCredentials,
+    /// A JWT from the workload's identity provider is the grant (RFC 7523 `jwt-bearer`;
+    /// workload identity federation).
+    JwtBearer {
+        /// The workload's JWT, whose audience is the authorization server.
+        assertion: String,
+    },
+    /// Enterprise-managed authorization (SEP-990): the user's ID token is exchanged at the
+    /// enterprise identity provider (RFC 8693) for an identity assertion grant, which the
+    /// authorization server takes as a `jwt-bearer` grant.
+    IdentityAssertion {
+        /// The identity provider's token endpoint.
+        idp_token_endpoint: String,
+        /// This client's ID at the identity provider.
+        idp_client_id: String,
+        /// Its secret there, if it has one.
+        idp_client_secret: Option<String>,
+        /// The user's ID token from the identity provider.
+        id_token: String,
+    },
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Grant::AuthorizationCode => "AuthorizationCode",
+            Grant::ClientCredentials => "ClientCredentials",
+            Grant::JwtBearer { .. } => "JwtBearer { .. }",
+            Grant::IdentityAssertion { .. } => "IdentityAssertion { .. }",
+        })
+    }
+}
+
+/// A private key for `private_key_jwt` client authentication.
+#[derive(Clone)]
+pub struct SigningKey {
+    /// The key, PEM-encoded (PKCS#8 for EC and Ed25519; PKCS#1 or PKCS#8 for RSA).
+    pub pem: String,
+    /// The JWS algorithm: `ES256` (default), `ES384`, `RS256`, `PS256`, `EdDSA`, ...
+    pub algorithm: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("algorithm", &self.algorithm).finish_non_exhaustive()
+    }
 }
 
 impl Default for OAuthOptions {
@@ -150,6 +212,8 @@ impl Default for OAuthOptions {
             scopes: Vec::new(),
             offline_access: true,
             timeout: Duration::from_secs(30),
+            grant: Grant::AuthorizationCode,
+            private_key: None,
         }
     }
 }
@@ -232,15 +296,7 @@ impl OAuth {
     }
 
     fn registration_for_refresh(&self, issuer: &str) -> Option<Registration> {
-        match &self.options.client_id {
-            Some(id) => Some(Registration {
-                client_id: id.clone(),
-                client_secret: self.options.client_secret.clone(),
-                token_endpoint_auth_method: None,
-                redirect_uri: self.user_agent.redirect_uri(),
-            }),
-            None => self.store.registration(issuer),
-        }
+        self.preregistered().or_else(|| self.store.registration(issuer))
     }
 
     /// The whole flow, from discovery to a stored token.
@@ -276,8 +332,93 @@ impl OAuth {
             }
         }
 
-        let registration = self.registration(&issuer, &metadata).await?;
         let scope = self.scope(challenge, prior.filter(|p| p.issuer == issuer), resource_scopes, &metadata);
+        let mut tokens = match &self.options.grant {
+            Grant::AuthorizationCode => self.authorization_code(&issuer, &metadata, &resource, scope.clone()).await?,
+            grant => self.machine_grant(grant, &metadata, &resource, scope.clone()).await?,
+        };
+        tokens.scope = tokens.scope.or(scope);
+        self.store.save_tokens(&issuer, &resource, Some(tokens.clone()))?;
+        if let Some(prior) = prior.filter(|p| p.issuer != issuer) {
+            // The resource moved to another authorization server: the old tokens are dead.
+            let _ = self.store.save_tokens(&prior.issuer, &prior.resource, None);
+        }
+        Ok(Current { issuer, resource, tokens, token_endpoint: Some(metadata.token_endpoint) })
+    }
+
+    /// A token without a person: the client's own credentials, or an assertion.
+    async fn machine_grant(
+        &self,
+        grant: &Grant,
+        metadata: &ServerMetadata,
+        resource: &str,
+        scope: Option<String>,
+    ) -> Result<Tokens, OAuthError> {
+        let registration = self.preregistered().ok_or_else(|| OAuthError::Unsupported {
+            issuer: metadata.issuer.clone(),
+            reason: "cannot be used without a user unless a client_id is configured".into(),
+        })?;
+        let mut form = vec![("resource", resource.to_owned())];
+        match grant {
+            Grant::ClientCredentials => form.push(("grant_type", "client_credentials".into())),
+            Grant::JwtBearer { assertion } => {
+                form.push(("grant_type", JWT_BEARER.into()));
+                form.push(("assertion", assertion.clone()));
+            }
+            Grant::IdentityAssertion { idp_token_endpoint, idp_client_id, idp_client_secret, id_token } => {
+                let jag = self
+                    .exchange_id_token(idp_token_endpoint, idp_client_id, idp_client_secret.as_deref(), id_token, metadata, resource)
+                    .await?;
+                form.push(("grant_type", JWT_BEARER.into()));
+                form.push(("assertion", jag));
+            }
+            Grant::AuthorizationCode => unreachable!("handled by authorization_code"),
+        }
+        if let Some(scope) = &scope {
+            form.push(("scope", scope.clone()));
+        }
+        self.token_request(metadata, &registration, form, scope.as_deref()).await
+    }
+
+    /// RFC 8693 at the enterprise identity provider: the user's ID token for an identity
+    /// assertion grant addressed to this authorization server and resource.
+    async fn exchange_id_token(
+        &self,
+        endpoint: &str,
+        client_id: &str,
+        client_secret: Option<&str>,
+        id_token: &str,
+        metadata: &ServerMetadata,
+        resource: &str,
+    ) -> Result<String, OAuthError> {
+        let mut form = vec![
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange".to_owned()),
+            ("requested_token_type", "urn:ietf:params:oauth:token-type:id-jag".to_owned()),
+            ("subject_token", id_token.to_owned()),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:id_token".to_owned()),
+            ("audience", metadata.issuer.clone()),
+            ("resource", resource.to_owned()),
+            ("client_id", client_id.to_owned()),
+        ];
+        if let Some(secret) = client_secret {
+            form.push(("client_secret", secret.to_owned()));
+        }
+        let answer = self.post_form(endpoint, self.http.post(endpoint), form).await?;
+        answer.access_token.ok_or_else(|| OAuthError::TokenEndpoint {
+            url: endpoint.to_owned(),
+            reason: "the token exchange answer has no access_token (the identity assertion)".into(),
+        })
+    }
+
+    /// Authorization code with PKCE, through the user agent.
+    async fn authorization_code(
+        &self,
+        issuer: &str,
+        metadata: &ServerMetadata,
+        resource: &str,
+        scope: Option<String>,
+    ) -> Result<Tokens, OAuthError> {
+        let registration = self.registration(issuer, metadata).await?;
 
         // PKCE and state.
         let verifier = random_token()?;
@@ -297,7 +438,7 @@ impl OAuth {
                 .append_pair("state", &state)
                 .append_pair("code_challenge", &code_challenge)
                 .append_pair("code_challenge_method", "S256")
-                .append_pair("resource", &resource);
+                .append_pair("resource", resource);
             if let Some(scope) = &scope {
                 query.append_pair("scope", scope);
             }
@@ -333,29 +474,27 @@ impl OAuth {
             ("code", code),
             ("redirect_uri", redirect_uri),
             ("code_verifier", verifier),
-            ("resource", resource.clone()),
+            ("resource", resource.to_owned()),
         ];
-        let mut tokens = self.token_request(&metadata, &registration, form, scope.as_deref()).await?;
-        tokens.scope = tokens.scope.or(scope);
-        self.store.save_tokens(&issuer, &resource, Some(tokens.clone()))?;
-        if let Some(prior) = prior.filter(|p| p.issuer != issuer) {
-            // The resource moved to another authorization server: the old tokens are dead.
-            let _ = self.store.save_tokens(&prior.issuer, &prior.resource, None);
-        }
-        Ok(Current { issuer, resource, tokens, token_endpoint: Some(metadata.token_endpoint) })
+        self.token_request(metadata, &registration, form, scope.as_deref()).await
+    }
+
+    /// The configured client, used with every issuer.
+    fn preregistered(&self) -> Option<Registration> {
+        self.options.client_id.as_ref().map(|client_id| Registration {
+            client_id: client_id.clone(),
+            client_secret: self.options.client_secret.clone(),
+            token_endpoint_auth_method: None,
+            redirect_uri: self.user_agent.redirect_uri(),
+        })
     }
 
     /// How we are known to `issuer`: pre-registered, a metadata document URL, stored, or newly
     /// registered.
     async fn registration(&self, issuer: &str, metadata: &ServerMetadata) -> Result<Registration, OAuthError> {
         let redirect_uri = self.user_agent.redirect_uri();
-        if let Some(client_id) = &self.options.client_id {
-            return Ok(Registration {
-                client_id: client_id.clone(),
-                client_secret: self.options.client_secret.clone(),
-                token_endpoint_auth_method: None,
-                redirect_uri,
-            });
+        if let Some(registration) = self.preregistered() {
+            return Ok(registration);
         }
         if let (true, Some(url)) = (metadata.client_id_metadata_document_supported, &self.options.client_metadata_url) {
             return Ok(Registration {
@@ -468,52 +607,30 @@ impl OAuth {
         requested_scope: Option<&str>,
     ) -> Result<Tokens, OAuthError> {
         let endpoint = &metadata.token_endpoint;
-        let method = auth_method(registration, metadata);
-        let mut request = self.http.post(endpoint).header(reqwest::header::ACCEPT, "application/json");
-        match (method, &registration.client_secret) {
-            ("client_secret_basic", Some(secret)) => {
+        let method = if self.options.private_key.is_some() { "private_key_jwt" } else { auth_method(registration, metadata) };
+        let mut request = self.http.post(endpoint);
+        match (method, &registration.client_secret, &self.options.private_key) {
+            ("private_key_jwt", _, Some(key)) => {
+                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
+                form.push(("client_assertion", client_assertion(key, &registration.client_id, &metadata.issuer)?));
+            }
+            ("client_secret_basic", Some(secret), _) => {
                 // RFC 6749 §2.3.1: both parts form-encoded before Base64.
                 let user = form_encode(&registration.client_id);
                 let pass = form_encode(secret);
                 request = request
                     .header(reqwest::header::AUTHORIZATION, format!("Basic {}", STANDARD.encode(format!("{user}:{pass}"))));
             }
-            ("client_secret_post", Some(secret)) => {
+            ("client_secret_post", Some(secret), _) => {
                 form.push(("client_id", registration.client_id.clone()));
                 form.push(("client_secret", secret.clone()));
             }
             _ => form.push(("client_id", registration.client_id.clone())),
         }
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
-        let response = request
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| OAuthError::Http { url: endpoint.clone(), reason: e.to_string() })?;
-        let status = response.status();
-        let bytes = discovery::read_limited(response, endpoint).await?;
-        if !status.is_success() {
-            return Err(OAuthError::TokenEndpoint {
-                url: endpoint.clone(),
-                reason: format!("HTTP {status}: {}", oauth_error_text(&bytes)),
-            });
-        }
-        #[derive(Deserialize)]
-        struct TokenResponse {
-            access_token: String,
-            #[serde(default)]
-            token_type: Option<String>,
-            #[serde(default)]
-            expires_in: Option<u64>,
-            #[serde(default)]
-            refresh_token: Option<String>,
-            #[serde(default)]
-            scope: Option<String>,
-        }
-        let answer: TokenResponse = serde_json::from_slice(&bytes).map_err(|e| OAuthError::TokenEndpoint {
+        let answer = self.post_form(endpoint, request, form).await?;
+        let access_token = answer.access_token.ok_or_else(|| OAuthError::TokenEndpoint {
             url: endpoint.clone(),
-            reason: format!("the answer is not a token response: {e}"),
+            reason: "the answer has no access_token".into(),
         })?;
         if let Some(kind) = answer.token_type.as_deref().filter(|t| !t.eq_ignore_ascii_case("bearer")) {
             return Err(OAuthError::TokenEndpoint {
@@ -522,12 +639,90 @@ impl OAuth {
             });
         }
         Ok(Tokens {
-            access_token: answer.access_token,
+            access_token,
             refresh_token: answer.refresh_token,
             expires_at: answer.expires_in.map(|s| now().saturating_add(s)),
             scope: answer.scope.or_else(|| requested_scope.map(str::to_owned)),
         })
     }
+
+    /// POSTs a form to a token endpoint and reads its JSON answer or OAuth error.
+    async fn post_form(
+        &self,
+        endpoint: &str,
+        request: reqwest::RequestBuilder,
+        form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
+        let response = request
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| OAuthError::Http { url: endpoint.to_owned(), reason: e.to_string() })?;
+        let status = response.status();
+        let bytes = discovery::read_limited(response, endpoint).await?;
+        if !status.is_success() {
+            return Err(OAuthError::TokenEndpoint {
+                url: endpoint.to_owned(),
+                reason: format!("HTTP {status}: {}", oauth_error_text(&bytes)),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| OAuthError::TokenEndpoint {
+            url: endpoint.to_owned(),
+            reason: format!("the answer is not a token response: {e}"),
+        })
+    }
+}
+
+/// A token endpoint's answer (RFC 6749 §5.1; RFC 8693 §2.2.1 for exchanges).
+#[derive(Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+/// The `grant_type` of RFC 7523 assertions.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// A `private_key_jwt` client assertion (RFC 7523 §3): issued by and about the client, for the
+/// authorization server, valid five minutes, never reused.
+fn client_assertion(key: &SigningKey, client_id: &str, audience: &str) -> Result<String, OAuthError> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let bad_key = |reason: String| OAuthError::Unsupported { issuer: audience.to_owned(), reason };
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    let algorithm: Algorithm =
+        key.algorithm.parse().map_err(|_| bad_key(format!("cannot be used: unknown signing algorithm {:?}", key.algorithm)))?;
+    let pem = key.pem.as_bytes();
+    let encoding = match algorithm {
+        Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(pem),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            return Err(bad_key("cannot be used: private_key_jwt needs an asymmetric algorithm".into()))
+        }
+        _ => EncodingKey::from_rsa_pem(pem),
+    }
+    .map_err(|e| bad_key(format!("cannot be used: the private key is not a {:?} key: {e}", key.algorithm)))?;
+    let now = now();
+    let claims = serde_json::json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 300,
+        "jti": random_token()?,
+    });
+    jsonwebtoken::encode(&Header::new(algorithm), &claims, &encoding)
+        .map_err(|e| bad_key(format!("cannot sign the client assertion: {e}")))
 }
 
 impl HttpAuth for OAuth {
