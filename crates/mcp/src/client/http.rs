@@ -35,9 +35,14 @@ const MAX_REAUTHORIZATIONS: u32 = 2;
 /// seam the OAuth client ([`super::oauth::OAuth`]) plugs into. Implementations serialize their
 /// own re-authorizations.
 pub trait HttpAuth: Send + Sync + std::fmt::Debug {
-    /// The `Authorization` header value for the next request, if there is one (refreshing an
-    /// expired token first).
-    fn authorization(&self) -> BoxFuture<'_, Result<Option<String>, ClientError>>;
+    /// The credential headers for a `method` request to `url` (`Authorization`, and a `DPoP`
+    /// proof for sender-constrained tokens); none before the first authorization. An expired
+    /// token is refreshed first.
+    fn authorization<'a>(
+        &'a self,
+        method: &'a str,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, String)>, ClientError>>;
 
     /// The server refused a request: `Ok(true)` when there are new credentials worth one more
     /// try, `Ok(false)` when the refusal is not about credentials (the caller reports it as is).
@@ -53,6 +58,8 @@ pub struct AuthRefusal {
     pub challenge: String,
     /// The `Authorization` value the refused request carried.
     pub sent: Option<String>,
+    /// The server's `DPoP-Nonce`, when it sent one.
+    pub nonce: Option<String>,
     /// 1 for the request's first refusal, 2 for the second.
     pub attempt: u32,
 }
@@ -221,7 +228,7 @@ impl HttpShared {
             reason: format!("cannot encode {method}: {e}"),
         })?;
         let body = bytes::Bytes::from(body);
-        self.send(method, || {
+        self.send(method, Method::POST, || {
             self.builder(Method::POST, headers)
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, "application/json, text/event-stream")
@@ -235,6 +242,7 @@ impl HttpShared {
     async fn send(
         &self,
         method: &str,
+        verb: Method,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, ClientError> {
         let mut attempt = 0;
@@ -242,9 +250,11 @@ impl HttpShared {
             let mut request = build();
             let mut sent = None;
             if let Some(auth) = &self.auth {
-                sent = auth.authorization().await?;
-                if let Some(value) = &sent {
-                    request = request.header(AUTHORIZATION, value.as_str());
+                for (name, value) in auth.authorization(verb.as_str(), self.url.as_str()).await? {
+                    if name == AUTHORIZATION.as_str() {
+                        sent = Some(value.clone());
+                    }
+                    request = request.header(name, value);
                 }
             }
             let response = request.send().await.map_err(|e| self.transport_error(method, &e))?;
@@ -261,7 +271,8 @@ impl HttpShared {
                 .filter_map(|v| v.to_str().ok())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let refusal = AuthRefusal { status: status.as_u16(), challenge, sent, attempt };
+            let nonce = response.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let refusal = AuthRefusal { status: status.as_u16(), challenge, sent, nonce, attempt };
             if !auth.refused(refusal).await? {
                 return Ok(response);
             }
@@ -346,7 +357,7 @@ impl HttpShared {
             let delay = state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis);
             tokio::time::sleep(delay).await;
             let response = self
-                .send(method, || {
+                .send(method, Method::GET, || {
                     self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream").header("last-event-id", &last)
                 })
                 .await?;
@@ -445,7 +456,7 @@ impl HttpShared {
             tokio::time::sleep(state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis)).await;
             let last = state.last_event_id.clone();
             let resumed = self
-                .send("GET", || {
+                .send("GET", Method::GET, || {
                     let b = self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream");
                     match &last {
                         Some(last) => b.header("last-event-id", last.as_str()),
@@ -584,7 +595,8 @@ impl Channel for HttpChannel {
                 return Ok(true); // Servers allow one standalone stream per session.
             }
             let s = &self.shared;
-            let response = s.send("GET", || s.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream")).await?;
+            let response =
+                s.send("GET", Method::GET, || s.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream")).await?;
             if response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 return Ok(false);
             }
@@ -614,8 +626,11 @@ impl Channel for HttpChannel {
             if self.shared.session().is_some() {
                 // Ending the session is a courtesy; a server that already forgot it is fine.
                 let s = &self.shared;
-                let _ = tokio::time::timeout(Duration::from_secs(5), s.send("DELETE", || s.builder(Method::DELETE, &[])))
-                    .await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    s.send("DELETE", Method::DELETE, || s.builder(Method::DELETE, &[])),
+                )
+                .await;
                 *self.shared.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
             }
         })

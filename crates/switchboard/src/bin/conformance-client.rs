@@ -91,10 +91,8 @@ fn oauth(url: &str, context: &Value) -> Result<OAuth, Box<dyn std::error::Error>
     } else {
         Grant::AuthorizationCode
     };
-    let private_key = text("private_key_pem").map(|pem| SigningKey {
-        pem,
-        algorithm: text("signing_algorithm").unwrap_or_else(|| "ES256".into()),
-    });
+    let private_key = text("private_key_pem")
+        .map(|pem| SigningKey { pem, algorithm: text("signing_algorithm").unwrap_or_else(|| "ES256".into()) });
     let options = OAuthOptions {
         grant,
         private_key,

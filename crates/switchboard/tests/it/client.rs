@@ -34,14 +34,54 @@ fn runtime() -> tokio::runtime::Runtime {
 
 // ------------------------------------------------------------------ conformance (client mode)
 
-#[test]
-fn conformance_client_passes_every_non_auth_client_scenario() {
+/// Runs one client scenario of the official suite against `conformance-client`; `None` when it
+/// passed, else the report. `version` `None` forces an extension scenario (not on the spec
+/// timeline).
+fn conformance_scenario(version: Option<&str>, scenario: &str) -> Option<String> {
     let node = peers().join("node22/bin/node");
     let suite = peers().join("node/node_modules/@modelcontextprotocol/conformance/dist/index.js");
     let client = PathBuf::from(env!("CARGO_BIN_EXE_conformance-client"));
-    let runs: &[(&str, &[&str])] = &[
+    let mut command = Command::new(&node);
+    command.arg(&suite).args(["client", "--command", &client.display().to_string(), "--scenario", scenario]);
+    match version {
+        Some(version) => command.args(["--spec-version", version]),
+        None => command.arg("--force"),
+    };
+    let out = command.current_dir(peers().join("node")).output().expect("running the conformance suite");
+    // The suite prints its report on both streams, depending on the line.
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let passed = out.status.success() && report.contains("OVERALL: PASSED") && !report.contains("OVERALL: FAILED");
+    let label = format!("{} {scenario}", version.unwrap_or("extension"));
+    eprintln!("{label}: {}", report.lines().find(|l| l.contains("Passed:")).unwrap_or("?"));
+    (!passed).then(|| format!("{label}:\n{report}"))
+}
+
+/// Runs scenarios three at a time (each is a node process and a client process, mostly
+/// waiting on each other) and collects the failures.
+fn conformance_runs(runs: &[(Option<&'static str>, &[&'static str])]) -> Vec<String> {
+    let jobs: Vec<(Option<&str>, &str)> =
+        runs.iter().flat_map(|(v, scenarios)| scenarios.iter().map(move |s| (*v, *s))).collect();
+    let next = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..3 {
+            scope.spawn(|| {
+                while let Some((version, scenario)) = jobs.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    if let Some(failure) = conformance_scenario(*version, scenario) {
+                        failures.lock().unwrap_or_else(|p| p.into_inner()).push(failure);
+                    }
+                }
+            });
+        }
+    });
+    failures.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+#[test]
+fn conformance_client_passes_every_non_auth_client_scenario() {
+    let failures = conformance_runs(&[
         (
-            "2026-07-28",
+            Some("2026-07-28"),
             &[
                 "tools_call",
                 "request-metadata",
@@ -54,7 +94,7 @@ fn conformance_client_passes_every_non_auth_client_scenario() {
             ],
         ),
         (
-            "2025-11-25",
+            Some("2025-11-25"),
             &[
                 "initialize",
                 "tools_call",
@@ -63,27 +103,65 @@ fn conformance_client_passes_every_non_auth_client_scenario() {
                 "json-schema-2020-12-preservation",
             ],
         ),
-        ("2025-06-18", &["initialize", "tools_call"]),
+        (Some("2025-06-18"), &["initialize", "tools_call"]),
+    ]);
+    assert!(failures.is_empty(), "client conformance failures:\n{}", failures.join("\n"));
+}
+
+/// Every `auth/*` client scenario of the suite, in every revision it applies to, and the
+/// authorization extensions (machine grants, enterprise-managed authorization, DPoP).
+#[test]
+fn conformance_client_passes_every_auth_scenario() {
+    const CORE: &[&str] = &[
+        "auth/metadata-default",
+        "auth/metadata-var1",
+        "auth/metadata-var2",
+        "auth/metadata-var3",
+        "auth/basic-cimd",
+        "auth/scope-from-www-authenticate",
+        "auth/scope-from-scopes-supported",
+        "auth/scope-omitted-when-undefined",
+        "auth/scope-step-up",
+        "auth/scope-retry-limit",
+        "auth/token-endpoint-auth-basic",
+        "auth/token-endpoint-auth-post",
+        "auth/token-endpoint-auth-none",
+        "auth/pre-registration",
     ];
-    let mut failures = Vec::new();
-    for (version, scenarios) in runs {
-        for scenario in *scenarios {
-            let out = Command::new(&node)
-                .arg(&suite)
-                .args(["client", "--command", &client.display().to_string(), "--scenario", scenario])
-                .args(["--spec-version", version])
-                .current_dir(peers().join("node"))
-                .output()
-                .expect("running the conformance suite");
-            // The suite prints its report on both streams, depending on the line.
-            let stdout = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            let passed = stdout.contains("OVERALL: PASSED") && !stdout.contains("OVERALL: FAILED");
-            eprintln!("{version} {scenario}: {}", stdout.lines().find(|l| l.contains("Passed:")).unwrap_or("?"));
-            if !out.status.success() || !passed {
-                failures.push(format!("{version} {scenario}:\n{stdout}"));
-            }
-        }
-    }
+    const MODERN_ONLY: &[&str] = &[
+        "auth/resource-mismatch",
+        "auth/offline-access-scope",
+        "auth/offline-access-not-supported",
+        "auth/authorization-server-migration",
+        "auth/iss-supported",
+        "auth/iss-not-advertised",
+        "auth/iss-supported-missing",
+        "auth/iss-wrong-issuer",
+        "auth/iss-unexpected",
+        "auth/iss-normalized",
+        "auth/metadata-issuer-mismatch",
+    ];
+    let failures = conformance_runs(&[
+        (Some("2026-07-28"), CORE),
+        (Some("2026-07-28"), MODERN_ONLY),
+        (Some("2025-11-25"), CORE),
+        (
+            Some("2025-06-18"),
+            &["auth/token-endpoint-auth-basic", "auth/token-endpoint-auth-post", "auth/token-endpoint-auth-none"],
+        ),
+        (Some("2025-03-26"), &["auth/2025-03-26-oauth-metadata-backcompat", "auth/2025-03-26-oauth-endpoint-fallback"]),
+        (
+            None,
+            &[
+                "auth/client-credentials-jwt",
+                "auth/client-credentials-basic",
+                "auth/enterprise-managed-authorization",
+                "auth/wif-jwt-bearer",
+                "auth/dpop",
+                "auth/dpop-nonce",
+            ],
+        ),
+    ]);
     assert!(failures.is_empty(), "client conformance failures:\n{}", failures.join("\n"));
 }
 

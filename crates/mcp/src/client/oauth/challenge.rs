@@ -1,6 +1,6 @@
 //! `WWW-Authenticate: Bearer ...` challenges (RFC 6750 §3, RFC 9728 §5.1).
 
-/// What a `Bearer` challenge asks of the client.
+/// What a `Bearer` (or `DPoP`, RFC 9449 §7.1) challenge asks of the client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Challenge {
     /// Where the protected resource metadata is (RFC 9728 `resource_metadata`).
@@ -32,7 +32,7 @@ impl Challenge {
             }
             if !after_trimmed.starts_with('=') || after_trimmed.starts_with("==") {
                 // A scheme name (or a token68 we do not use).
-                in_bearer = token.eq_ignore_ascii_case("bearer");
+                in_bearer = token.eq_ignore_ascii_case("bearer") || token.eq_ignore_ascii_case("dpop");
                 rest = after;
                 continue;
             }
@@ -75,6 +75,11 @@ impl Challenge {
             rest = remaining;
         }
         challenge
+    }
+
+    /// Whether the server only wants a DPoP proof with its nonce (RFC 9449 §9).
+    pub(crate) fn wants_dpop_nonce(&self) -> bool {
+        self.error.as_deref() == Some("use_dpop_nonce")
     }
 
     /// Whether the server wants more scopes than the token has (a step-up).

@@ -23,6 +23,7 @@
 
 mod challenge;
 mod discovery;
+mod dpop;
 mod store;
 mod user_agent;
 
@@ -43,6 +44,7 @@ use super::http::{AuthRefusal, HttpAuth};
 use super::ClientError;
 use challenge::Challenge;
 use discovery::ServerMetadata;
+use dpop::DpopKey;
 
 /// Tokens this close to expiry are refreshed before use.
 const EXPIRY_MARGIN_SECS: u64 = 30;
@@ -226,6 +228,19 @@ struct Current {
     tokens: Tokens,
     /// Where to refresh it (learned by discovery; absent for tokens loaded from the store).
     token_endpoint: Option<String>,
+    /// The key the tokens are bound to, for DPoP tokens.
+    dpop: Option<Arc<DpopKey>>,
+    /// The MCP server's latest DPoP nonce.
+    nonce: Option<String>,
+}
+
+impl Current {
+    fn new(issuer: String, resource: String, tokens: Tokens, token_endpoint: Option<String>) -> Self {
+        // A kept key that no longer loads makes the tokens useless; the server's next
+        // challenge starts over.
+        let dpop = tokens.dpop_key.as_deref().and_then(|k| DpopKey::from_pkcs8(k).ok()).map(Arc::new);
+        Self { issuer, resource, tokens, token_endpoint, dpop, nonce: None }
+    }
 }
 
 /// OAuth 2.1 authorization for one MCP server: see the [module docs](self).
@@ -256,12 +271,9 @@ impl OAuth {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| OAuthError::Interaction(format!("cannot build the HTTP client: {e}")))?;
-        let current = store.tokens_for_resource(&canonical_resource(&server)).map(|(issuer, tokens)| Current {
-            issuer,
-            resource: canonical_resource(&server),
-            tokens,
-            token_endpoint: None,
-        });
+        let current = store
+            .tokens_for_resource(&canonical_resource(&server))
+            .map(|(issuer, tokens)| Current::new(issuer, canonical_resource(&server), tokens, None));
         Ok(Self { server, options, store, user_agent, http, current: tokio::sync::Mutex::new(current) })
     }
 
@@ -286,12 +298,12 @@ impl OAuth {
             ("refresh_token", refresh_token.clone()),
             ("resource", current.resource.clone()),
         ];
-        let mut tokens = self.token_request(&metadata, &registration, form, None).await?;
+        let mut tokens = self.token_request(&metadata, &registration, form, None, current.dpop.as_deref()).await?;
         tokens.refresh_token = tokens.refresh_token.or(Some(refresh_token));
         tokens.scope = tokens.scope.or_else(|| current.tokens.scope.clone());
         self.store.save_tokens(&current.issuer, &current.resource, Some(tokens.clone()))?;
-        current.tokens = tokens;
-        current.token_endpoint = Some(metadata.token_endpoint);
+        *current =
+            Current::new(current.issuer.clone(), current.resource.clone(), tokens, Some(metadata.token_endpoint));
         Ok(true)
     }
 
@@ -333,9 +345,16 @@ impl OAuth {
         }
 
         let scope = self.scope(challenge, prior.filter(|p| p.issuer == issuer), resource_scopes, &metadata);
+        // Sender-constrained tokens wherever the authorization server offers them (RFC 9449).
+        let dpop = match metadata.dpop_signing_alg_values_supported.as_ref() {
+            Some(algs) if algs.iter().any(|a| a == dpop::ALGORITHM) => Some(DpopKey::generate()?),
+            _ => None,
+        };
         let mut tokens = match &self.options.grant {
-            Grant::AuthorizationCode => self.authorization_code(&issuer, &metadata, &resource, scope.clone()).await?,
-            grant => self.machine_grant(grant, &metadata, &resource, scope.clone()).await?,
+            Grant::AuthorizationCode => {
+                self.authorization_code(&issuer, &metadata, &resource, scope.clone(), dpop.as_ref()).await?
+            }
+            grant => self.machine_grant(grant, &metadata, &resource, scope.clone(), dpop.as_ref()).await?,
         };
         tokens.scope = tokens.scope.or(scope);
         self.store.save_tokens(&issuer, &resource, Some(tokens.clone()))?;
@@ -343,7 +362,7 @@ impl OAuth {
             // The resource moved to another authorization server: the old tokens are dead.
             let _ = self.store.save_tokens(&prior.issuer, &prior.resource, None);
         }
-        Ok(Current { issuer, resource, tokens, token_endpoint: Some(metadata.token_endpoint) })
+        Ok(Current::new(issuer, resource, tokens, Some(metadata.token_endpoint)))
     }
 
     /// A token without a person: the client's own credentials, or an assertion.
@@ -353,6 +372,7 @@ impl OAuth {
         metadata: &ServerMetadata,
         resource: &str,
         scope: Option<String>,
+        dpop: Option<&DpopKey>,
     ) -> Result<Tokens, OAuthError> {
         let registration = self.preregistered().ok_or_else(|| OAuthError::Unsupported {
             issuer: metadata.issuer.clone(),
@@ -367,7 +387,14 @@ impl OAuth {
             }
             Grant::IdentityAssertion { idp_token_endpoint, idp_client_id, idp_client_secret, id_token } => {
                 let jag = self
-                    .exchange_id_token(idp_token_endpoint, idp_client_id, idp_client_secret.as_deref(), id_token, metadata, resource)
+                    .exchange_id_token(
+                        idp_token_endpoint,
+                        idp_client_id,
+                        idp_client_secret.as_deref(),
+                        id_token,
+                        metadata,
+                        resource,
+                    )
                     .await?;
                 form.push(("grant_type", JWT_BEARER.into()));
                 form.push(("assertion", jag));
@@ -377,7 +404,7 @@ impl OAuth {
         if let Some(scope) = &scope {
             form.push(("scope", scope.clone()));
         }
-        self.token_request(metadata, &registration, form, scope.as_deref()).await
+        self.token_request(metadata, &registration, form, scope.as_deref(), dpop).await
     }
 
     /// RFC 8693 at the enterprise identity provider: the user's ID token for an identity
@@ -403,7 +430,7 @@ impl OAuth {
         if let Some(secret) = client_secret {
             form.push(("client_secret", secret.to_owned()));
         }
-        let answer = self.post_form(endpoint, self.http.post(endpoint), form).await?;
+        let answer = self.post_form(endpoint, Vec::new(), form, None).await?;
         answer.access_token.ok_or_else(|| OAuthError::TokenEndpoint {
             url: endpoint.to_owned(),
             reason: "the token exchange answer has no access_token (the identity assertion)".into(),
@@ -417,6 +444,7 @@ impl OAuth {
         metadata: &ServerMetadata,
         resource: &str,
         scope: Option<String>,
+        dpop: Option<&DpopKey>,
     ) -> Result<Tokens, OAuthError> {
         let registration = self.registration(issuer, metadata).await?;
 
@@ -467,8 +495,8 @@ impl OAuth {
             }
             _ => {}
         }
-        let code = param("code")
-            .ok_or_else(|| OAuthError::Interaction("the authorization response has no code".into()))?;
+        let code =
+            param("code").ok_or_else(|| OAuthError::Interaction("the authorization response has no code".into()))?;
         let form = vec![
             ("grant_type", "authorization_code".to_owned()),
             ("code", code),
@@ -476,7 +504,7 @@ impl OAuth {
             ("code_verifier", verifier),
             ("resource", resource.to_owned()),
         ];
-        self.token_request(metadata, &registration, form, scope.as_deref()).await
+        self.token_request(metadata, &registration, form, scope.as_deref(), dpop).await
     }
 
     /// The configured client, used with every issuer.
@@ -605,10 +633,12 @@ impl OAuth {
         registration: &Registration,
         mut form: Vec<(&'static str, String)>,
         requested_scope: Option<&str>,
+        dpop: Option<&DpopKey>,
     ) -> Result<Tokens, OAuthError> {
         let endpoint = &metadata.token_endpoint;
-        let method = if self.options.private_key.is_some() { "private_key_jwt" } else { auth_method(registration, metadata) };
-        let mut request = self.http.post(endpoint);
+        let method =
+            if self.options.private_key.is_some() { "private_key_jwt" } else { auth_method(registration, metadata) };
+        let mut headers = Vec::new();
         match (method, &registration.client_secret, &self.options.private_key) {
             ("private_key_jwt", _, Some(key)) => {
                 form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into()));
@@ -618,8 +648,10 @@ impl OAuth {
                 // RFC 6749 §2.3.1: both parts form-encoded before Base64.
                 let user = form_encode(&registration.client_id);
                 let pass = form_encode(secret);
-                request = request
-                    .header(reqwest::header::AUTHORIZATION, format!("Basic {}", STANDARD.encode(format!("{user}:{pass}"))));
+                headers.push((
+                    reqwest::header::AUTHORIZATION,
+                    format!("Basic {}", STANDARD.encode(format!("{user}:{pass}"))),
+                ));
             }
             ("client_secret_post", Some(secret), _) => {
                 form.push(("client_id", registration.client_id.clone()));
@@ -627,42 +659,70 @@ impl OAuth {
             }
             _ => form.push(("client_id", registration.client_id.clone())),
         }
-        let answer = self.post_form(endpoint, request, form).await?;
+        let answer = self.post_form(endpoint, headers, form, dpop).await?;
         let access_token = answer.access_token.ok_or_else(|| OAuthError::TokenEndpoint {
             url: endpoint.clone(),
             reason: "the answer has no access_token".into(),
         })?;
-        if let Some(kind) = answer.token_type.as_deref().filter(|t| !t.eq_ignore_ascii_case("bearer")) {
-            return Err(OAuthError::TokenEndpoint {
-                url: endpoint.clone(),
-                reason: format!("issued a {kind:?} token; only Bearer tokens are supported"),
-            });
-        }
+        let kind = answer.token_type.as_deref().unwrap_or("Bearer");
+        let bound = match (kind.to_ascii_lowercase().as_str(), dpop) {
+            ("bearer", _) => None,
+            ("dpop", Some(key)) => Some(key.pkcs8().to_owned()),
+            _ => {
+                return Err(OAuthError::TokenEndpoint {
+                    url: endpoint.clone(),
+                    reason: format!("issued a {kind:?} token, which this client cannot present"),
+                })
+            }
+        };
         Ok(Tokens {
             access_token,
             refresh_token: answer.refresh_token,
             expires_at: answer.expires_in.map(|s| now().saturating_add(s)),
             scope: answer.scope.or_else(|| requested_scope.map(str::to_owned)),
+            dpop_key: bound,
         })
     }
 
     /// POSTs a form to a token endpoint and reads its JSON answer or OAuth error.
+    /// With a DPoP key, each try carries a fresh proof, and one `use_dpop_nonce` answer is
+    /// retried with the server's nonce (RFC 9449 §8).
     async fn post_form(
         &self,
         endpoint: &str,
-        request: reqwest::RequestBuilder,
+        headers: Vec<(reqwest::header::HeaderName, String)>,
         form: Vec<(&'static str, String)>,
+        dpop: Option<&DpopKey>,
     ) -> Result<TokenResponse, OAuthError> {
         let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter()).finish();
-        let response = request
-            .header(reqwest::header::ACCEPT, "application/json")
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| OAuthError::Http { url: endpoint.to_owned(), reason: e.to_string() })?;
-        let status = response.status();
-        let bytes = discovery::read_limited(response, endpoint).await?;
+        let mut nonce: Option<String> = None;
+        let (status, bytes) = loop {
+            let mut request = self
+                .http
+                .post(endpoint)
+                .header(reqwest::header::ACCEPT, "application/json")
+                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            for (name, value) in &headers {
+                request = request.header(name, value);
+            }
+            if let Some(key) = dpop {
+                request = request.header("dpop", key.proof("POST", endpoint, nonce.as_deref(), None)?);
+            }
+            let response = request
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| OAuthError::Http { url: endpoint.to_owned(), reason: e.to_string() })?;
+            let status = response.status();
+            let offered = response.headers().get("dpop-nonce").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let bytes = discovery::read_limited(response, endpoint).await?;
+            let wants_nonce = status == reqwest::StatusCode::BAD_REQUEST
+                && oauth_error_code(&bytes).as_deref() == Some("use_dpop_nonce");
+            match offered {
+                Some(offered) if dpop.is_some() && wants_nonce && nonce.is_none() => nonce = Some(offered),
+                _ => break (status, bytes),
+            }
+        };
         if !status.is_success() {
             return Err(OAuthError::TokenEndpoint {
                 url: endpoint.to_owned(),
@@ -700,8 +760,10 @@ fn client_assertion(key: &SigningKey, client_id: &str, audience: &str) -> Result
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let bad_key = |reason: String| OAuthError::Unsupported { issuer: audience.to_owned(), reason };
     let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-    let algorithm: Algorithm =
-        key.algorithm.parse().map_err(|_| bad_key(format!("cannot be used: unknown signing algorithm {:?}", key.algorithm)))?;
+    let algorithm: Algorithm = key
+        .algorithm
+        .parse()
+        .map_err(|_| bad_key(format!("cannot be used: unknown signing algorithm {:?}", key.algorithm)))?;
     let pem = key.pem.as_bytes();
     let encoding = match algorithm {
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(pem),
@@ -726,10 +788,14 @@ fn client_assertion(key: &SigningKey, client_id: &str, audience: &str) -> Result
 }
 
 impl HttpAuth for OAuth {
-    fn authorization(&self) -> BoxFuture<'_, Result<Option<String>, ClientError>> {
+    fn authorization<'a>(
+        &'a self,
+        method: &'a str,
+        url: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<(&'static str, String)>, ClientError>> {
         Box::pin(async move {
             let mut current = self.current.lock().await;
-            let Some(c) = current.as_mut() else { return Ok(None) };
+            let Some(c) = current.as_mut() else { return Ok(Vec::new()) };
             let expired = c.tokens.expires_at.is_some_and(|at| at <= now() + EXPIRY_MARGIN_SECS);
             if expired {
                 match self.refresh(c).await {
@@ -738,16 +804,24 @@ impl HttpAuth for OAuth {
                         // Nothing to refresh with: go without, and let the server's challenge
                         // start a new authorization.
                         *current = None;
-                        return Ok(None);
+                        return Ok(Vec::new());
                     }
                     Err(e) => {
                         tracing::info!(target: "switchboard::client", server = %self.server, error = %e, "token refresh failed; authorizing again");
                         *current = None;
-                        return Ok(None);
+                        return Ok(Vec::new());
                     }
                 }
             }
-            Ok(current.as_ref().map(|c| format!("Bearer {}", c.tokens.access_token)))
+            let Some(c) = current.as_ref() else { return Ok(Vec::new()) };
+            let token = &c.tokens.access_token;
+            Ok(match &c.dpop {
+                Some(key) => {
+                    let proof = key.proof(method, url, c.nonce.as_deref(), Some(token)).map_err(|e| self.error(e))?;
+                    vec![("authorization", format!("DPoP {token}")), ("dpop", proof)]
+                }
+                None => vec![("authorization", format!("Bearer {token}"))],
+            })
         })
     }
 
@@ -759,8 +833,16 @@ impl HttpAuth for OAuth {
                 return Ok(false);
             }
             let mut current = self.current.lock().await;
-            let in_use = current.as_ref().map(|c| format!("Bearer {}", c.tokens.access_token));
-            if in_use.is_some() && in_use != refusal.sent {
+            if challenge.wants_dpop_nonce() {
+                // Not a refusal of the token: the next proof carries the server's nonce.
+                let Some(c) = current.as_mut().filter(|c| c.dpop.is_some()) else { return Ok(false) };
+                let Some(nonce) = refusal.nonce else { return Ok(false) };
+                c.nonce = Some(nonce);
+                return Ok(true);
+            }
+            let in_use = current.as_ref().map(|c| c.tokens.access_token.as_str());
+            let sent = refusal.sent.as_deref().and_then(|s| s.split_once(' ')).map(|(_, token)| token);
+            if in_use.is_some() && in_use != sent {
                 return Ok(true); // Another request got new credentials meanwhile: use them.
             }
             let prior = current.take();
@@ -814,6 +896,11 @@ fn form_encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The `error` code of an OAuth error body.
+fn oauth_error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(body).ok()?.get("error")?.as_str().map(str::to_owned)
+}
+
 /// `error: error_description` from an OAuth error body, or the start of the body.
 fn oauth_error_text(body: &[u8]) -> String {
     #[derive(Deserialize)]
@@ -855,8 +942,16 @@ mod tests {
         Current {
             issuer: "http://as".into(),
             resource: "http://127.0.0.1:9/mcp".into(),
-            tokens: Tokens { access_token: "t".into(), refresh_token: None, expires_at: None, scope: Some(scope.into()) },
+            tokens: Tokens {
+                access_token: "t".into(),
+                refresh_token: None,
+                expires_at: None,
+                scope: Some(scope.into()),
+                dpop_key: None,
+            },
             token_endpoint: None,
+            dpop: None,
+            nonce: None,
         }
     }
 
@@ -866,7 +961,10 @@ mod tests {
         let none = ServerMetadata::default();
         let challenge = Challenge { scope: Some("mcp:write".into()), ..Challenge::default() };
         // A step-up keeps what was granted.
-        assert_eq!(o.scope(&challenge, Some(&current("mcp:basic")), None, &none).as_deref(), Some("mcp:basic mcp:write"));
+        assert_eq!(
+            o.scope(&challenge, Some(&current("mcp:basic")), None, &none).as_deref(),
+            Some("mcp:basic mcp:write")
+        );
         // No challenge scope: everything the resource supports.
         let supported = Some(vec!["a".to_owned(), "b".to_owned()]);
         assert_eq!(o.scope(&Challenge::default(), None, supported.clone(), &none).as_deref(), Some("a b"));
@@ -886,7 +984,10 @@ mod tests {
             token_endpoint_auth_method: None,
             redirect_uri: String::new(),
         };
-        let post = ServerMetadata { token_endpoint_auth_methods_supported: Some(vec!["client_secret_post".into()]), ..Default::default() };
+        let post = ServerMetadata {
+            token_endpoint_auth_methods_supported: Some(vec!["client_secret_post".into()]),
+            ..Default::default()
+        };
         assert_eq!(auth_method(&reg, &post), "client_secret_post");
         assert_eq!(auth_method(&reg, &ServerMetadata::default()), "client_secret_basic");
         reg.token_endpoint_auth_method = Some("none".into());

@@ -49,6 +49,9 @@ pub struct Tokens {
     /// The scopes granted (space-separated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The DPoP key the tokens are bound to (PKCS#8, Base64url); `None` for Bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<String>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for Tokens {
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
             .field("expires_at", &self.expires_at)
             .field("scope", &self.scope)
+            .field("dpop", &self.dpop_key.is_some())
             .finish()
     }
 }
@@ -197,7 +201,8 @@ mod tests {
             redirect_uri: "http://127.0.0.1:1/callback".into(),
         };
         store.save_registration("https://as1.example", reg.clone()).unwrap();
-        let tokens = Tokens { access_token: "a".into(), refresh_token: None, expires_at: Some(5), scope: None };
+        let tokens =
+            Tokens { access_token: "a".into(), refresh_token: None, expires_at: Some(5), scope: None, dpop_key: None };
         store.save_tokens("https://as1.example", "https://mcp.example/mcp", Some(tokens.clone())).unwrap();
         #[cfg(unix)]
         {

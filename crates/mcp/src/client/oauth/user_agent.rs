@@ -81,9 +81,9 @@ impl UserAgent for LoopbackBrowser {
                     return Ok(parsed.query_pairs().into_owned().collect());
                 }
             };
-            tokio::time::timeout(self.timeout, wait).await.map_err(|_| {
-                OAuthError::Interaction(format!("no authorization came back within {:?}", self.timeout))
-            })?
+            tokio::time::timeout(self.timeout, wait)
+                .await
+                .map_err(|_| OAuthError::Interaction(format!("no authorization came back within {:?}", self.timeout)))?
         })
     }
 }
@@ -151,11 +151,8 @@ impl UserAgent for FollowRedirect {
                 .send()
                 .await
                 .map_err(|e| OAuthError::Http { url: url.to_owned(), reason: e.to_string() })?;
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| {
+            let location =
+                response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
                     OAuthError::Interaction(format!(
                         "the authorization endpoint answered HTTP {} without redirecting",
                         response.status()
