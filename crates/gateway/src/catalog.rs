@@ -123,7 +123,7 @@ pub async fn build(
     for (name, p) in config.prompts.iter() {
         router = prompt::register(router, name, p, &databases)?;
     }
-    let (mut router, upstream_tools) = add_upstreams(router, config, upstreams).await?;
+    let (mut router, upstream_tools) = add_upstreams(router, config, data_dir, upstreams).await?;
     if config.find_tools {
         if config.tools.contains_key(crate::source::find_tools::NAME) {
             return Err(BuildError::Invalid(format!(
@@ -142,9 +142,10 @@ pub async fn build(
 async fn add_upstreams(
     mut router: Router,
     config: &Config,
+    data_dir: &Path,
     upstreams: &Upstreams,
 ) -> Result<(Router, HashMap<String, String>), BuildError> {
-    let running = upstreams.sync(&config.upstreams, &config.base_dir);
+    let running = upstreams.sync(&config.upstreams, &config.base_dir, data_dir);
     if running.is_empty() {
         return Ok((router, HashMap::new()));
     }

@@ -44,8 +44,8 @@ pub(crate) use self::http::parse_base_url;
 pub use self::http::{HttpMethod, HttpTool, DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_RESPONSE_BYTES};
 pub use self::parse::Env;
 pub use self::upstream::{
-    glob_match, parse_mcp_servers, NamespaceMode, Namespacing, StartMode, ToolTransform, UpstreamEra, UpstreamKind,
-    UpstreamSpec, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS,
+    glob_match, parse_mcp_servers, NamespaceMode, Namespacing, OAuthGrant, StartMode, ToolTransform, UpstreamEra,
+    UpstreamKind, UpstreamOAuth, UpstreamSpec, DEFAULT_INIT_TIMEOUT_MS, DEFAULT_UPSTREAM_TIMEOUT_MS,
 };
 pub use self::values::{Scalar, Secret};
 

@@ -118,6 +118,61 @@ pub struct UpstreamSpec {
     /// who may call this server.
     #[serde(default)]
     pub roles: Option<Vec<String>>,
+    /// Authorize with the server's OAuth authorization server (the MCP authorization flow)
+    /// instead of, or beside, fixed `headers`. Streamable HTTP upstreams only.
+    #[serde(default)]
+    pub oauth: Option<UpstreamOAuth>,
+}
+
+/// How the gateway (and `switchboard client --config`) gets tokens for a protected upstream.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamOAuth {
+    /// `authorization_code` (default: a person authorizes once, with `switchboard client
+    /// --config FILE --server NAME --oauth-credentials FILE ping`; the gateway then uses and
+    /// refreshes the stored tokens) or `client_credentials` (the gateway acts for itself).
+    #[serde(default)]
+    pub grant: OAuthGrant,
+    /// A client registered beforehand; without it the client registers itself (dynamic
+    /// client registration) or uses `client_metadata_url`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The pre-registered client's secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// A private key (PEM) to authenticate with instead of a secret (`private_key_jwt`).
+    #[serde(default)]
+    pub private_key: Option<Secret>,
+    /// Its JWS algorithm. Default `ES256`.
+    #[serde(default)]
+    pub signing_algorithm: Option<String>,
+    /// This client's metadata document URL (a client ID metadata document), used as its
+    /// `client_id` where the authorization server supports them.
+    #[serde(default)]
+    pub client_metadata_url: Option<String>,
+    /// Scopes asked for beyond those the server names.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Where registrations and tokens are kept (mode 0600), relative to the config file.
+    /// Default: `oauth-credentials.json` in the data directory (`$SWITCHBOARD_OAUTH_CREDENTIALS`
+    /// overrides both).
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+    /// The loopback port the browser is sent back to (part of the registered redirect URI).
+    /// Default 33418.
+    #[serde(default)]
+    pub callback_port: Option<u16>,
+}
+
+/// How tokens for an upstream are obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthGrant {
+    /// A person authorizes in a browser.
+    #[default]
+    AuthorizationCode,
+    /// The client's own credentials (`client_id` with `client_secret` or `private_key`).
+    ClientCredentials,
 }
 
 /// How one upstream tool is presented.
@@ -318,6 +373,26 @@ fn check_upstream(name: &str, spec: &UpstreamSpec) -> Result<(), Problem> {
     if let Some(prefix) = &spec.prefix {
         if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c)) {
             return Err(problem("prefix", "must be one or more of A-Z a-z 0-9 _ - . /".into()));
+        }
+    }
+    if let Some(oauth) = &spec.oauth {
+        let http = spec.url.as_ref().is_some_and(|u| u.starts_with("http"));
+        if !http || matches!(spec.kind, Some(UpstreamKind::Ws | UpstreamKind::Sse)) {
+            return Err(problem("oauth", "OAuth is for Streamable HTTP (http:// or https://) upstreams".into()));
+        }
+        if oauth.grant == OAuthGrant::ClientCredentials
+            && (oauth.client_id.is_none() || (oauth.client_secret.is_none() && oauth.private_key.is_none()))
+        {
+            return Err(problem(
+                "oauth",
+                "grant: client_credentials needs client_id and client_secret (or private_key)".into(),
+            ));
+        }
+        if oauth.client_secret.is_some() && oauth.private_key.is_some() {
+            return Err(problem("oauth", "give client_secret or private_key, not both".into()));
+        }
+        if oauth.callback_port == Some(0) {
+            return Err(problem("oauth", "callback_port must be a fixed port (it is registered)".into()));
         }
     }
     for (tool, t) in &spec.tools {

@@ -20,8 +20,8 @@ pub struct TargetArgs {
     #[arg(long, value_name = "URL", group = "target", global = true)]
     pub ws: Option<String>,
 
-    /// An mcpServers JSON file (the format of Claude Desktop and the Inspector); pick the
-    /// server with --server.
+    /// An mcpServers JSON file (the format of Claude Desktop and the Inspector) or a gateway
+    /// YAML config (its upstreams:); pick the server with --server.
     #[arg(long, value_name = "FILE", group = "target", global = true)]
     pub config: Option<PathBuf>,
 
@@ -62,6 +62,62 @@ pub struct TargetArgs {
     /// declined; this CLI does not prompt).
     #[arg(long, global = true)]
     pub accept_elicitation: bool,
+
+    /// OAuth for protected HTTP servers.
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+}
+
+/// OAuth for protected HTTP servers (the MCP authorization flow). A --config entry with an
+/// oauth: section uses it without --oauth; these flags override its settings.
+#[derive(Debug, Clone, Args)]
+pub struct OAuthArgs {
+    /// Authorize with the server's authorization server when it answers 401: in a browser, once;
+    /// the tokens are kept (mode 0600) and refreshed.
+    #[arg(long, global = true)]
+    pub oauth: bool,
+
+    /// A client ID registered with the authorization server beforehand (else the client
+    /// registers itself).
+    #[arg(long, value_name = "ID", global = true)]
+    pub oauth_client_id: Option<String>,
+
+    /// The pre-registered client's secret.
+    #[arg(long, value_name = "SECRET", env = "SWITCHBOARD_OAUTH_CLIENT_SECRET", hide_env_values = true, global = true)]
+    pub oauth_client_secret: Option<String>,
+
+    /// client_credentials: no browser; the client ID and secret are the credentials.
+    #[arg(long, value_name = "GRANT", value_parser = ["authorization_code", "client_credentials"], global = true)]
+    pub oauth_grant: Option<String>,
+
+    /// A scope to ask for beyond those the server names (repeatable).
+    #[arg(long = "oauth-scope", value_name = "SCOPE", global = true)]
+    pub oauth_scopes: Vec<String>,
+
+    /// Where registrations and tokens are kept. Default: $SWITCHBOARD_OAUTH_CREDENTIALS, else
+    /// the config entry's credentials_file, else ~/.local/share/switchboard/oauth-credentials.json.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub oauth_credentials: Option<PathBuf>,
+
+    /// The loopback port the browser returns to (default 33418).
+    #[arg(long, value_name = "PORT", global = true)]
+    pub oauth_port: Option<u16>,
+
+    /// Print the authorization URL instead of opening a browser.
+    #[arg(long, global = true)]
+    pub no_browser: bool,
+}
+
+impl OAuthArgs {
+    /// Whether any OAuth flag was given.
+    pub fn any(&self) -> bool {
+        self.oauth
+            || self.oauth_client_id.is_some()
+            || self.oauth_grant.is_some()
+            || !self.oauth_scopes.is_empty()
+            || self.oauth_credentials.is_some()
+            || self.oauth_port.is_some()
+    }
 }
 
 /// What to do with the server.

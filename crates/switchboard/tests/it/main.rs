@@ -16,6 +16,7 @@ mod interop;
 mod interop_http;
 mod legacy;
 mod modern;
+mod oauth;
 mod observability;
 mod readme;
 mod shop;

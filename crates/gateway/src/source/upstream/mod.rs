@@ -1,10 +1,11 @@
 //! Upstream MCP servers as catalog entries: each tool, prompt, resource and resource template an
 //! upstream lists becomes one service on our `Router`, under the upstream's namespace, that
 //! forwards the call through the SDK client (`switchboard_mcp::client`). The guardrails wrap them
-//! like any other tool. Modules: `runtime` (connections, supervision, discovery), `bridge` (what
+//! like any other tool. Modules: `auth` (OAuth for protected upstreams), `runtime` (connections, supervision, discovery), `bridge` (what
 //! the upstream sends us: its requests to the right caller, its notifications), `target` (config
 //! → client target), `names` (namespacing and tool transformation).
 
+pub mod auth;
 mod bridge;
 mod names;
 mod runtime;

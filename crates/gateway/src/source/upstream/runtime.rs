@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use switchboard_mcp::client::{Client, ClientError, ClientOptions, EraChoice, Target};
+use switchboard_mcp::client::{Client, ClientError, ClientOptions, EraChoice, HttpAuth, Target};
 use switchboard_mcp::server::Notifier;
 use switchboard_protocol::lifecycle::Implementation;
 use switchboard_protocol::prompts::Prompt;
@@ -113,6 +113,8 @@ struct Shared {
     /// catalog must be rebuilt.
     changed: Notify,
     notifier: Mutex<Option<Notifier>>,
+    /// The OAuth credential files in use.
+    credentials: super::auth::CredentialFiles,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -135,7 +137,13 @@ impl Upstreams {
     /// Makes the set of upstreams match `specs`: an unchanged upstream is kept as it is
     /// (running process, discovered lists), a changed or new one is created, a removed or
     /// replaced one is stopped. Returns the upstreams in `specs`' order.
-    pub(crate) fn sync(&self, specs: &indexmap::IndexMap<String, UpstreamSpec>, base_dir: &Path) -> Vec<Arc<Upstream>> {
+    /// `data_dir` holds the default OAuth credentials file.
+    pub(crate) fn sync(
+        &self,
+        specs: &indexmap::IndexMap<String, UpstreamSpec>,
+        base_dir: &Path,
+        data_dir: &Path,
+    ) -> Vec<Arc<Upstream>> {
         let mut map = self.shared.map.lock().unwrap_or_else(|p| p.into_inner());
         let mut kept = BTreeMap::new();
         let mut result = Vec::with_capacity(specs.len());
@@ -147,7 +155,8 @@ impl Upstreams {
                         tracing::info!(target: "switchboard::upstream", upstream = %name, "settings changed; replacing it");
                         previous.stop();
                     }
-                    Upstream::start(name, spec, base_dir, Arc::downgrade(&self.shared))
+                    let auth = self.auth(name, spec, base_dir, data_dir);
+                    Upstream::start(name, spec, base_dir, auth, Arc::downgrade(&self.shared))
                 }
             };
             kept.insert(name.clone(), upstream.clone());
@@ -158,6 +167,24 @@ impl Upstreams {
             removed.stop();
         }
         result
+    }
+
+    /// The OAuth client of a protected upstream. A credentials file that cannot be opened is
+    /// logged; the upstream then goes without (and its server's refusal says why).
+    fn auth(&self, name: &str, spec: &UpstreamSpec, base_dir: &Path, data_dir: &Path) -> Option<Arc<dyn HttpAuth>> {
+        let settings = spec.oauth.as_ref()?;
+        let path = super::auth::credentials_path(settings, base_dir, data_dir);
+        let built = self.shared.credentials.open(&path).and_then(|store| {
+            let agent = Arc::new(super::auth::NeedsLogin::new(name, settings, &path));
+            super::auth::oauth(spec.url.as_deref().unwrap_or_default(), settings, store, agent)
+        });
+        match built {
+            Ok(oauth) => Some(Arc::new(oauth)),
+            Err(e) => {
+                tracing::error!(target: "switchboard::upstream", upstream = %name, error = %e, "cannot set up OAuth");
+                None
+            }
+        }
     }
 
     /// Waits until an upstream's offer changed since the last call.
@@ -190,6 +217,8 @@ pub(crate) struct Upstream {
     pub(crate) name: String,
     pub(crate) spec: UpstreamSpec,
     base_dir: PathBuf,
+    /// Its OAuth client, kept across reconnections (it holds the tokens).
+    auth: Option<Arc<dyn HttpAuth>>,
     client: ArcSwapOption<Client>,
     /// Held while connecting, so concurrent callers wait for one start.
     connect_lock: tokio::sync::Mutex<()>,
@@ -234,11 +263,18 @@ impl Drop for InFlight<'_> {
 }
 
 impl Upstream {
-    fn start(name: &str, spec: &UpstreamSpec, base_dir: &Path, shared: Weak<Shared>) -> Arc<Self> {
+    fn start(
+        name: &str,
+        spec: &UpstreamSpec,
+        base_dir: &Path,
+        auth: Option<Arc<dyn HttpAuth>>,
+        shared: Weak<Shared>,
+    ) -> Arc<Self> {
         let upstream = Arc::new(Self {
             name: name.to_owned(),
             spec: spec.clone(),
             base_dir: base_dir.to_owned(),
+            auth,
             client: ArcSwapOption::empty(),
             connect_lock: tokio::sync::Mutex::new(()),
             discovery: Mutex::new(None),
@@ -299,7 +335,7 @@ impl Upstream {
     }
 
     fn target(&self) -> Target {
-        super::target::target(&self.name, &self.spec, &self.base_dir)
+        super::target::target(&self.name, &self.spec, &self.base_dir, self.auth.clone())
     }
 
     fn stop(&self) {

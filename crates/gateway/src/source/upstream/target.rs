@@ -2,13 +2,16 @@
 
 use std::path::Path;
 
-use switchboard_mcp::client::{HttpTarget, StdioTarget, Target, WsTarget};
+use std::sync::Arc;
+
+use switchboard_mcp::client::{HttpAuth, HttpTarget, StdioTarget, Target, WsTarget};
 
 use crate::config::{UpstreamKind, UpstreamSpec};
 
 /// How `spec` is reached; `name` labels its logs and errors, relative `cwd`s are resolved
-/// against `base_dir` (the config file's directory).
-pub fn target(name: &str, spec: &UpstreamSpec, base_dir: &Path) -> Target {
+/// against `base_dir` (the config file's directory); `auth` supplies OAuth credentials to a
+/// Streamable HTTP server.
+pub fn target(name: &str, spec: &UpstreamSpec, base_dir: &Path, auth: Option<Arc<dyn HttpAuth>>) -> Target {
     let secrets = |map: &std::collections::BTreeMap<String, crate::config::Secret>| -> Vec<(String, String)> {
         map.iter().map(|(k, v)| (k.clone(), v.expose().to_owned())).collect()
     };
@@ -40,6 +43,7 @@ pub fn target(name: &str, spec: &UpstreamSpec, base_dir: &Path) -> Target {
                 let mut target = HttpTarget::new(url);
                 target.headers = secrets(&spec.headers);
                 target.name = Some(name.to_owned());
+                target.auth = auth;
                 Target::Http(target)
             }
         }

@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn resource_metadata_is_looked_for_path_first() {
-        let server = Url::parse("https://api.example.com/v1/mcp").unwrap();
+        let server = Url::parse("https://api.example.com/v1/mcp").expect("test value");
         assert_eq!(
             resource_metadata_urls(&server, None),
             [
@@ -207,13 +207,13 @@ mod tests {
                 "https://api.example.com/.well-known/oauth-protected-resource"
             ]
         );
-        let root = Url::parse("http://localhost:3000/").unwrap();
+        let root = Url::parse("http://localhost:3000/").expect("test value");
         assert_eq!(resource_metadata_urls(&root, None), ["http://localhost:3000/.well-known/oauth-protected-resource"]);
     }
 
     #[test]
     fn issuers_with_paths_get_path_insertion_then_oidc_both_ways() {
-        let issuer = Url::parse("https://auth.example.com/tenant1").unwrap();
+        let issuer = Url::parse("https://auth.example.com/tenant1").expect("test value");
         assert_eq!(
             server_metadata_urls(&issuer),
             [
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_resource_covers_its_own_paths_on_its_own_origin_only() {
-        let server = Url::parse("http://localhost:3000/mcp").unwrap();
+        let server = Url::parse("http://localhost:3000/mcp").expect("test value");
         assert!(resource_covers("http://localhost:3000/mcp", &server));
         assert!(resource_covers("http://localhost:3000/", &server));
         assert!(resource_covers("http://localhost:3000", &server));

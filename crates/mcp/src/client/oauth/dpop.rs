@@ -101,21 +101,23 @@ mod tests {
 
     #[test]
     fn proofs_are_fresh_signed_and_carry_no_query() {
-        let key = DpopKey::generate().unwrap();
-        let a = key.proof("POST", "https://mcp.example/mcp?x=1", Some("n"), Some("tok")).unwrap();
-        let b = key.proof("POST", "https://mcp.example/mcp", None, None).unwrap();
+        let key = DpopKey::generate().expect("test value");
+        let a = key.proof("POST", "https://mcp.example/mcp?x=1", Some("n"), Some("tok")).expect("test value");
+        let b = key.proof("POST", "https://mcp.example/mcp", None, None).expect("test value");
         assert_ne!(a, b);
         let parts: Vec<&str> = a.split('.').collect();
         assert_eq!(parts.len(), 3);
-        let header: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).expect("test value")).expect("test value");
         assert_eq!(header["typ"], "dpop+jwt");
         assert!(header["jwk"].get("d").is_none(), "the private key never leaves");
-        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("test value")).expect("test value");
         assert_eq!(claims["htu"], "https://mcp.example/mcp");
         assert_eq!(claims["nonce"], "n");
         assert!(claims["ath"].is_string());
         // The same key comes back from its PKCS#8 form.
-        let again = DpopKey::from_pkcs8(key.pkcs8()).unwrap();
+        let again = DpopKey::from_pkcs8(key.pkcs8()).expect("test value");
         assert_eq!(again.jwk, key.jwk);
     }
 }

@@ -334,6 +334,16 @@ impl OAuth {
             });
         }
 
+        // Tokens stored meanwhile (another process, e.g. `switchboard client` logging in for the
+        // gateway, shares the file) are used as they are.
+        if let Some(stored) = self.store.tokens(&issuer, &resource) {
+            let fresh = prior.is_none_or(|p| p.tokens.access_token != stored.access_token);
+            let live = stored.expires_at.is_none_or(|at| at > now() + EXPIRY_MARGIN_SECS);
+            if fresh && live && !challenge.is_insufficient_scope() {
+                return Ok(Current::new(issuer, resource, stored, Some(metadata.token_endpoint)));
+            }
+        }
+
         // A refresh still works when only the token expired and the issuer is the same.
         if let Some(prior) = prior.filter(|p| p.issuer == issuer && !challenge.is_insufficient_scope()) {
             let mut refreshed = prior.clone();
@@ -934,8 +944,8 @@ mod tests {
     use super::*;
 
     fn oauth(options: OAuthOptions) -> OAuth {
-        let agent = Arc::new(FollowRedirect::new("http://127.0.0.1:1/callback").unwrap());
-        OAuth::new("http://127.0.0.1:9/mcp", options, Arc::new(CredentialStore::memory()), agent).unwrap()
+        let agent = Arc::new(FollowRedirect::new("http://127.0.0.1:1/callback").expect("test value"));
+        OAuth::new("http://127.0.0.1:9/mcp", options, Arc::new(CredentialStore::memory()), agent).expect("test value")
     }
 
     fn current(scope: &str) -> Current {

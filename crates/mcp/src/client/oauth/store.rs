@@ -116,45 +116,63 @@ impl CredentialStore {
         self.path.as_deref()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, StoreData> {
-        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    /// Runs `f` on the current data: a file store reads the file first (another process, e.g.
+    /// `switchboard client` logging in for the gateway, may have changed it) and, with
+    /// `write`, writes the result back.
+    fn access<R>(&self, write: bool, f: impl FnOnce(&mut StoreData) -> R) -> Result<R, OAuthError> {
+        let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = &self.path {
+            if let Ok(bytes) = std::fs::read(path) {
+                // A file that became unreadable keeps what we had rather than losing it.
+                if let Ok(fresh) = serde_json::from_slice(&bytes) {
+                    *data = fresh;
+                }
+            }
+        }
+        let result = f(&mut data);
+        if write {
+            self.persist(&data)?;
+        }
+        Ok(result)
     }
 
     /// How this client is registered with `issuer`.
     pub fn registration(&self, issuer: &str) -> Option<Registration> {
-        self.lock().issuers.get(issuer).and_then(|e| e.registration.clone())
+        self.access(false, |d| d.issuers.get(issuer).and_then(|e| e.registration.clone())).ok().flatten()
     }
 
     /// Records a registration with `issuer`.
     pub fn save_registration(&self, issuer: &str, registration: Registration) -> Result<(), OAuthError> {
-        let mut data = self.lock();
-        data.issuers.entry(issuer.to_owned()).or_default().registration = Some(registration);
-        self.persist(&data)
+        self.access(true, |d| d.issuers.entry(issuer.to_owned()).or_default().registration = Some(registration))
     }
 
     /// The tokens `issuer` granted for `resource`.
     pub fn tokens(&self, issuer: &str, resource: &str) -> Option<Tokens> {
-        self.lock().issuers.get(issuer).and_then(|e| e.tokens.get(resource).cloned())
+        self.access(false, |d| d.issuers.get(issuer).and_then(|e| e.tokens.get(resource).cloned())).ok().flatten()
     }
 
     /// Any issuer's tokens for `resource` (used at start, before discovery names the issuer).
     pub fn tokens_for_resource(&self, resource: &str) -> Option<(String, Tokens)> {
-        self.lock().issuers.iter().find_map(|(issuer, e)| e.tokens.get(resource).map(|t| (issuer.clone(), t.clone())))
+        self.access(false, |d| {
+            d.issuers.iter().find_map(|(issuer, e)| e.tokens.get(resource).map(|t| (issuer.clone(), t.clone())))
+        })
+        .ok()
+        .flatten()
     }
 
     /// Records (or with `None` forgets) the tokens for `resource` from `issuer`.
     pub fn save_tokens(&self, issuer: &str, resource: &str, tokens: Option<Tokens>) -> Result<(), OAuthError> {
-        let mut data = self.lock();
-        let entry = data.issuers.entry(issuer.to_owned()).or_default();
-        match tokens {
-            Some(tokens) => {
-                entry.tokens.insert(resource.to_owned(), tokens);
+        self.access(true, |d| {
+            let entry = d.issuers.entry(issuer.to_owned()).or_default();
+            match tokens {
+                Some(tokens) => {
+                    entry.tokens.insert(resource.to_owned(), tokens);
+                }
+                None => {
+                    entry.tokens.remove(resource);
+                }
             }
-            None => {
-                entry.tokens.remove(resource);
-            }
-        }
-        self.persist(&data)
+        })
     }
 
     fn persist(&self, data: &StoreData) -> Result<(), OAuthError> {
@@ -193,23 +211,23 @@ mod tests {
     fn a_file_store_is_private_and_keyed_by_issuer() {
         let dir = std::env::temp_dir().join(format!("sb-oauth-store-{}", std::process::id()));
         let path = dir.join("tokens.json");
-        let store = CredentialStore::file(&path).unwrap();
+        let store = CredentialStore::file(&path).expect("test value");
         let reg = Registration {
             client_id: "c1".into(),
             client_secret: Some("s".into()),
             token_endpoint_auth_method: None,
             redirect_uri: "http://127.0.0.1:1/callback".into(),
         };
-        store.save_registration("https://as1.example", reg.clone()).unwrap();
+        store.save_registration("https://as1.example", reg.clone()).expect("test value");
         let tokens =
             Tokens { access_token: "a".into(), refresh_token: None, expires_at: Some(5), scope: None, dpop_key: None };
-        store.save_tokens("https://as1.example", "https://mcp.example/mcp", Some(tokens.clone())).unwrap();
+        store.save_tokens("https://as1.example", "https://mcp.example/mcp", Some(tokens.clone())).expect("test value");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(&path).expect("test value").permissions().mode() & 0o777, 0o600);
         }
-        let reopened = CredentialStore::file(&path).unwrap();
+        let reopened = CredentialStore::file(&path).expect("test value");
         assert_eq!(reopened.registration("https://as1.example"), Some(reg));
         assert_eq!(reopened.registration("https://as2.example"), None);
         assert_eq!(
@@ -217,6 +235,6 @@ mod tests {
             Some(("https://as1.example".to_owned(), tokens))
         );
         assert!(!format!("{:?}", reopened.registration("https://as1.example")).contains("\"s\""));
-        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(dir).expect("test value");
     }
 }
