@@ -131,6 +131,9 @@ struct Inner {
     /// Tools dropped from `tools/list` for invalid definitions, with the reason.
     invalid_tools: Mutex<HashMap<String, String>>,
     handshake_lock: tokio::sync::Mutex<()>,
+    /// Our capabilities and identity as sent in every modern request's `_meta` (serialized once:
+    /// neither changes while connected).
+    modern_meta: std::sync::OnceLock<(Value, Value)>,
 }
 
 impl std::fmt::Debug for Client {
@@ -174,6 +177,7 @@ impl Client {
                 task_tools: Mutex::new(std::collections::HashSet::new()),
                 invalid_tools: Mutex::new(HashMap::new()),
                 handshake_lock: tokio::sync::Mutex::new(()),
+                modern_meta: std::sync::OnceLock::new(),
             }),
         };
         if let Err(e) = client.handshake().await {
@@ -504,13 +508,17 @@ impl Client {
 
     /// Modern requests carry the version, our identity and capabilities in `_meta`.
     fn add_modern_meta(&self, params: &mut Value, version: ProtocolVersion) {
-        let capabilities = serde_json::to_value(self.inner.inbound.handler().capabilities()).unwrap_or_default();
-        let info = serde_json::to_value(&self.inner.options.client_info).unwrap_or_default();
+        let (capabilities, info) = self.inner.modern_meta.get_or_init(|| {
+            (
+                serde_json::to_value(self.inner.inbound.handler().capabilities()).unwrap_or_default(),
+                serde_json::to_value(&self.inner.options.client_info).unwrap_or_default(),
+            )
+        });
         let level = self.inner.options.log_level;
         let m = meta_object(params);
         m.insert(meta::PROTOCOL_VERSION.into(), json!(version.as_str()));
-        m.insert(meta::CLIENT_INFO.into(), info);
-        m.insert(meta::CLIENT_CAPABILITIES.into(), capabilities);
+        m.insert(meta::CLIENT_INFO.into(), info.clone());
+        m.insert(meta::CLIENT_CAPABILITIES.into(), capabilities.clone());
         if let Some(level) = level {
             m.entry(meta::LOG_LEVEL.to_owned()).or_insert_with(|| json!(level));
         }
