@@ -74,6 +74,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--elicit", metavar="JSON",
                    help="answer elicitation requests by accepting with this JSON object as the content; "
                         "each request's message is reported under \"elicited\"")
+    p.add_argument("--elicit-delay", metavar="SECS", type=float, default=0.0,
+                   help="wait this long before answering each elicitation request (to overlap calls)")
     p.add_argument("--sample", metavar="TEXT",
                    help="answer sampling requests with this text as the model's reply; "
                         "each request is reported under \"sampled\"")
@@ -258,6 +260,8 @@ async def run(ns: argparse.Namespace) -> dict[str, Any]:
                 import mcp.types as mt
 
                 elicited.append(getattr(params, "message", None))
+                if ns.elicit_delay > 0:
+                    await anyio.sleep(ns.elicit_delay)
                 return mt.ElicitResult(action="accept", content=content)
 
             callbacks["elicitation_callback"] = on_elicit

@@ -187,6 +187,19 @@ async fn add_upstreams(
     Ok((router, origins))
 }
 
+/// Starts and lists every upstream of `config` and checks the names they offer against each other
+/// and the config's own tools and prompts — what [`build`] does when serving, without connecting
+/// any other source (`switchboard config check --upstreams`). Returns each upstream's status; they
+/// keep running until [`Upstreams::shutdown`].
+pub async fn check_upstreams(
+    config: &Config,
+    data_dir: &Path,
+    upstreams: &Upstreams,
+) -> Result<Vec<(String, upstream::Status)>, BuildError> {
+    add_upstreams(Router::new(), config, data_dir, upstreams).await?;
+    Ok(upstreams.statuses())
+}
+
 /// Parses the config (see [`Config::parse`]) and checks what only this machine can tell: the
 /// command allow-list's programs and directories. `config check`, `serve` and reloads all come
 /// through here, so they refuse the same configs with the same located messages.

@@ -294,6 +294,11 @@ pub enum ConfigCommand {
     Check {
         /// The YAML file.
         file: PathBuf,
+        /// Also start and list its upstream MCP servers (runs their commands, connects to their
+        /// URLs) and check that the names they offer clash with nothing: exit 1 naming both
+        /// sides of a clash. An upstream that cannot be reached is reported, not an error.
+        #[arg(long)]
+        upstreams: bool,
     },
     /// Print the JSON Schema of config files (for editor autocompletion).
     Schema,

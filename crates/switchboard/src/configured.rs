@@ -79,7 +79,13 @@ pub async fn server(
     let guardrails = Arc::new(Guardrails::new(&config, &data_dir).await.map_err(anyhow::Error::msg)?);
     let catalog = CatalogHandle::new(catalog.compile(&config, &guardrails).context("compiling the catalog")?);
     let notifier = Notifier::default();
-    let server = builder.catalog(catalog.clone()).notifier(notifier.clone()).build();
+    // A client subscribing to an upstream's resource subscribes the gateway at that upstream.
+    let watching = upstreams.clone();
+    let server = builder
+        .catalog(catalog.clone())
+        .notifier(notifier.clone())
+        .on_resource_subscribe(move |uri| watching.watch_resource(uri))
+        .build();
     upstreams.set_notifier(notifier.clone());
     let watch = switchboard_gateway::reload::Watch {
         path: config_path.to_owned(),

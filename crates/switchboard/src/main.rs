@@ -58,7 +58,7 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     match args.command {
         Command::Serve(serve) => run_serve(serve).await,
-        Command::Config(command) => run_config(command),
+        Command::Config(command) => run_config(command).await,
         Command::Keys(KeysCommand::New { id }) => switchboard::keys::print_new(&id),
         Command::Audit(command) => switchboard::audit::run(command).await,
         Command::Bench(bench) => switchboard::bench::run(bench).await,
@@ -162,13 +162,33 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     served
 }
 
+/// `config check --upstreams`: lists every upstream as `serve` would and reports clashes.
+async fn check_upstreams(config: &switchboard_gateway::Config) -> anyhow::Result<()> {
+    let data_dir = config.resolve(config.server.data_dir.as_deref().unwrap_or(std::path::Path::new("data")));
+    let upstreams = switchboard_gateway::Upstreams::new();
+    let checked = switchboard_gateway::catalog::check_upstreams(config, &data_dir, &upstreams).await;
+    upstreams.shutdown().await;
+    for (name, status) in checked.map_err(|e| anyhow::anyhow!("{e}"))? {
+        match status {
+            switchboard_gateway::source::upstream::Status::Down(reason) => {
+                eprintln!("upstream {name}: down ({reason}); its names were not checked")
+            }
+            other => eprintln!("upstream {name}: {}", other.as_str()),
+        }
+    }
+    Ok(())
+}
+
 /// How long shutdown waits for queued audit rows to be written.
 const AUDIT_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn run_config(command: ConfigCommand) -> anyhow::Result<()> {
+async fn run_config(command: ConfigCommand) -> anyhow::Result<()> {
     match command {
-        ConfigCommand::Check { file } => {
+        ConfigCommand::Check { file, upstreams } => {
             let config = switchboard::config_file::load(&file)?;
+            if upstreams && !config.upstreams.is_empty() {
+                check_upstreams(&config).await?;
+            }
             eprintln!(
                 "{}: ok ({} sources, {} tools, {} resources, {} prompts)",
                 file.display(),

@@ -397,15 +397,26 @@ impl HttpShared {
                 Err(e) => return Err(self.protocol(e.to_string())),
             };
             state.observe(&event);
-            if let Some(outcome) = self.dispatch(event, want) {
-                return Ok(Some(outcome));
+            match self.dispatch(event, want) {
+                Some(Message::Response { outcome, .. }) => return Ok(Some(outcome)),
+                // A request on one of our requests' streams is about that request: answered here,
+                // in the caller's task, so the handler knows which call asks (and the server,
+                // waiting for the answer, sends nothing else on this stream meanwhile).
+                Some(Message::Request { id, method, params }) if want.is_some() => {
+                    self.clone().answer_server_request(id, method, params).await;
+                }
+                Some(Message::Request { id, method, params }) => {
+                    let shared = self.clone();
+                    tokio::spawn(async move { shared.answer_server_request(id, method, params).await });
+                }
+                _ => {}
             }
         }
         Ok(None)
     }
 
-    /// Handles one SSE event; returns the answer when it is the one wanted.
-    fn dispatch(self: &Arc<Self>, event: SseEvent, want: Option<&Value>) -> Option<Result<Value, ErrorObject>> {
+    /// Handles one SSE event's notification; returns the wanted answer or a server request.
+    fn dispatch(self: &Arc<Self>, event: SseEvent, want: Option<&Value>) -> Option<Message> {
         let data = event.data.as_deref().unwrap_or_default();
         if data.trim().is_empty() || event.event.as_deref().is_some_and(|e| e != "message") {
             return None; // Priming events and foreign event types carry no message.
@@ -415,17 +426,19 @@ impl HttpShared {
             return None;
         };
         match classify(value)? {
-            Message::Response { id, outcome } if want == Some(&id) => return Some(outcome),
+            answer @ Message::Response { .. } if matches!(&answer, Message::Response { id, .. } if want == Some(id)) => {
+                Some(answer)
+            }
             Message::Response { id, .. } => {
                 tracing::debug!(target: "switchboard::client", server = %self.server, %id, "dropping a response to no pending request");
+                None
             }
-            Message::Notification { method, params } => self.inbound.notification(&method, params),
-            Message::Request { id, method, params } => {
-                let shared = self.clone();
-                tokio::spawn(async move { shared.answer_server_request(id, method, params).await });
+            Message::Notification { method, params } => {
+                self.inbound.notification(&method, params);
+                None
             }
+            request @ Message::Request { .. } => Some(request),
         }
-        None
     }
 
     /// Answers a legacy server-to-client request and POSTs the response back.

@@ -240,12 +240,16 @@ impl ServerConnection {
                 if self.server.capabilities.resources.as_ref().and_then(|r| r.subscribe) != Some(true) {
                     return Err(ErrorObject::method_not_found(m));
                 }
-                if let Ok(mut subs) = session.subscriptions.lock() {
-                    if m == methods::RESOURCES_SUBSCRIBE {
-                        subs.insert(p.uri);
-                    } else {
+                let added = match session.subscriptions.lock() {
+                    Ok(mut subs) if m == methods::RESOURCES_SUBSCRIBE => subs.insert(p.uri.clone()),
+                    Ok(mut subs) => {
                         subs.remove(&p.uri);
+                        false
                     }
+                    Err(_) => false,
+                };
+                if let (true, Some(hook)) = (added, &self.server.on_subscribe) {
+                    hook.call(&p.uri);
                 }
                 Ok(self.encode(&id, EmptyResult::default(), session.version, None))
             }
@@ -456,6 +460,9 @@ impl ServerConnection {
                 .resource_subscriptions
                 .filter(|uris| !uris.is_empty() && caps.resources.as_ref().and_then(|r| r.subscribe) == Some(true)),
         };
+        if let Some(hook) = &self.server.on_subscribe {
+            honoured.resource_subscriptions.iter().flatten().for_each(|uri| hook.call(uri));
+        }
         // Subscribe before acknowledging, so no change in between is lost.
         let mut changes = self.server.notifier.subscribe();
         handle.deadline().disable();

@@ -103,6 +103,23 @@ pub struct ServerBuilder {
     cache: CacheHints,
     notifier: Notifier,
     tasks: Arc<dyn TaskStore>,
+    on_subscribe: Option<SubscribeHook>,
+}
+
+/// Told each resource URI a client subscribes to (see [`ServerBuilder::on_resource_subscribe`]).
+#[derive(Clone)]
+pub(crate) struct SubscribeHook(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl SubscribeHook {
+    pub(crate) fn call(&self, uri: &str) {
+        (self.0)(uri)
+    }
+}
+
+impl std::fmt::Debug for SubscribeHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubscribeHook")
+    }
 }
 
 impl std::fmt::Debug for dyn TaskStore {
@@ -139,6 +156,15 @@ impl ServerBuilder {
     /// Overrides the advertised capabilities (by default derived from what the handler offers).
     pub fn capabilities(mut self, capabilities: ServerCapabilities) -> Self {
         self.capabilities = Some(capabilities);
+        self
+    }
+
+    /// Calls `hook` with each resource URI a client subscribes to (`resources/subscribe`, or a
+    /// `subscriptions/listen` naming resources), before the subscription is acknowledged: a
+    /// server whose resources live elsewhere (a gateway) subscribes there. Updates still reach
+    /// only the subscribed clients through [`Notifier::resource_updated`].
+    pub fn on_resource_subscribe(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_subscribe = Some(SubscribeHook(Arc::new(hook)));
         self
     }
 
@@ -194,6 +220,7 @@ impl ServerBuilder {
                 page_size: self.page_size,
                 cache: self.cache,
                 notifier: self.notifier,
+                on_subscribe: self.on_subscribe,
                 shutdown: CancellationToken::new(),
                 tasks: self.tasks,
                 task_runtime: Arc::default(),
@@ -256,6 +283,7 @@ pub(crate) struct ServerInner {
     pub(crate) page_size: usize,
     pub(crate) cache: CacheHints,
     pub(crate) notifier: Notifier,
+    pub(crate) on_subscribe: Option<SubscribeHook>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: Arc<dyn TaskStore>,
     pub(crate) task_runtime: Arc<tasks::TaskRuntime>,
@@ -277,6 +305,7 @@ impl Server {
             cache: CacheHints::default(),
             notifier: Notifier::default(),
             tasks: Arc::new(InMemoryTaskStore::default()),
+            on_subscribe: None,
         }
     }
 

@@ -203,6 +203,24 @@ upstreams:
         assert_eq!(out["result"]["content"][0]["text"], "Echo: through", "{era}: {out}");
     }
 
+    // Two calls eliciting at once through the same legacy upstream: each question reaches the
+    // client whose call asked it (the upstream sends it on that call's own stream).
+    // `python_confirm` called in `era`, answering its elicitation with `answer` after `delay` s.
+    let confirm = |url: &str, era: &str, question: &str, answer: &str, delay: &str| {
+        let args = json!({ "question": question }).to_string();
+        py(url, era, &["--call", "python_confirm", "--args", &args, "--elicit", answer, "--elicit-delay", delay])
+    };
+    let slow = std::thread::scope(|scope| {
+        let slow = scope.spawn(|| confirm(&url, "legacy", "Slow?", r#"{"confirmed": true, "note": "slow"}"#, "3"));
+        std::thread::sleep(Duration::from_millis(1500));
+        let fast = confirm(&url, "auto", "Fast?", r#"{"confirmed": false, "note": "fast"}"#, "0");
+        assert_eq!(text(&fast["call"]), "confirmed=False note=fast", "{fast}");
+        assert_eq!(fast["elicited"], json!(["Fast?"]), "{fast}");
+        slow.join().expect("the slow client")
+    });
+    assert_eq!(text(&slow["call"]), "confirmed=True note=slow", "{slow}");
+    assert_eq!(slow["elicited"], json!(["Slow?"]), "{slow}");
+
     // A call to an upstream that went away fails fast, naming it; the others keep serving;
     // /readyz reports each upstream.
     shop.terminate(Duration::from_secs(10));
@@ -526,4 +544,94 @@ fn websocket_and_http_sse_upstreams_and_lazy_idle_stdio_upstreams() {
     assert_eq!(ready["components"]["upstream:ws"], "up", "{ready}");
     gateway.terminate(Duration::from_secs(10));
     upstream.terminate(Duration::from_secs(10));
+}
+
+/// `config check --upstreams` lists the upstreams as `serve` would: two servers offering the same
+/// name without namespaces are an error naming both; a plain `config check` does not start them.
+#[test]
+fn config_check_with_upstreams_names_both_sides_of_a_clash() {
+    let dir = scratch("gateway-check");
+    let _ = std::fs::create_dir_all(&dir);
+    let config = dir.join("clash.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "namespacing: {{mode: never}}\n\
+             upstreams:\n  first: {{command: node, args: [{js}, stdio]}}\n  second: {{command: node, args: [{js}, stdio]}}\n\
+             server: {{data_dir: {data}}}\n",
+            js = everything_js(),
+            data = dir.join("data").display()
+        ),
+    )
+    .expect("config");
+    let check = |extra: &[&str]| {
+        let out = Command::new(crate::switchboard_bin())
+            .args(["config", "check"])
+            .args(extra)
+            .arg(&config)
+            .output()
+            .expect("switchboard config check");
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, said) = check(&[]);
+    assert!(ok, "without --upstreams nothing is started: {said}");
+    let (ok, said) = check(&["--upstreams"]);
+    assert!(!ok, "a clash must fail the check: {said}");
+    assert!(said.contains("upstream first") && said.contains("upstream second"), "both sides named: {said}");
+}
+
+/// A client subscribing to an upstream's resource through the gateway gets the upstream's
+/// updates, in both eras: the gateway subscribes at the upstream (server-everything sends updates
+/// for the URIs its session subscribed to once `toggle-subscriber-updates` is called, then every
+/// 5 s).
+#[test]
+fn resource_subscriptions_reach_the_upstream_in_both_eras() {
+    use std::io::BufRead as _;
+    let dir = scratch("gateway-subscribe");
+    let config = write_config(
+        &dir,
+        &format!("upstreams:\n  everything:\n    command: node\n    args: [\"{}\", \"stdio\"]\n", everything_js()),
+    );
+    let gateway = serve_config(&config, &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+    let uri = "upstream://everything/demo://resource/static/document/architecture.md";
+    let (found, seen) = std::sync::mpsc::channel();
+    let mut listeners = Vec::new();
+    for era in ["legacy", "modern"] {
+        let mut child = Command::new(crate::switchboard_bin())
+            .args(["client", "--url", &url, "--era", era, "listen", "--tools", "--resource", uri])
+            .args(["--duration", "60", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("switchboard client listen");
+        let stdout = child.stdout.take().expect("stdout");
+        let found = found.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("notifications/resources/updated") {
+                    let _ = found.send((era, line));
+                    return;
+                }
+            }
+        });
+        listeners.push(child);
+    }
+    // Both listeners have subscribed (through us, at the upstream) before the updates start.
+    std::thread::sleep(Duration::from_secs(3));
+    let out = py(&url, "auto", &["--call", "everything_toggle-subscriber-updates", "--args", "{}"]);
+    assert_eq!(out["call"]["isError"], false, "{out}");
+    let mut eras = Vec::new();
+    for _ in 0..2 {
+        let (era, line) = seen.recv_timeout(Duration::from_secs(30)).expect("an update within 30 s");
+        let update: Value = serde_json::from_str(&line).expect("a JSON line");
+        assert_eq!(update["params"]["uri"], uri, "{era}: {update}");
+        eras.push(era);
+    }
+    eras.sort_unstable();
+    assert_eq!(eras, ["legacy", "modern"]);
+    for mut child in listeners {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }

@@ -63,6 +63,11 @@ impl Uris {
         }
     }
 
+    /// Whether our URIs carry a namespace (else they are the upstream's own).
+    pub(crate) fn is_prefixed(&self) -> bool {
+        self.prefix.is_some()
+    }
+
     /// The upstream's URI for our `uri`, when it is one of this upstream's.
     pub(crate) fn original<'a>(&self, uri: &'a str) -> Option<&'a str> {
         match &self.prefix {

@@ -187,6 +187,18 @@ impl Upstreams {
         }
     }
 
+    /// A client of ours subscribed to the resource `served` (our URI): the upstream serving it
+    /// is subscribed too. Unknown URIs are ignored (our own resources need nothing).
+    pub fn watch_resource(&self, served: &str) {
+        let all: Vec<Arc<Upstream>> =
+            self.shared.map.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for upstream in all {
+            if upstream.watch(served) {
+                return;
+            }
+        }
+    }
+
     /// Waits until an upstream's offer changed since the last call.
     pub async fn changed(&self) {
         self.shared.changed.notified().await;
@@ -244,6 +256,10 @@ pub(crate) struct Upstream {
     /// Its list-change notifications (a `subscriptions/listen` stream on a modern server), for
     /// as long as its connection lives.
     listener: Mutex<Option<switchboard_mcp::client::Listener>>,
+    /// Its resources (its own URIs) our clients subscribed to: subscribed at the upstream on every
+    /// connection. Never shrinks while the upstream lives: updates nobody watches any more are
+    /// dropped by our notifier, which only tells subscribed sessions.
+    watched: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -291,6 +307,7 @@ impl Upstream {
             calls: Default::default(),
             uris: Mutex::default(),
             listener: Mutex::new(None),
+            watched: Mutex::default(),
         });
         tokio::spawn(supervise(Arc::downgrade(&upstream), upstream.stop.clone()));
         upstream
@@ -367,6 +384,37 @@ impl Upstream {
         *self.uris.lock().unwrap_or_else(|p| p.into_inner()) = uris;
     }
 
+    /// A client of ours subscribed to `served`: when it is one of this upstream's resources,
+    /// subscribe at the upstream too (now if connected, else on connection). Returns whether it was.
+    pub(crate) fn watch(self: &Arc<Self>, served: &str) -> bool {
+        let original = {
+            let uris = self.uris.lock().unwrap_or_else(|p| p.into_inner());
+            match uris.original(served) {
+                Some(original) if uris.is_prefixed() => original.to_owned(),
+                // Without a namespace, only a URI it listed is known to be its.
+                Some(original) if self.lists_resource(original) => original.to_owned(),
+                _ => return false,
+            }
+        };
+        if self.watched.lock().unwrap_or_else(|p| p.into_inner()).insert(original) {
+            if let Some(client) = self.client.load_full() {
+                let upstream = self.clone();
+                // The listener is renewed with every watched URI (a modern `subscriptions/listen`
+                // names them all; a legacy session subscribes each).
+                tokio::spawn(async move { upstream.listen(&client).await });
+            }
+        }
+        true
+    }
+
+    fn lists_resource(&self, uri: &str) -> bool {
+        self.discovery
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|d| d.resources.iter().any(|r| r.uri == uri))
+    }
+
     /// The upstream says a resource changed: our subscribers hear of it under our URI.
     pub(crate) fn resource_updated(&self, uri: &str) {
         let served = self.uris.lock().unwrap_or_else(|p| p.into_inner()).served(uri);
@@ -439,15 +487,18 @@ impl Upstream {
         let caps = serde_json::to_value(client.capabilities()).unwrap_or_default();
         let announces =
             |what: &str| caps.pointer(&format!("/{what}/listChanged")) == Some(&serde_json::Value::Bool(true));
+        let subscribes = caps.pointer("/resources/subscribe") == Some(&serde_json::Value::Bool(true));
+        let watched: Vec<String> = self.watched.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
         let filter = SubscriptionFilter {
             tools_list_changed: announces("tools").then_some(true),
             prompts_list_changed: announces("prompts").then_some(true),
             resources_list_changed: announces("resources").then_some(true),
-            resource_subscriptions: None,
+            resource_subscriptions: (subscribes && !watched.is_empty()).then_some(watched),
         };
         if filter.tools_list_changed.is_none()
             && filter.prompts_list_changed.is_none()
             && filter.resources_list_changed.is_none()
+            && filter.resource_subscriptions.is_none()
         {
             return;
         }
