@@ -268,6 +268,24 @@ impl Router {
         self.completion(format!("resource:{uri_template}"), variable, f)
     }
 
+    /// Registers `service` as the completion of argument `argument` of the prompt `prompt` (a
+    /// service sees the request's context, e.g. to forward it elsewhere).
+    pub fn prompt_completion_service(mut self, prompt: &str, argument: &str, service: CompletionService) -> Self {
+        self.completions.insert((format!("prompt:{prompt}"), argument.to_owned()), service);
+        self
+    }
+
+    /// Registers `service` as the completion of variable `variable` of the template `uri_template`.
+    pub fn template_completion_service(
+        mut self,
+        uri_template: &str,
+        variable: &str,
+        service: CompletionService,
+    ) -> Self {
+        self.completions.insert((format!("resource:{uri_template}"), variable.to_owned()), service);
+        self
+    }
+
     fn completion<F, Fut>(mut self, key: String, argument: &str, f: F) -> Self
     where
         F: Fn(String, BTreeMap<String, String>) -> Fut + Send + Sync + 'static,

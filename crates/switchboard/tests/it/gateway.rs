@@ -580,6 +580,16 @@ fn config_check_with_upstreams_names_both_sides_of_a_clash() {
     assert!(said.contains("upstream first") && said.contains("upstream second"), "both sides named: {said}");
 }
 
+/// A gateway in front of server-everything (stdio) alone, and its MCP URL.
+fn everything_gateway(name: &str) -> (ServerProcess, String) {
+    let dir = scratch(name);
+    let yaml =
+        format!("upstreams:\n  everything:\n    command: node\n    args: [\"{}\", \"stdio\"]\n", everything_js());
+    let gateway = serve_config(&write_config(&dir, &yaml), &dir.join("data"), &[]);
+    let url = gateway.mcp_url();
+    (gateway, url)
+}
+
 /// A client subscribing to an upstream's resource through the gateway gets the upstream's
 /// updates, in both eras: the gateway subscribes at the upstream (server-everything sends updates
 /// for the URIs its session subscribed to once `toggle-subscriber-updates` is called, then every
@@ -587,13 +597,7 @@ fn config_check_with_upstreams_names_both_sides_of_a_clash() {
 #[test]
 fn resource_subscriptions_reach_the_upstream_in_both_eras() {
     use std::io::BufRead as _;
-    let dir = scratch("gateway-subscribe");
-    let config = write_config(
-        &dir,
-        &format!("upstreams:\n  everything:\n    command: node\n    args: [\"{}\", \"stdio\"]\n", everything_js()),
-    );
-    let gateway = serve_config(&config, &dir.join("data"), &[]);
-    let url = gateway.mcp_url();
+    let (_gateway, url) = everything_gateway("gateway-subscribe");
     let uri = "upstream://everything/demo://resource/static/document/architecture.md";
     let (found, seen) = std::sync::mpsc::channel();
     let mut listeners = Vec::new();
@@ -633,5 +637,22 @@ fn resource_subscriptions_reach_the_upstream_in_both_eras() {
     for mut child in listeners {
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+/// Completions of an upstream's prompt arguments are the upstream's own (server-everything's
+/// `completable-prompt`: departments, then the members of the chosen department).
+#[test]
+fn completions_of_upstream_prompts_are_forwarded() {
+    let (_gateway, url) = everything_gateway("gateway-complete");
+    for era in ["legacy", "modern"] {
+        let out = Command::new(crate::switchboard_bin())
+            .args(["client", "--url", &url, "--era", era, "complete", "--prompt", "everything_completable-prompt"])
+            .args(["--argument", "department", "--value", "Sa"])
+            .output()
+            .expect("switchboard client complete");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{era}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout.trim(), "Sales", "{era}");
     }
 }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use switchboard_mcp::client::RequestOptions;
 use switchboard_mcp::server::{
-    HandlerError, PromptRequest, PromptService, RequestContext, ResourceRequest, ResourceService, Router, ToolRequest,
-    ToolService,
+    CompletionRequest, CompletionService, HandlerError, PromptRequest, PromptService, RequestContext, ResourceRequest,
+    ResourceService, Router, ToolRequest, ToolService,
 };
 use switchboard_protocol::content::ResourceContents;
 use switchboard_protocol::prompts::GetPromptResult;
@@ -69,6 +69,13 @@ pub(crate) fn register(
         let mut served = prompt.clone();
         served.name = naming.name(prefix, &prompt.name);
         offered.prompts.push((served.name.clone(), prompt.name.clone()));
+        if discovery.completions {
+            let reference = serde_json::json!({"type": "ref/prompt", "name": prompt.name});
+            for argument in prompt.arguments.iter().flatten() {
+                let service = completion_service(upstream.clone(), reference.clone(), argument.name.clone());
+                router = router.prompt_completion_service(&served.name, &argument.name, service);
+            }
+        }
         router = router.prompt_service(served, prompt_service(upstream.clone(), prompt.name.clone()));
     }
     let uris = naming.uris(prefix);
@@ -81,6 +88,13 @@ pub(crate) fn register(
     for template in &discovery.templates {
         let mut served = template.clone();
         served.uri_template = uris.served(&template.uri_template);
+        if discovery.completions {
+            let reference = serde_json::json!({"type": "ref/resource", "uri": template.uri_template});
+            for variable in names::template_variables(&template.uri_template) {
+                let service = completion_service(upstream.clone(), reference.clone(), variable.clone());
+                router = router.template_completion_service(&served.uri_template, &variable, service);
+            }
+        }
         router = router.template_service(served, resource_service(upstream.clone(), uris.clone()))?;
     }
     Ok((router, offered))
@@ -125,6 +139,34 @@ fn prompt_service(upstream: Arc<Upstream>, name: String) -> PromptService {
                     "upstream {}: its prompt {name} does not match the schema: {e}",
                     upstream.name
                 ))
+            })
+        }
+    }))
+}
+
+/// Completes one argument of an upstream prompt or template variable by asking the upstream
+/// (`reference` names its own prompt or template); the other arguments go along as context.
+fn completion_service(upstream: Arc<Upstream>, reference: Value, argument: String) -> CompletionService {
+    CompletionService::new(service_fn(move |request: CompletionRequest| {
+        let (upstream, reference, argument) = (upstream.clone(), reference.clone(), argument.clone());
+        async move {
+            let result =
+                forward(&upstream, &request.ctx, |client, options| {
+                    let mut params = serde_json::json!({
+                        "ref": reference,
+                        "argument": {"name": argument, "value": request.value},
+                    });
+                    if !request.context.is_empty() {
+                        params["context"] = serde_json::json!({ "arguments": request.context });
+                    }
+                    async move {
+                        client.request_with(switchboard_protocol::methods::COMPLETION_COMPLETE, params, options).await
+                    }
+                })
+                .await?;
+            let values = result.pointer("/completion/values").cloned().unwrap_or(Value::Array(Vec::new()));
+            serde_json::from_value::<Vec<String>>(values).map_err(|e| {
+                HandlerError::msg(format!("upstream {}: its completion values are not strings: {e}", upstream.name))
             })
         }
     }))

@@ -77,6 +77,25 @@ impl Uris {
     }
 }
 
+/// The variable names of an RFC 6570 URI template (`{id}`, `{+path}`, `{?q,page}`, `{list*}`,
+/// `{name:3}`), in order, without repeats.
+pub(crate) fn template_variables(template: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        let expression = rest[open + 1..open + close].trim_start_matches(['+', '#', '.', '/', ';', '?', '&']);
+        for spec in expression.split(',') {
+            let name = spec.split(':').next().unwrap_or_default().trim_end_matches('*');
+            if !name.is_empty() && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    names
+}
+
 /// Whether the upstream's tool `name` is served (its `include:` and `exclude:` patterns).
 pub(crate) fn included(spec: &UpstreamSpec, name: &str) -> bool {
     let wanted = spec.include.as_ref().is_none_or(|patterns| patterns.iter().any(|p| glob_match(p, name)));
@@ -144,6 +163,14 @@ pub(crate) fn apply_arguments(transform: &ToolTransform, args: &mut JsonObject) 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn template_variables_cover_every_operator_form() {
+        assert_eq!(template_variables("demo://resource/{type}/{id}"), ["type", "id"]);
+        assert_eq!(template_variables("file:///{+path}{?q,page}{#frag}"), ["path", "q", "page", "frag"]);
+        assert_eq!(template_variables("x://{list*}/{name:3}/{name}"), ["list", "name"]);
+        assert!(template_variables("plain://no/vars").is_empty());
+    }
 
     fn tool() -> Tool {
         let schema = json!({

@@ -42,6 +42,8 @@ pub struct Discovery {
     pub resources: Vec<Resource>,
     /// Its resource templates.
     pub templates: Vec<ResourceTemplate>,
+    /// Whether it completes prompt arguments and template variables.
+    pub completions: bool,
 }
 
 /// How an upstream is doing, for `/readyz` and logs.
@@ -594,6 +596,7 @@ impl Upstream {
             } else {
                 Vec::new()
             },
+            completions: caps.completions.is_some(),
             ..Discovery::default()
         };
         if caps.prompts.is_some() {
