@@ -215,6 +215,28 @@ async fn switchboard_client_authorizes_in_a_browser_once_and_reuses_the_token() 
     assert!(out.status.success(), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("second"));
     assert!(!stderr.contains("/authorize?"), "asked to authorize again: {stderr}");
+
+    // Third run, the access token expired meanwhile: it is refreshed with the refresh token,
+    // still without a browser.
+    let mut kept: Value = serde_json::from_slice(&std::fs::read(&creds).expect("credentials")).expect("JSON");
+    let tokens = &mut kept["issuers"][&authz.issuer]["tokens"][&resource];
+    assert!(tokens["refresh_token"].is_string(), "the authorization server issued a refresh token: {tokens}");
+    tokens["expires_at"] = json!(1);
+    std::fs::write(&creds, serde_json::to_vec(&kept).expect("JSON")).expect("rewriting the credentials");
+    let out = Command::new(switchboard_bin())
+        .args(&first)
+        .args(["tools", "call", "echo", "--arg", "message=third"])
+        .output()
+        .expect("third run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("third"));
+    assert!(!stderr.contains("/authorize?"), "asked to authorize instead of refreshing: {stderr}");
+    let kept: Value = serde_json::from_slice(&std::fs::read(&creds).expect("credentials")).expect("JSON");
+    // (The access token itself may be byte-identical: the server signs the same claims within the
+    // same second, deterministically.)
+    let renewed = &kept["issuers"][&authz.issuer]["tokens"][&resource];
+    assert!(renewed["expires_at"].as_u64().is_some_and(|at| at > 1), "the refreshed token's expiry: {renewed}");
     #[cfg(unix)]
     assert_eq!(mode(std::path::Path::new(&creds)), 0o600);
 }

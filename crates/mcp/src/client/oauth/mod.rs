@@ -338,20 +338,25 @@ impl OAuth {
 
         // Tokens stored meanwhile (another process, e.g. `switchboard client` logging in for the
         // gateway, shares the file) are used as they are.
-        if let Some(stored) = self.store.tokens(&issuer, &resource) {
+        let stored = self.store.tokens(&issuer, &resource);
+        if let Some(stored) = &stored {
             let fresh = prior.is_none_or(|p| p.tokens.access_token != stored.access_token);
             let live = stored.expires_at.is_none_or(|at| at > now() + EXPIRY_MARGIN_SECS);
             if fresh && live && !challenge.is_insufficient_scope() {
-                return Ok(Current::new(issuer, resource, stored, Some(metadata.token_endpoint)));
+                return Ok(Current::new(issuer, resource, stored.clone(), Some(metadata.token_endpoint)));
             }
         }
 
-        // A refresh still works when only the token expired and the issuer is the same.
-        if let Some(prior) = prior.filter(|p| p.issuer == issuer && !challenge.is_insufficient_scope()) {
-            let mut refreshed = prior.clone();
+        // A refresh still works when only the token expired and the issuer is the same: the
+        // token in use, else the one stored (an expired login from an earlier run).
+        let refreshable = prior
+            .filter(|p| p.issuer == issuer)
+            .cloned()
+            .or_else(|| stored.map(|t| Current::new(issuer.clone(), resource.clone(), t, None)));
+        if let Some(old) = refreshable.filter(|_| !challenge.is_insufficient_scope()) {
+            let mut refreshed = old.clone();
             refreshed.token_endpoint = Some(metadata.token_endpoint.clone());
-            if matches!(self.refresh(&mut refreshed).await, Ok(true)) && Some(&refreshed.tokens) != Some(&prior.tokens)
-            {
+            if matches!(self.refresh(&mut refreshed).await, Ok(true)) && refreshed.tokens != old.tokens {
                 return Ok(refreshed);
             }
         }
