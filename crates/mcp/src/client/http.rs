@@ -77,12 +77,22 @@ pub struct HttpTarget {
     pub max_message_bytes: usize,
     /// Credentials that are obtained and renewed while connected (OAuth), beside `headers`.
     pub auth: Option<Arc<dyn HttpAuth>>,
+    /// The URL is a 2024-11-05 HTTP+SSE endpoint: connect to it that way at once (a legacy
+    /// session), without first trying Streamable HTTP.
+    pub sse: bool,
 }
 
 impl HttpTarget {
     /// An endpoint with no extra headers.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), headers: Vec::new(), name: None, max_message_bytes: 16 * 1024 * 1024, auth: None }
+        Self {
+            url: url.into(),
+            headers: Vec::new(),
+            name: None,
+            max_message_bytes: 16 * 1024 * 1024,
+            auth: None,
+            sse: false,
+        }
     }
 }
 

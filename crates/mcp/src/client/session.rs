@@ -150,12 +150,22 @@ impl Client {
     pub async fn connect(
         target: Target,
         handler: impl ClientHandler,
-        options: ClientOptions,
+        mut options: ClientOptions,
     ) -> Result<Self, ClientError> {
         let inbound = Arc::new(Inbound::new(Arc::new(handler)));
         let channel: Box<dyn Channel> = match target {
             #[cfg(feature = "client-stdio")]
             Target::Stdio(t) => Box::new(super::stdio::StdioChannel::spawn(t, inbound.clone()).await?),
+            #[cfg(feature = "client-http")]
+            Target::Http(t) if t.sse => {
+                // HTTP+SSE servers are legacy by definition: no probe, straight to the stream.
+                let channel = super::http::HttpChannel::new(t, inbound.clone())?;
+                channel.fall_back_to_sse().await?;
+                if matches!(options.era, EraChoice::Auto) {
+                    options.era = EraChoice::Legacy(ProtocolVersion::LATEST_LEGACY);
+                }
+                Box::new(channel)
+            }
             #[cfg(feature = "client-http")]
             Target::Http(t) => Box::new(super::http::HttpChannel::new(t, inbound.clone())?),
             #[cfg(feature = "client-ws")]

@@ -44,6 +44,7 @@ pub fn target(name: &str, spec: &UpstreamSpec, base_dir: &Path, auth: Option<Arc
                 target.headers = secrets(&spec.headers);
                 target.name = Some(name.to_owned());
                 target.auth = auth;
+                target.sse = spec.kind == Some(UpstreamKind::Sse);
                 Target::Http(target)
             }
         }
