@@ -436,9 +436,7 @@ impl HttpShared {
             return None;
         };
         match classify(value)? {
-            answer @ Message::Response { .. } if matches!(&answer, Message::Response { id, .. } if want == Some(id)) => {
-                Some(answer)
-            }
+            Message::Response { id, outcome } if want == Some(&id) => Some(Message::Response { id, outcome }),
             Message::Response { id, .. } => {
                 tracing::debug!(target: "switchboard::client", server = %self.server, %id, "dropping a response to no pending request");
                 None

@@ -28,6 +28,8 @@ use switchboard_testkit::process::ServerProcess;
 use switchboard_testkit::repo_root;
 use switchboard_testkit::schema::SchemaValidator;
 
+use crate::interop::free_port;
+
 /// The password in the shop's database URL: no answer may ever contain it.
 const SECRET: &str = "chaos-Pw-5e1f0c9a";
 /// How long the database stays down: longer than the pool's wait for a connection (10 s), so
@@ -74,13 +76,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 /// Runs `cmd` to completion and returns its stdout; fails the test (with what to install) when

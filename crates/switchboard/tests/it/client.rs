@@ -25,7 +25,7 @@ use switchboard_mcp::protocol::lifecycle::ClientCapabilities;
 use switchboard_mcp::protocol::ErrorObject;
 use switchboard_testkit::repo_root;
 
-use crate::interop::{peers, scratch};
+use crate::interop::{free_port, peers, scratch};
 use crate::switchboard_bin;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -429,10 +429,6 @@ async fn exercise(client: &Client, skip: &[&str], overrides: &[(&str, Value)]) -
         }
     }
     (called, progress.load(Ordering::SeqCst))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
 }
 
 /// A peer server process that is killed when the test ends.

@@ -3,7 +3,6 @@
 //! namespaces, with the Python SDK and the Inspector as downstream clients in both eras; a
 //! SIGKILLed stdio upstream; upstreams added and removed by editing the config.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,15 +12,11 @@ use switchboard_testkit::http::HttpPeer;
 use switchboard_testkit::process::ServerProcess;
 use switchboard_testkit::repo_root;
 
-use crate::interop::{peers, run, scratch};
+use crate::interop::{free_port, peers, run, scratch};
 use crate::serve_config;
 
 fn everything_js() -> String {
     peers().join("node/node_modules/@modelcontextprotocol/server-everything/dist/index.js").display().to_string()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// The Python SDK test server over Streamable HTTP, killed on drop.

@@ -14,6 +14,11 @@ use switchboard_testkit::{repo_root, wire_log};
 
 use crate::switchboard_bin;
 
+/// A loopback port nobody listens on (for a server whose URL must be known before it starts).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
 pub(crate) fn peers() -> PathBuf {
     let dir = std::env::var_os("SWITCHBOARD_PEERS").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".peers"));
     assert!(

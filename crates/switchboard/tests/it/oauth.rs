@@ -4,7 +4,6 @@
 //! stored token.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,12 +12,8 @@ use switchboard_testkit::http::HttpPeer;
 use switchboard_testkit::process::ServerProcess;
 use switchboard_testkit::repo_root;
 
-use crate::interop::{peers, scratch};
+use crate::interop::{free_port, peers, scratch};
 use crate::{serve_config, switchboard_bin};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
 
 /// `oauth2-mock-server` on a loopback port (see `tests/interop/oauth_server.mjs`); stopped on drop.
 struct AuthorizationServer {
@@ -205,16 +200,22 @@ async fn switchboard_client_authorizes_in_a_browser_once_and_reuses_the_token() 
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("first"));
 
+    // A later run that must succeed without a browser: it echoes `message` and prints no URL.
+    let unattended = |message: &str, why: &str| {
+        let arg = format!("message={message}");
+        let out = Command::new(switchboard_bin())
+            .args(&first)
+            .args(["tools", "call", "echo", "--arg", &arg])
+            .output()
+            .expect("switchboard client");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains(message));
+        assert!(!stderr.contains("/authorize?"), "{why}: {stderr}");
+    };
+
     // Second run: the stored token is used; no browser, no URL.
-    let out = Command::new(switchboard_bin())
-        .args(&first)
-        .args(["tools", "call", "echo", "--arg", "message=second"])
-        .output()
-        .expect("second run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("second"));
-    assert!(!stderr.contains("/authorize?"), "asked to authorize again: {stderr}");
+    unattended("second", "asked to authorize again");
 
     // Third run, the access token expired meanwhile: it is refreshed with the refresh token,
     // still without a browser.
@@ -223,15 +224,7 @@ async fn switchboard_client_authorizes_in_a_browser_once_and_reuses_the_token() 
     assert!(tokens["refresh_token"].is_string(), "the authorization server issued a refresh token: {tokens}");
     tokens["expires_at"] = json!(1);
     std::fs::write(&creds, serde_json::to_vec(&kept).expect("JSON")).expect("rewriting the credentials");
-    let out = Command::new(switchboard_bin())
-        .args(&first)
-        .args(["tools", "call", "echo", "--arg", "message=third"])
-        .output()
-        .expect("third run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("third"));
-    assert!(!stderr.contains("/authorize?"), "asked to authorize instead of refreshing: {stderr}");
+    unattended("third", "asked to authorize instead of refreshing");
     let kept: Value = serde_json::from_slice(&std::fs::read(&creds).expect("credentials")).expect("JSON");
     // (The access token itself may be byte-identical: the server signs the same claims within the
     // same second, deterministically.)
