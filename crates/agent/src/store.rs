@@ -6,6 +6,8 @@ use serde_json::Value;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use switchboard_migrate::{placeholders, Dialect, Migration};
+
 use crate::message::{Message, Usage};
 
 /// Why the store failed. Messages never carry the database URL (it may hold a password).
@@ -25,13 +27,6 @@ pub enum StoreError {
 
 fn query_error(e: sqlx::Error) -> StoreError {
     StoreError::Query(e.to_string())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Sqlite,
-    Postgres,
-    Mysql,
 }
 
 /// One conversation's header.
@@ -55,7 +50,7 @@ pub struct ConversationInfo {
 #[derive(Debug, Clone)]
 pub struct ConversationStore {
     pool: AnyPool,
-    kind: Kind,
+    kind: Dialect,
 }
 
 impl ConversationStore {
@@ -63,19 +58,17 @@ impl ConversationStore {
     /// `postgres://…`, `mysql://…`) and creates its tables if they are missing.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let kind = match url.split(':').next().unwrap_or_default() {
-            "sqlite" => Kind::Sqlite,
-            "postgres" | "postgresql" => Kind::Postgres,
-            "mysql" | "mariadb" => Kind::Mysql,
-            other => return Err(StoreError::Open(format!("unsupported database scheme {other:?}"))),
+        let Some(kind) = Dialect::of_url(url) else {
+            let scheme = url.split(':').next().unwrap_or_default();
+            return Err(StoreError::Open(format!("unsupported database scheme {scheme:?}")));
         };
-        let url = if kind == Kind::Sqlite && !url.contains("mode=") {
+        let url = if kind == Dialect::Sqlite && !url.contains("mode=") {
             format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
         } else {
             url.to_owned()
         };
         let pool = AnyPoolOptions::new()
-            .max_connections(if kind == Kind::Sqlite { 1 } else { 5 })
+            .max_connections(if kind == Dialect::Sqlite { 1 } else { 5 })
             .acquire_timeout(std::time::Duration::from_secs(10))
             .connect(&url)
             .await
@@ -88,9 +81,9 @@ impl ConversationStore {
 
     async fn create_tables(&self) -> Result<(), StoreError> {
         let (text, big, real) = match self.kind {
-            Kind::Sqlite => ("TEXT", "TEXT", "REAL"),
-            Kind::Postgres => ("TEXT", "TEXT", "DOUBLE PRECISION"),
-            Kind::Mysql => ("VARCHAR(255)", "MEDIUMTEXT", "DOUBLE"),
+            Dialect::Sqlite => ("TEXT", "TEXT", "REAL"),
+            Dialect::Postgres => ("TEXT", "TEXT", "DOUBLE PRECISION"),
+            Dialect::Mysql => ("VARCHAR(255)", "MEDIUMTEXT", "DOUBLE"),
         };
         let statements = [
             format!(
@@ -103,28 +96,16 @@ impl ConversationStore {
                  body {big} NOT NULL, created_at {text} NOT NULL, PRIMARY KEY (conversation_id, seq))"
             ),
         ];
-        for sql in statements {
-            sqlx::query(&sql).execute(&self.pool).await.map_err(|e| StoreError::Open(e.to_string()))?;
-        }
-        Ok(())
+        let tables = Migration::new(1, "conversations and messages", statements.into());
+        switchboard_migrate::run(&self.pool, self.kind, "conversations", &[tables])
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Open(e.to_string()))
     }
 
     /// `?` or `$n`, as the database wants its placeholders.
     fn sql(&self, sql: &str) -> String {
-        if self.kind != Kind::Postgres {
-            return sql.to_owned();
-        }
-        let mut out = String::with_capacity(sql.len() + 8);
-        let mut n = 0;
-        for c in sql.chars() {
-            if c == '?' {
-                n += 1;
-                out.push_str(&format!("${n}"));
-            } else {
-                out.push(c);
-            }
-        }
-        out
+        placeholders(self.kind, sql)
     }
 
     /// Starts a conversation.

@@ -37,7 +37,7 @@ pub use self::command::{CommandTool, CommandsSection, DEFAULT_COMMAND_TIMEOUT_MS
 pub use self::error::ConfigError;
 pub(crate) use self::error::{redact, Problem};
 pub use self::guardrails::{
-    AuditSection, BreakerSpec, CacheSpec, GuardrailsSection, RateLimit, RetrySpec, DEFAULT_AUDIT_QUEUE,
+    AuditSection, BreakerSpec, CacheSpec, GuardrailsSection, RateLimit, RetrySpec, WhenRedisDown, DEFAULT_AUDIT_QUEUE,
     DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS,
 };
 pub(crate) use self::http::parse_base_url;
@@ -136,6 +136,28 @@ pub struct ServerSection {
     /// Where embedded databases live, relative to the config file (`--data-dir` overrides).
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
+    /// Redis shared by every replica (`redis://host:port/db`; use `${ENV}` for a password;
+    /// `--redis-url` / `SWITCHBOARD_REDIS_URL` override): rate limits are then shared. Default:
+    /// none, everything stays in this process.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// The prefix of every Redis key (deployments sharing one Redis use different ones).
+    /// Default `switchboard`.
+    #[serde(default)]
+    pub redis_key_prefix: Option<String>,
+    /// Milliseconds one Redis operation may take before it counts as failed (the caller falls
+    /// back, and Redis is not tried again for a second). Default 500.
+    #[serde(default)]
+    pub redis_timeout_ms: Option<u64>,
+}
+
+/// Checks a Redis URL's scheme (the message never quotes the URL: it may hold a password).
+pub fn check_redis_url(url: &str) -> Result<(), String> {
+    if ["redis://", "rediss://", "unix://", "redis+unix://"].iter().any(|p| url.starts_with(p)) {
+        Ok(())
+    } else {
+        Err("the Redis URL must start with redis://, rediss:// or unix://".into())
+    }
 }
 
 /// The kind of a source.

@@ -22,6 +22,7 @@ pub mod config;
 pub mod fuzzing;
 pub mod policy;
 pub mod reload;
+pub mod shared;
 pub mod source;
 mod syntax;
 

@@ -45,16 +45,22 @@ pub async fn chat_routes(
     let (Some(section), Some(agent)) = (&config.agent, agent(config, server, operator, metrics).await?) else {
         return Ok(None);
     };
-    let url = match section.conversations_url.as_deref().filter(|u| !u.is_empty()) {
-        Some(url) => url.to_owned(),
-        None => format!("sqlite://{}", data_dir.join("conversations.db").display()),
-    };
+    let url = conversations_url(section, data_dir);
     // The URL may hold a password: errors name the store, not the URL.
     let store = ConversationStore::open(&url).await.context("opening the agent's conversation store")?;
     let models: Vec<String> = agent.models().iter().map(|m| format!("{}/{}", m.provider.name(), m.model)).collect();
     let priced: Vec<&String> = section.prices.keys().collect();
     tracing::info!(target: "switchboard", agent = %section.name, models = ?models, priced = ?priced, "chat API: /v1/chat/completions, /v1/models, /v1/conversations");
     Ok(Some(switchboard_agent::chat_api::router(server.clone(), [Arc::new(agent)], Some(store))))
+}
+
+/// Where the agent's conversations are kept: its `conversations_url`, else
+/// `data_dir/conversations.db`.
+pub fn conversations_url(section: &AgentSection, data_dir: &Path) -> String {
+    match section.conversations_url.as_deref().filter(|u| !u.is_empty()) {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{}", data_dir.join("conversations.db").display()),
+    }
 }
 
 async fn build(section: &AgentSection, server: &Server, operator: &Principal) -> anyhow::Result<Agent> {

@@ -2,12 +2,11 @@
 //! and prints one JSON object per row, newest first.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use switchboard_gateway::policy::{audit, AuditQuery, Metrics};
 
-use crate::cli::{AuditAt, AuditCommand};
+use crate::cli::{AuditCommand, ConfigAt};
 
 /// Runs an `audit` subcommand.
 pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
@@ -17,13 +16,12 @@ pub async fn run(command: AuditCommand) -> anyhow::Result<()> {
             (at, AuditQuery { tool, principal, correlation_id: request_id, since, limit })
         }
     };
-    let AuditAt { config: path, data_dir } = at;
+    let ConfigAt { config: path, data_dir } = at;
     let config = crate::config_file::load(&path)?;
     if !config.audit.is_enabled() {
         anyhow::bail!("{}: audit.enabled is false; this server keeps no audit log", path.display());
     }
-    let data_dir: PathBuf =
-        data_dir.unwrap_or_else(|| config.resolve(config.server.data_dir.as_deref().unwrap_or(Path::new("data"))));
+    let data_dir = crate::config_file::data_dir(&config, data_dir.as_deref());
     let log = audit::AuditLog::open(&config.audit, &data_dir, std::sync::Arc::new(Metrics::new()))
         .await
         .context("opening the audit log")?;

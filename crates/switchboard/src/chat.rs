@@ -25,6 +25,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         &args.config,
         crate::configured::ConfigFormat::Yaml,
         args.data_dir.as_deref(),
+        None,
         Default::default(),
     )
     .await?;

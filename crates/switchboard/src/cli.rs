@@ -47,6 +47,11 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
 
+    /// Create or bring up to date the databases a config uses (its SQL sources' init scripts, the
+    /// audit log, the agent's conversations), print what each database records, and exit. `serve`
+    /// does the same at start; replicas starting together on an empty database migrate once.
+    Migrate(ConfigAt),
+
     /// Read the audit log of a config's server (`tool_calls`: one row per tool call).
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -103,6 +108,10 @@ pub struct ServeArgs {
     /// Where embedded (SQLite) databases live; overrides the config's server.data_dir.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Redis shared by every replica (rate limits); overrides the config's server.redis_url.
+    #[arg(long, value_name = "URL", env = "SWITCHBOARD_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
 
     /// Serve the built-in demonstration toolset (echo, add, content samples, progress, logging,
     /// sampling, elicitation, resources, prompts): everything the runtime can do, for trying
@@ -237,7 +246,7 @@ pub enum AuditCommand {
     Tail {
         /// The config whose audit log to read.
         #[command(flatten)]
-        at: AuditAt,
+        at: ConfigAt,
         /// How many rows.
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: i64,
@@ -246,7 +255,7 @@ pub enum AuditCommand {
     Query {
         /// The config whose audit log to read.
         #[command(flatten)]
-        at: AuditAt,
+        at: ConfigAt,
         /// Only calls of this tool.
         #[arg(long)]
         tool: Option<String>,
@@ -265,9 +274,9 @@ pub enum AuditCommand {
     },
 }
 
-/// Where an audit log is.
+/// A config file and the data directory its server uses.
 #[derive(Debug, Clone, ClapArgs)]
-pub struct AuditAt {
+pub struct ConfigAt {
     /// The server's config file.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,

@@ -2,7 +2,7 @@
 //! gateway parses them (it does no I/O of its own while parsing) and checks the command
 //! allow-list against this machine.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use switchboard_gateway::{Config, ConfigError, Env};
 
@@ -15,6 +15,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         config.add_upstreams_from(&read(&file)?, &file)?;
     }
     Ok(config)
+}
+
+/// The data directory: `flag` if given, else the config's `server.data_dir` (default `data`,
+/// relative to the config file).
+pub fn data_dir(config: &Config, flag: Option<&Path>) -> PathBuf {
+    match flag {
+        Some(dir) => dir.to_owned(),
+        None => config.resolve(config.server.data_dir.as_deref().unwrap_or(Path::new("data"))),
+    }
 }
 
 /// Reads an `mcpServers` JSON file as a config that serves those servers and nothing else.

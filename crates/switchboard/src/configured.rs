@@ -54,14 +54,17 @@ pub async fn server(
     config_path: &Path,
     format: ConfigFormat,
     data_dir: Option<&Path>,
+    redis_url: Option<&str>,
     limits: Limits,
 ) -> anyhow::Result<Configured> {
-    let config = (format.loader())(config_path)?;
+    let mut config = (format.loader())(config_path)?;
+    if let Some(url) = redis_url.filter(|u| !u.is_empty()) {
+        config.server.redis_url = Some(url.to_owned());
+        // Checked as the config's own value would be; the message never quotes the URL.
+        switchboard_gateway::config::check_redis_url(url).map_err(anyhow::Error::msg)?;
+    }
     let identities = Identities::from_config(&config.auth).map_err(anyhow::Error::msg)?;
-    let data_dir: PathBuf = match data_dir {
-        Some(d) => d.to_owned(),
-        None => config.resolve(config.server.data_dir.as_deref().unwrap_or(Path::new("data"))),
-    };
+    let data_dir = crate::config_file::data_dir(&config, data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating the data directory {}", data_dir.display()))?;
     let upstreams = Upstreams::new();

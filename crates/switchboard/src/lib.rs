@@ -15,5 +15,6 @@ pub mod config_file;
 pub mod configured;
 pub mod keys;
 pub mod logging;
+pub mod migrate;
 pub mod ops;
 pub mod serve;

@@ -61,6 +61,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Config(command) => run_config(command).await,
         Command::Keys(KeysCommand::New { id }) => switchboard::keys::print_new(&id),
         Command::Audit(command) => switchboard::audit::run(command).await,
+        Command::Migrate(at) => switchboard::migrate::run(at).await,
         Command::Bench(bench) => switchboard::bench::run(bench).await,
         // Handled in `main`, which maps its errors to their own exit codes.
         Command::Client(_) => Ok(()),
@@ -90,7 +91,7 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                 chat: routes,
                 upstreams: running,
                 ..
-            } = configured::server(path, format, args.data_dir.as_deref(), limits).await?;
+            } = configured::server(path, format, args.data_dir.as_deref(), args.redis_url.as_deref(), limits).await?;
             callers = configured;
             guardrails = Some(rails);
             upstreams = Some(running);

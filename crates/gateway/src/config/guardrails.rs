@@ -74,6 +74,24 @@ pub struct RateLimit {
     /// Principals with any of these roles are not limited.
     #[serde(default)]
     pub exempt_roles: Vec<String>,
+    /// With `server.redis_url` set, replicas share the limit in Redis; this says what happens
+    /// while Redis is unreachable: `local` (each replica enforces the limit on its own; the
+    /// default), `open` (calls are not limited) or `closed` (calls are refused).
+    #[serde(default)]
+    pub when_redis_down: WhenRedisDown,
+}
+
+/// What a shared rate limit does while Redis is unreachable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WhenRedisDown {
+    /// Each replica enforces the limit on its own.
+    #[default]
+    Local,
+    /// Calls are not limited (fail open).
+    Open,
+    /// Calls are refused until Redis answers again (fail closed).
+    Closed,
 }
 
 impl RateLimit {
@@ -135,7 +153,8 @@ pub struct AuditSection {
     /// Record tool calls. Default true.
     #[serde(default)]
     pub enabled: Option<bool>,
-    /// A PostgreSQL or MySQL URL for the audit table (use `${ENV}`). Default: SQLite.
+    /// A PostgreSQL or MySQL URL for the audit table (use `${ENV}`; empty means none).
+    /// Default: SQLite.
     #[serde(default)]
     pub url: Option<String>,
     /// The SQLite file, relative to the data directory, when no `url` is given. Default
@@ -158,11 +177,16 @@ impl AuditSection {
         self.enabled.unwrap_or(true)
     }
 
+    /// The server database's URL, if one is given (an empty `${ENV:-}` gives none).
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| !u.is_empty())
+    }
+
     pub(super) fn check(&self) -> Result<(), Problem> {
         if self.queue == Some(0) {
             return Err(Problem::new(&["audit", "queue"], "must be at least 1".into()));
         }
-        if let Some(url) = &self.url {
+        if let Some(url) = self.url() {
             let known = ["postgres://", "postgresql://", "mysql://", "mariadb://"];
             if !known.iter().any(|p| url.starts_with(p)) {
                 return Err(Problem::new(&["audit", "url"], "must be a postgres:// or mysql:// URL".into()));

@@ -29,6 +29,7 @@ impl Config {
                 self.database(&query.source).map_err(|m| Problem::new(&["prompts", name, "context", q], m))?;
             }
         }
+        self.check_redis()?;
         self.auth.check()?;
         self.guardrails.check()?;
         self.audit.check()?;
@@ -36,6 +37,21 @@ impl Config {
             agent.check(self)?;
         }
         self.check_upstreams()?;
+        Ok(())
+    }
+
+    fn check_redis(&self) -> Result<(), Problem> {
+        // The URL may hold a password: the message never quotes it.
+        if let Some(url) = self.server.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            super::check_redis_url(url).map_err(|m| Problem::new(&["server", "redis_url"], m))?;
+        }
+        if self.server.redis_timeout_ms == Some(0) {
+            return Err(Problem::new(&["server", "redis_timeout_ms"], "must be at least 1".into()));
+        }
+        if self.server.redis_key_prefix.as_deref().is_some_and(|p| p.is_empty() || p.contains(char::is_whitespace)) {
+            let message = "must be a non-empty word without spaces".into();
+            return Err(Problem::new(&["server", "redis_key_prefix"], message));
+        }
         Ok(())
     }
 

@@ -44,11 +44,12 @@ pub use self::audit::{Audit, AuditLog, AuditQuery, AuditRefusals, AuditRow};
 pub use self::breaker::{Breaker, BreakerGuard};
 pub use self::cache::{CacheLookup, Invalidate, ResultCache};
 pub use self::metrics::{Measure, Metrics};
-pub use self::rate::{Limiter, LocalLimiter, RateLimit};
+pub use self::rate::{Limiter, LocalLimiter, RateLimit, SharedLimiter};
 pub use self::retry::Retry;
 pub use self::timeout::Timeout;
 pub use self::trace::{adopt_parent, Trace};
 use crate::config::{Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_TOOL_TIMEOUT_MS};
+use crate::shared::{self, Redis};
 use crate::source::sql::Database;
 
 /// Consecutive failures to reach a source before its breaker opens.
@@ -61,6 +62,8 @@ const DEFAULT_BREAKER_COOL_DOWN_MS: u64 = 30_000;
 #[derive(Debug)]
 pub struct Guardrails {
     metrics: Arc<Metrics>,
+    /// Shared by replicas, when `server.redis_url` is set (kept for the process's life).
+    redis: Option<Redis>,
     global: Option<Arc<dyn Limiter>>,
     databases: ArcSwap<Vec<Database>>,
     audit: Option<AuditLog>,
@@ -73,8 +76,16 @@ impl Guardrails {
     /// process's lifetime (a reload changes per-tool settings only). Embedded audit databases
     /// live in `data_dir`.
     pub async fn new(config: &Config, data_dir: &Path) -> Result<Self, String> {
+        let redis = match config.server.redis_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let prefix = config.server.redis_key_prefix.as_deref().unwrap_or(shared::DEFAULT_KEY_PREFIX);
+                let timeout = config.server.redis_timeout_ms.unwrap_or(shared::DEFAULT_REDIS_TIMEOUT_MS);
+                Some(Redis::connect(url, prefix, Duration::from_millis(timeout)).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
         let global = match &config.guardrails.rate_limit {
-            Some(limit) => Some(Arc::new(LocalLimiter::new(limit)?) as Arc<dyn Limiter>),
+            Some(limit) => Some(rate::limiter(limit, "server", redis.as_ref())?),
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
@@ -88,6 +99,7 @@ impl Guardrails {
         };
         Ok(Self {
             metrics,
+            redis,
             global,
             databases: ArcSwap::from_pointee(Vec::new()),
             audit,
@@ -107,6 +119,11 @@ impl Guardrails {
                 Arc::new(Breaker::new(source, failures, Duration::from_millis(cool_down), self.metrics.clone()))
             })
             .clone()
+    }
+
+    /// The Redis replicas share, if `server.redis_url` is set.
+    pub fn redis(&self) -> Option<&Redis> {
+        self.redis.as_ref()
     }
 
     /// The audit log, unless `audit.enabled` is false.
@@ -182,8 +199,8 @@ impl Guardrails {
             });
             let mut limits: Vec<Arc<dyn Limiter>> = self.global.iter().cloned().collect();
             if let Some(limit) = spec.and_then(|t| t.rate_limit.as_ref()) {
-                match LocalLimiter::new(limit) {
-                    Ok(l) => limits.push(Arc::new(l)),
+                match rate::limiter(limit, &format!("tool:{}", tool.name), self.redis.as_ref()) {
+                    Ok(l) => limits.push(l),
                     Err(e) => problem = Some(format!("tools.{}.rate_limit: {e}", tool.name)),
                 }
             }

@@ -19,6 +19,7 @@ mod modern;
 mod oauth;
 mod observability;
 mod readme;
+mod scale;
 mod shop;
 mod sql_limits;
 mod tasks;

@@ -76,7 +76,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (and migrates) the audit database of `section` and starts the writer.
     pub async fn open(section: &AuditSection, data_dir: &Path, metrics: Arc<Metrics>) -> Result<Self, DbError> {
-        let kind = match section.url.as_deref() {
+        let kind = match section.url() {
             Some(u) if u.starts_with("mysql://") || u.starts_with("mariadb://") => SourceKind::Mysql,
             Some(_) => SourceKind::Postgres,
             None => SourceKind::Sqlite,
@@ -85,7 +85,7 @@ impl AuditLog {
         let source = Source {
             kind,
             path: Some(path.clone()),
-            url: section.url.clone(),
+            url: section.url().map(str::to_owned),
             init: Vec::new(),
             max_connections: Some(2),
             base_url: None,

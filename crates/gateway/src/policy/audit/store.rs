@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use switchboard_migrate::Migration;
+
 use super::row::{AuditRow, COLUMN_NAMES};
 use crate::config::SourceKind;
 use crate::source::sql::{self, Database, DbError};
@@ -28,8 +30,9 @@ pub(super) async fn migrate(db: &Database) -> Result<(), DbError> {
     if db.kind != SourceKind::Mysql {
         script.push("CREATE INDEX IF NOT EXISTS tool_calls_at ON tool_calls (at)".into());
     }
-    db.run_script(&script.join(";\n")).await?;
-    // Tables made before these columns existed get them (a probe works the same everywhere).
+    db.migrate("audit", &[Migration::new(1, "the tool_calls table", script)]).await?;
+    // Tables made before migrations were versioned, and before these columns existed, get them
+    // (a probe works the same everywhere).
     for (column, kind) in [("correlation_id", "VARCHAR(200)"), ("trace_id", "VARCHAR(32)")] {
         if db.execute(&format!("SELECT {column} FROM tool_calls WHERE 1 = 0")).await.is_err() {
             db.execute(&format!("ALTER TABLE tool_calls ADD COLUMN {column} {kind}")).await?;

@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
+
+use switchboard_migrate::{
+    Dialect, MigrateError, Migration, Record as MigrationRecord, Report as MigrationReport, When,
+};
 
 use super::statement::row_to_json;
 use crate::config::{Source, SourceKind};
@@ -155,7 +159,8 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
         sqlx::query("PRAGMA foreign_keys = ON").execute(&pool).await.map_err(db_err("enabling foreign keys"))?;
     }
     let db = Database { name: name.to_owned(), kind: source.kind, pool, observer: Arc::default() };
-    if !source.init.is_empty() && db.table_count().await? == 0 {
+    if !source.init.is_empty() {
+        let mut statements = Vec::new();
         for script in &source.init {
             let path = if script.is_absolute() { script.clone() } else { config_dir.join(script) };
             let text = std::fs::read_to_string(&path)
@@ -164,11 +169,15 @@ pub async fn connect(name: &str, source: &Source, data_dir: &Path, config_dir: &
                 context: format!("rendering {}", path.display()),
                 source: sqlx::Error::Protocol(e),
             })?;
-            db.run_script(&text)
-                .await
-                .map_err(|e| DbError { context: format!("{} ({})", e.context, path.display()), source: e.source })?;
+            statements.extend(split_statements(&text));
         }
-        tracing::info!(target: "switchboard::gateway", source = name, "database initialized");
+        // Version 1 of the source: its init scripts, on an empty database only, exactly once
+        // however many replicas start together.
+        let init = Migration { version: 1, name: "init scripts".into(), statements, when: When::EmptyDatabase };
+        let report = db.migrate(&format!("source:{name}"), &[init]).await?;
+        if !report.applied.is_empty() {
+            tracing::info!(target: "switchboard::gateway", source = name, "database initialized");
+        }
     }
     Ok(db)
 }
@@ -198,36 +207,43 @@ impl Database {
         ((open - idle).max(0), i64::from(self.pool.options().get_max_connections()))
     }
 
-    /// How many tables the database has.
-    pub async fn table_count(&self) -> Result<i64, DbError> {
-        let sql = match self.kind {
-            SourceKind::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
-            SourceKind::Postgres => {
-                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+    /// The migrations dialect of this database.
+    pub fn dialect(&self) -> Dialect {
+        match self.kind {
+            SourceKind::Postgres => Dialect::Postgres,
+            SourceKind::Mysql => Dialect::Mysql,
+            _ => Dialect::Sqlite,
+        }
+    }
+
+    /// Applies `component`'s migrations not yet recorded, under the database's migration lock
+    /// (see `switchboard_migrate`).
+    pub async fn migrate(&self, component: &str, migrations: &[Migration]) -> Result<MigrationReport, DbError> {
+        if self.kind == SourceKind::Http {
+            return Err(not_a_database(&self.name));
+        }
+        let source = &self.name;
+        switchboard_migrate::run(&self.pool, self.dialect(), component, migrations).await.map_err(|e| match e {
+            MigrateError::Step { component, version, name, source: cause } => DbError {
+                context: format!("migration {component} v{version} ({name}) in source {source}"),
+                source: cause,
+            },
+            MigrateError::Table(cause) => {
+                DbError { context: format!("the migrations table of source {source}"), source: cause }
             }
-            SourceKind::Mysql => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()",
-            SourceKind::Http => return Err(not_a_database(&self.name)),
-        };
-        let row = sqlx::query(sql).fetch_one(&self.pool).await.map_err(db_err("counting tables"))?;
-        Ok(row.try_get::<i64, _>(0).unwrap_or(0))
+            other => DbError { context: format!("source {source}"), source: sqlx::Error::Protocol(other.to_string()) },
+        })
+    }
+
+    /// Every migration recorded in this database (`switchboard migrate` prints them).
+    pub async fn migrations(&self) -> Result<Vec<MigrationRecord>, DbError> {
+        switchboard_migrate::recorded(&self.pool).await.map_err(db_err("reading the migrations table"))
     }
 
     /// Runs one statement outside any transaction (settings such as SQLite's `journal_mode`
     /// cannot change inside one).
     pub async fn execute(&self, sql: &str) -> Result<(), DbError> {
         sqlx::query(sql).execute(&self.pool).await.map(|_| ()).map_err(db_err(format!("running {}", first_line(sql))))
-    }
-
-    /// Runs a script of `;`-terminated statements in one transaction.
-    pub async fn run_script(&self, text: &str) -> Result<(), DbError> {
-        let mut tx = self.pool.begin().await.map_err(db_err("starting the init transaction"))?;
-        for statement in split_statements(text) {
-            sqlx::query(&statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err(format!("running {}", first_line(&statement))))?;
-        }
-        tx.commit().await.map_err(db_err("committing the init script"))
     }
 
     /// The tables and columns, as JSON (the `db://<source>/schema` resource).

@@ -1,0 +1,295 @@
+//! Scale-out: replicas that start together on an empty PostgreSQL database create and seed it
+//! once; `switchboard migrate`; rate limits shared through Redis (and what happens while Redis is
+//! down); backups restored into a fresh database; the deployment files validate offline.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use switchboard_testkit::http::HttpPeer;
+use switchboard_testkit::process::ServerProcess;
+
+use crate::interop::{free_port, scratch};
+use crate::shop::sh;
+use crate::{serve_config, switchboard_bin};
+
+/// A PostgreSQL database of its own on the shared server, dropped at the end.
+pub(crate) struct TempDb {
+    pub(crate) name: String,
+}
+
+impl TempDb {
+    pub(crate) fn new(label: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("sb_{label}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        sh("psql", &["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c", &format!("CREATE DATABASE {name}")]);
+        Self { name }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}", self.name)
+    }
+
+    /// One value from `sql`, as text.
+    pub(crate) fn scalar(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", &self.name, "-XAtqc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Every table of the database with its row count, sorted by name.
+    pub(crate) fn row_counts(&self) -> Vec<(String, i64)> {
+        let tables = self.scalar(
+            "SELECT string_agg(table_name, ' ' ORDER BY table_name) FROM information_schema.tables \
+             WHERE table_schema = 'public'",
+        );
+        tables
+            .split_whitespace()
+            .map(|t| (t.to_owned(), self.scalar(&format!("SELECT count(*) FROM {t}")).parse().unwrap_or(-1)))
+            .collect()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .output();
+    }
+}
+
+/// The shop on `db` (business data, audit rows and conversations all there).
+fn shop_env(db: &TempDb) -> Vec<(String, String)> {
+    vec![
+        ("SHOP_DB_KIND".into(), "postgres".into()),
+        ("SHOP_DATABASE_URL".into(), db.url()),
+        ("SHOP_AUDIT_URL".into(), db.url()),
+        ("SHOP_CONVERSATIONS_URL".into(), db.url()),
+    ]
+}
+
+fn shop_config() -> std::path::PathBuf {
+    switchboard_testkit::repo_root().join("examples/shop/shop.yaml")
+}
+
+fn migrate(db: &TempDb, data: &std::path::Path) -> String {
+    let out = Command::new(switchboard_bin())
+        .args(["migrate", "--config"])
+        .arg(shop_config())
+        .arg("--data-dir")
+        .arg(data)
+        .args(["--log-level", "warn"])
+        .envs(shop_env(db))
+        .output()
+        .expect("switchboard migrate runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+#[test]
+fn replicas_starting_together_on_an_empty_database_create_and_seed_it_exactly_once() {
+    // The reference: one `switchboard migrate` on its own.
+    let reference = TempDb::new("seed_ref");
+    let dir = scratch("scale-seed");
+    let printed = migrate(&reference, &dir.join("ref"));
+    assert!(
+        printed.contains("source shop: up to date") && printed.contains("source:shop v1 init scripts: applied"),
+        "{printed}"
+    );
+    assert!(printed.contains("audit v1 the tool_calls table: applied"), "{printed}");
+    assert!(printed.contains("conversations: up to date"), "{printed}");
+    let again = migrate(&reference, &dir.join("ref"));
+    assert_eq!(again, printed, "a second run applies nothing new");
+    let expected = reference.row_counts();
+    assert!(expected.iter().any(|(t, n)| t == "products" && *n > 10), "{expected:?}");
+
+    // Three replicas started at the same moment on an empty database.
+    let db = TempDb::new("seed_race");
+    let env = shop_env(&db);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config = shop_config();
+    let replicas: Vec<ServerProcess> = std::thread::scope(|s| {
+        let started: Vec<_> = (0..3)
+            .map(|i| {
+                let (env, config, data) = (&env, &config, dir.join(format!("replica-{i}")));
+                s.spawn(move || serve_config(config, &data, env))
+            })
+            .collect();
+        started.into_iter().map(|h| h.join().expect("a replica started")).collect()
+    });
+    assert_eq!(replicas.len(), 3);
+    assert_eq!(db.row_counts(), expected, "seeded exactly once, like the reference");
+    assert_eq!(db.scalar("SELECT count(*) FROM switchboard_migrations WHERE component = 'source:shop'"), "1");
+    assert_eq!(db.scalar("SELECT count(*) FROM switchboard_migrations WHERE adopted = 1"), "0");
+}
+
+/// A config with one tool and a server-wide limit of `per_minute` calls per caller.
+fn limited_config(dir: &std::path::Path, prefix: &str, per_minute: u32, when_down: &str) -> std::path::PathBuf {
+    let _ = std::fs::create_dir_all(dir);
+    let config = dir.join(format!("limited-{when_down}.yaml"));
+    std::fs::write(
+        &config,
+        format!(
+            "server: {{name: limited, redis_key_prefix: {prefix}, redis_timeout_ms: 200}}\n\
+             auth:\n  api_keys:\n    - {{id: alice, key: alice-key-0123456789, roles: [user]}}\n\
+             audit: {{enabled: false}}\n\
+             guardrails:\n  rate_limit: {{per_minute: {per_minute}, burst: {per_minute}, when_redis_down: {when_down}}}\n\
+             tools:\n  echo: {{description: Echoes., native: demo.echo, roles: [user]}}\n"
+        ),
+    )
+    .expect("config");
+    config
+}
+
+/// Calls `echo` `n` times round-robin over `replicas`: how many were accepted, how many limited.
+async fn call_round_robin(replicas: &[&ServerProcess], n: usize) -> (usize, usize) {
+    let mut peers: Vec<HttpPeer> =
+        replicas.iter().map(|r| HttpPeer::new(r.mcp_url()).with_api_key("alice-key-0123456789")).collect();
+    let (mut ok, mut limited) = (0, 0);
+    let call = json!({"name": "echo", "arguments": {"message": "hi"}});
+    for i in 0..n {
+        let peer = &mut peers[i % replicas.len()];
+        let reply = peer.modern("tools/call", call.clone(), json!({})).await;
+        match reply.status {
+            200 => ok += 1,
+            429 => {
+                assert_eq!(reply.last()["error"]["code"], -32029, "{:?}", reply.messages);
+                limited += 1;
+            }
+            other => panic!("unexpected status {other}: {:?}", reply.messages),
+        }
+    }
+    (ok, limited)
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_across_replicas_sharing_redis_and_falls_back_while_redis_is_down() {
+    let dir = scratch("scale-rate");
+    let prefix = format!("sbtest{}", std::process::id());
+    let config = limited_config(&dir, &prefix, 12, "local");
+    let redis = [("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")];
+    let a = serve_config(&config, &dir.join("a"), &redis);
+    let b = serve_config(&config, &dir.join("b"), &redis);
+    let c = serve_config(&config, &dir.join("c"), &redis);
+    // 12 a minute (one every 5 s) in bursts of 12: of 36 calls over three replicas, 12 pass
+    // (one more if the calls straddle a refill).
+    let (ok, limited) = call_round_robin(&[&a, &b, &c], 36).await;
+    assert!((12..=13).contains(&ok), "{ok} accepted, {limited} limited");
+
+    // Redis unreachable: each replica limits on its own (`local`), and no call waits for Redis
+    // longer than its timeout.
+    let down = format!("redis://127.0.0.1:{}/0", free_port());
+    let redis_down = [("SWITCHBOARD_REDIS_URL", down.as_str())];
+    let d = serve_config(&config, &dir.join("d"), &redis_down);
+    let e = serve_config(&config, &dir.join("e"), &redis_down);
+    let started = Instant::now();
+    let (ok, limited) = call_round_robin(&[&d, &e], 40).await;
+    assert!((24..=26).contains(&ok), "each replica alone allows its 12: {ok} accepted, {limited} limited");
+    assert!(started.elapsed() < Duration::from_secs(10), "calls did not wait on Redis: {:?}", started.elapsed());
+
+    // `closed` refuses every call while Redis is down.
+    let closed = limited_config(&dir, &prefix, 12, "closed");
+    let f = serve_config(&closed, &dir.join("f"), &redis_down);
+    let (ok, limited) = call_round_robin(&[&f], 3).await;
+    assert_eq!((ok, limited), (0, 3));
+}
+
+#[test]
+fn a_backup_restores_into_a_fresh_database_and_never_over_live_data_without_force() {
+    let source = TempDb::new("backup_src");
+    let dir = scratch("scale-backup");
+    migrate(&source, &dir.join("data"));
+    let backup_sh = switchboard_testkit::repo_root().join("deploy/backup/backup.sh");
+    let restore_sh = switchboard_testkit::repo_root().join("deploy/backup/restore.sh");
+    let file = dir.join("shop.dump");
+    let _ = std::fs::remove_file(&file);
+    let out = Command::new("bash").arg(&backup_sh).arg(source.url()).arg(&file).output().expect("backup.sh runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("backed up database") && file.exists(), "{said}");
+    assert!(!said.contains("postgres://"), "the URL is never printed: {said}");
+
+    let target = TempDb::new("backup_dst");
+    let restore = |force: bool| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(&restore_sh).arg(&file).arg(target.url());
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().expect("restore.sh runs")
+    };
+    let out = restore(false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(target.row_counts(), source.row_counts());
+
+    // The target now holds data: a second restore refuses without --force and changes nothing.
+    target.scalar("DELETE FROM support_tickets");
+    let before = target.row_counts();
+    let out = restore(false);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refusing to overwrite") && stderr.contains("--force"), "{stderr}");
+    assert_eq!(target.row_counts(), before);
+    let out = restore(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(target.row_counts(), source.row_counts(), "--force replaces the tables with the backup's");
+}
+
+fn run_ok(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(switchboard_testkit::repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is not installed ({e}): scripts/install-peers.sh installs it"));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn the_deployment_files_validate_offline() {
+    let peers = switchboard_testkit::repo_root().join(".peers");
+    // Kubernetes manifests against the API schemas (kubernetes-validate carries them).
+    let validate = peers.join("py2/bin/kubernetes-validate");
+    let manifests = ["configmap", "deployment", "service", "hpa", "pdb", "secret.example"];
+    let files: Vec<String> = manifests.iter().map(|m| format!("deploy/k8s/{m}.yaml")).collect();
+    let mut args = vec!["--strict", "--kubernetes-version", "1.30"];
+    args.extend(files.iter().map(String::as_str));
+    let said = run_ok(&validate.to_string_lossy(), &args, &[]);
+    assert_eq!(said.matches("INFO").count(), manifests.len(), "{said}");
+    // Every file the kustomization lists exists and validated above.
+    let kustomization = std::fs::read_to_string(switchboard_testkit::repo_root().join("deploy/k8s/kustomization.yaml"))
+        .expect("kustomization.yaml");
+    for m in manifests.iter().filter(|m| !m.contains("example")) {
+        assert!(kustomization.contains(&format!("- {m}.yaml")), "kustomization.yaml lists {m}.yaml");
+    }
+    // The Compose file against the Compose schema.
+    let secrets = [("POSTGRES_PASSWORD", "pw"), ("SHOP_ADMIN_KEY", "admin"), ("SHOP_METRICS_KEY", "metrics")];
+    run_ok(
+        "docker-compose",
+        &["--project-directory", "deploy", "-f", "deploy/compose.yaml", "config", "--quiet"],
+        &secrets,
+    );
+    // HAProxy's configuration, and Prometheus's with the alert rules.
+    run_ok("haproxy", &["-c", "-f", "deploy/haproxy/haproxy.cfg"], &[]);
+    let dir = scratch("scale-prometheus");
+    let _ = std::fs::create_dir_all(&dir);
+    let prometheus = std::fs::read_to_string(switchboard_testkit::repo_root().join("deploy/prometheus/prometheus.yml"))
+        .expect("prometheus.yml");
+    let alerts = switchboard_testkit::repo_root().join("deploy/prometheus/alerts.yml");
+    let key = dir.join("metrics_key");
+    std::fs::write(&key, "k").expect("key file");
+    let local = prometheus
+        .replace("/etc/prometheus/alerts.yml", &alerts.to_string_lossy())
+        .replace("/run/secrets/metrics_key", &key.to_string_lossy());
+    std::fs::write(dir.join("prometheus.yml"), local).expect("prometheus.yml copy");
+    let said = run_ok("promtool", &["check", "config", &dir.join("prometheus.yml").to_string_lossy()], &[]);
+    assert!(said.contains("SUCCESS") && said.contains("rules found"), "{said}");
+}
