@@ -126,6 +126,20 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         keys: callers.http.clone(),
         sessions: Default::default(),
     };
+    // Legacy sessions go to the config's Redis; the demonstration server takes --redis-url alone.
+    let redis = match (guardrails.as_ref().and_then(|g| g.redis().cloned()), args.redis_url.as_deref()) {
+        (Some(redis), _) => Some(redis),
+        (None, Some(url)) if args.demo && !url.is_empty() => {
+            switchboard_gateway::config::check_redis_url(url).map_err(anyhow::Error::msg)?;
+            let timeout = std::time::Duration::from_millis(switchboard_gateway::shared::DEFAULT_REDIS_TIMEOUT_MS);
+            Some(switchboard_gateway::shared::Redis::connect(
+                url,
+                switchboard_gateway::shared::DEFAULT_KEY_PREFIX,
+                timeout,
+            )?)
+        }
+        _ => None,
+    };
     let served = match (listen, stdio) {
         (Some(addr), false) => {
             let announce = |local: std::net::SocketAddr| {
@@ -133,13 +147,13 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
                     configured::print_connect_help(path, Some(&local.to_string()), *keyed);
                 }
             };
-            let mounts = serve::Mounts { ops: Some(ops), chat };
+            let mounts = serve::Mounts { ops: Some(ops), chat, redis };
             serve::serve_http(&server, &addr, &args.http, &callers, mounts, args.wire_log.as_deref(), announce).await
         }
         (None, _) => serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await,
         (Some(addr), true) => {
             // Both: the process lives as long as stdin is open (the usual stdio contract).
-            let mounts = serve::Mounts { ops: Some(ops), chat };
+            let mounts = serve::Mounts { ops: Some(ops), chat, redis };
             let http = serve::serve_http(&server, &addr, &args.http, &callers, mounts, None, |_| {});
             let stdio = async {
                 let result = serve::serve_stdio(&server, &callers, args.wire_log.as_deref()).await;

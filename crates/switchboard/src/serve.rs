@@ -109,6 +109,8 @@ pub struct Mounts {
     pub ops: Option<crate::ops::Ops>,
     /// The agent's chat API (`/v1/...`), behind the same authentication as `/mcp`.
     pub chat: Option<axum::Router>,
+    /// Redis shared by the replicas: legacy sessions are kept there.
+    pub redis: Option<switchboard_gateway::shared::Redis>,
 }
 
 /// On SIGTERM/SIGINT: fires `draining` (readiness fails, so a load balancer stops sending
@@ -186,7 +188,15 @@ pub async fn serve_http(
         per_session: args.event_log_per_session_mib.saturating_mul(1 << 20),
         total: args.event_log_total_mib.saturating_mul(1 << 20),
     };
-    let mut app = http::router(server.clone(), config, Arc::new(InMemorySessionStore::with_budget(budget)));
+    // With Redis, legacy sessions live there, so any replica serves any session.
+    let store: Arc<dyn http::SessionStore> = match mounts.redis {
+        Some(redis) => {
+            tracing::info!(target: "switchboard", "legacy sessions are kept in Redis (shared by every replica)");
+            switchboard_gateway::shared::RedisSessionStore::new(redis, config.session_idle_timeout)
+        }
+        None => Arc::new(InMemorySessionStore::with_budget(budget)),
+    };
+    let mut app = http::router(server.clone(), config, store);
     if let Some(mut ops) = mounts.ops {
         ops.sessions = stats;
         app = crate::ops::mount(app, ops);

@@ -90,6 +90,17 @@ impl Session {
         }
     }
 
+    /// Follows a record changed by another replica sharing the session.
+    pub(crate) fn sync(&self, log_level: Option<LoggingLevel>, subscriptions: Vec<String>) {
+        match log_level {
+            Some(level) => self.set_log_level(level),
+            None => self.log_level.store(0, Ordering::Relaxed),
+        }
+        if let Ok(mut subs) = self.subscriptions.lock() {
+            *subs = subscriptions.into_iter().collect();
+        }
+    }
+
     pub(crate) fn set_log_level(&self, level: LoggingLevel) {
         let n = LEVELS.iter().position(|l| *l == level).unwrap_or(0) + 1;
         self.log_level.store(u8::try_from(n).unwrap_or(1), Ordering::Relaxed);

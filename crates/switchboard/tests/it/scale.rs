@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use switchboard_protocol::ProtocolVersion;
 use switchboard_testkit::http::HttpPeer;
 use switchboard_testkit::process::ServerProcess;
 
@@ -292,4 +293,82 @@ fn the_deployment_files_validate_offline() {
     std::fs::write(dir.join("prometheus.yml"), local).expect("prometheus.yml copy");
     let said = run_ok("promtool", &["check", "config", &dir.join("prometheus.yml").to_string_lossy()], &[]);
     assert!(said.contains("SUCCESS") && said.contains("rules found"), "{said}");
+}
+
+/// The demonstration server keeping its legacy sessions in the shared Redis.
+fn demo_replica() -> ServerProcess {
+    ServerProcess::spawn(
+        &switchboard_bin(),
+        &["serve", "--demo", "--listen", "127.0.0.1:0", "--redis-url", "redis://127.0.0.1:6379/0"],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_session_is_served_by_any_replica_sharing_redis() {
+    let (a, b) = (demo_replica(), demo_replica());
+    let mut on_a = HttpPeer::new(a.mcp_url());
+    on_a.initialize(ProtocolVersion::V2025_11_25, json!({"sampling": {}})).await;
+    let mut on_b = HttpPeer::new(b.mcp_url());
+    on_b.session = on_a.session.clone();
+    on_b.version = on_a.version;
+
+    // B serves the session A opened, and sees what A changed in it.
+    let listed = on_b.legacy("tools/list", json!({})).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.messages);
+    assert!(listed.last()["result"]["tools"].as_array().is_some_and(|t| t.len() > 10), "{:?}", listed.messages);
+
+    // A call's stream started on A, dropped, and resumed on B: every event once, in order, and
+    // the result, while A is still producing it.
+    let mut stream = on_a
+        .legacy_stream(
+            "tools/call",
+            json!({"name": "slow", "arguments": {"ms": 1500, "steps": 6}, "_meta": {"progressToken": 9}}),
+        )
+        .await;
+    let mut seen = Vec::new();
+    let mut last_id = None;
+    while seen.len() < 2 {
+        let e = stream.next(Duration::from_secs(5)).await.expect("event before the drop");
+        last_id = e.id.clone();
+        if !e.data.is_empty() {
+            seen.push(serde_json::from_str::<serde_json::Value>(&e.data).expect("json"));
+        }
+    }
+    drop(stream);
+    let last_id = last_id.expect("events carry ids");
+    let mut resumed = on_b.get(Some(&last_id), Some("tools/call")).await;
+    assert_eq!(resumed.status, 200);
+    let mut rest = Vec::new();
+    while let Some(e) = resumed.next(Duration::from_secs(5)).await {
+        rest.push(serde_json::from_str::<serde_json::Value>(&e.data).expect("json"));
+    }
+    let progress: Vec<f64> = seen
+        .iter()
+        .chain(&rest)
+        .filter_map(|m| m.pointer("/params/progress").and_then(serde_json::Value::as_f64))
+        .collect();
+    assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "every event once, in order");
+    let result = rest.last().expect("the result after resuming");
+    assert_eq!(result.pointer("/result/content/0/text"), Some(&json!("worked 1500 ms")), "{result}");
+
+    // A server request from a call running on A, answered through B.
+    let mut stream = on_a
+        .legacy_stream("tools/call", json!({"name": "test_sampling", "arguments": {"prompt": "Capital of France?"}}))
+        .await;
+    let priming = stream.next(Duration::from_secs(5)).await.expect("priming event");
+    assert!(priming.data.is_empty(), "{priming:?}");
+    let ask = stream.next(Duration::from_secs(5)).await.expect("sampling request");
+    let ask: serde_json::Value = serde_json::from_str(&ask.data).expect("json");
+    assert_eq!(ask["method"], "sampling/createMessage");
+    let answer = json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"role": "assistant",
+        "content": {"type": "text", "text": "Paris"}, "model": "m"}});
+    assert_eq!(on_b.legacy_raw(&answer).await.status, 202);
+    let done = stream.next(Duration::from_secs(5)).await.expect("the result, once B routed the answer");
+    let done: serde_json::Value = serde_json::from_str(&done.data).expect("json");
+    assert_eq!(done.pointer("/result/content/0/text"), Some(&json!("LLM response: Paris")), "{done}");
+
+    // Ended on B, the session is gone on A too.
+    assert_eq!(on_b.delete().await, 200);
+    let gone = on_a.legacy("tools/list", json!({})).await;
+    assert_eq!(gone.status, 404, "{:?}", gone.messages);
 }

@@ -49,6 +49,9 @@ pub(crate) struct Live {
     inflight: Mutex<HashMap<RequestId, CancellationToken>>,
     streams: Mutex<HashMap<String, Arc<StreamState>>>,
     next_stream: AtomicU64,
+    /// Makes this process's stream names unique in a shared store (replicas each count from 1);
+    /// empty for a store of one process.
+    stream_tag: String,
     standalone_open: AtomicBool,
     closed: CancellationToken,
 }
@@ -78,8 +81,18 @@ impl Sessions {
             if live.owner != caller.id() {
                 return None;
             }
-            // Keep the store's idle clock in step with activity.
-            let _ = self.store.load(id).await;
+            // Keep the store's idle clock in step with activity; with replicas, the record may have
+            // changed elsewhere (log level, subscriptions), and this copy follows it.
+            match self.store.load(id).await {
+                Ok(Some(record)) if self.store.is_shared() => live.session.sync(record.log_level, record.subscriptions),
+                // Ended or expired on another replica.
+                Ok(None) if self.store.is_shared() => {
+                    self.remove(id);
+                    live.close();
+                    return None;
+                }
+                _ => {}
+            }
             return Some(live);
         }
         let record = self.store.load(id).await.ok().flatten()?;
@@ -102,7 +115,7 @@ impl Sessions {
         let peer = PeerHandle::detached(tx, Some(pending.clone()), state.server.limits().peer_request_timeout);
         let _ = conn.unsolicited.set(peer.clone());
         conn.spawn_legacy_forwarder(session.clone(), peer);
-        let live = Live::new(record.id.clone(), record.owner.clone(), conn, session, pending);
+        let live = Live::new(record.id.clone(), record.owner.clone(), conn, session, pending, self.store.is_shared());
         live.pump_standalone(self.store.clone(), rx);
         self.lock().insert(record.id, live.clone());
         Some(live)
@@ -125,6 +138,7 @@ impl Live {
         conn: Arc<ServerConnection>,
         session: Arc<Session>,
         pending: Arc<PendingTable>,
+        shared: bool,
     ) -> Arc<Self> {
         Arc::new(Self {
             id,
@@ -135,6 +149,7 @@ impl Live {
             inflight: Mutex::new(HashMap::new()),
             streams: Mutex::new(HashMap::new()),
             next_stream: AtomicU64::new(1),
+            stream_tag: if shared { new_session_id()[..8].to_owned() } else { String::new() },
             standalone_open: AtomicBool::new(false),
             closed: CancellationToken::new(),
         })
@@ -170,9 +185,13 @@ impl Live {
                 tokio::select! {
                     _ = live.closed.cancelled() => return,
                     frame = rx.recv() => match frame {
+                        // Every replica holding the session sees the same notifications; only the
+                        // one that claimed the session's stream `g` logs them.
                         Some(frame) => {
-                            let _ = store.append(&live.id, "g", Bytes::from(frame)).await;
-                            stream.notify.notify_waiters();
+                            if store.claim_unsolicited(&live.id, false).await.unwrap_or(false) {
+                                let _ = store.append(&live.id, "g", Bytes::from(frame)).await;
+                                stream.notify.notify_waiters();
+                            }
                         }
                         None => return,
                     },
@@ -261,7 +280,7 @@ pub(crate) async fn initialize(state: HttpState, parts: Parts, body: Bytes) -> R
         // initialize failed (bad params): no session.
         return sse::json(StatusCode::BAD_REQUEST, frame);
     };
-    let live = Live::new(id.clone(), caller.id().to_owned(), conn, session, pending);
+    let live = Live::new(id.clone(), caller.id().to_owned(), conn, session, pending, state.sessions.store.is_shared());
     live.pump_standalone(state.sessions.store.clone(), g_rx);
     if let Err(e) = state.sessions.store.save(live.record()).await {
         warn!(target: "switchboard::http", error = %e, "could not store a new session");
@@ -344,7 +363,9 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
             }
         }
         Decoded::Single(other) => {
-            deliver(&live, other);
+            if let Some(unapplied) = deliver(&live, other) {
+                route(&state, &live, unapplied, body.clone());
+            }
             sse::accepted()
         }
         Decoded::Batch(items) => batch(&state, &live, items, super::origin::of(&parts)).await,
@@ -353,12 +374,21 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
     response
 }
 
-/// Notifications and responses from the client.
-fn deliver(live: &Live, message: Inbound) {
+/// A client's message this process could not apply: what it was, for routing.
+#[derive(Debug, Clone, Copy)]
+enum Unapplied {
+    Response,
+    Cancellation,
+}
+
+/// Notifications and responses from the client; `Some` when the message belongs to a request
+/// this process does not hold (another replica's, with a shared store).
+fn deliver(live: &Live, message: Inbound) -> Option<Unapplied> {
     match message {
         Inbound::Response(r) => {
             if !live.pending.resolve(r) {
-                debug!(target: "switchboard::http", "a response matched no pending request");
+                debug!(target: "switchboard::http", "a response matched no pending request here");
+                return Some(Unapplied::Response);
             }
         }
         Inbound::Notification(n) if n.method == switchboard_protocol::methods::NOTIFICATION_CANCELLED => {
@@ -369,15 +399,45 @@ fn deliver(live: &Live, message: Inbound) {
                     serde_json::from_str::<switchboard_protocol::notifications::CancelledParams>(p.get()).ok()
                 })
                 .and_then(|p| p.request_id);
-            if let Some(token) =
-                id.and_then(|id| live.inflight.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned())
-            {
-                token.cancel();
+            match id.and_then(|id| live.inflight.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()) {
+                Some(token) => token.cancel(),
+                None => return Some(Unapplied::Cancellation),
             }
         }
         Inbound::Notification(n) => live.conn.on_notification(&n),
         Inbound::Request(_) => {}
     }
+    None
+}
+
+/// Hands a message this process could not apply to the replica that holds its request (a
+/// shared store routes it; a store of one process has nowhere to send it).
+fn route(state: &HttpState, live: &Live, what: Unapplied, message: Bytes) {
+    let store = state.sessions.store.clone();
+    if !store.is_shared() {
+        return;
+    }
+    let id = live.id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.route(&id, message).await {
+            warn!(target: "switchboard::http", error = %e, kind = ?what, "could not route a client message to its replica");
+        }
+    });
+}
+
+/// Applies the messages other replicas routed here to the sessions this process holds (a
+/// message for a session or request not here is dropped: it was meant for another replica).
+pub(crate) fn spawn_routed(state: &HttpState) {
+    let Some(mut routed) = state.sessions.store.routed() else { return };
+    let sessions = state.sessions.clone();
+    tokio::spawn(async move {
+        while let Some((id, message)) = routed.recv().await {
+            let Some(live) = sessions.lock().get(&id).cloned() else { continue };
+            if let Ok(Decoded::Single(inbound)) = jsonrpc::decode(&message, &Default::default()) {
+                let _ = deliver(&live, inbound);
+            }
+        }
+    });
 }
 
 /// Starts a request on a new stream.
@@ -408,7 +468,7 @@ fn start(
         }
         inflight.insert(request.id.clone(), token.clone());
     }
-    let name = format!("r{}", live.next_stream.fetch_add(1, Ordering::Relaxed));
+    let name = format!("r{}{}", live.stream_tag, live.next_stream.fetch_add(1, Ordering::Relaxed));
     let stream = live.stream(&name);
     let (tx, mut rx) = mpsc::channel::<Frame>(64);
     let id = request.id.clone();
@@ -452,6 +512,9 @@ fn start(
         }
         if let Some(frame) = final_frame {
             let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+        }
+        if store.is_shared() {
+            let _ = store.finish_stream(&live.id, &task_name).await;
         }
         // Finished is set before the wake-up, so a reader that sees one event and `finished`
         // knows that event is the response.
@@ -502,7 +565,7 @@ async fn respond(
         if !events.is_empty() && sse_ok {
             let priming = (live.session.version >= ProtocolVersion::V2025_11_25)
                 .then(|| sse::priming(&format!("{name}-0"), state.config.sse_retry));
-            let body = tail(state, live.clone(), name, stream.clone(), 0, priming);
+            let body = tail(state, live.clone(), name, stream.clone(), 0, priming, false);
             return sse::stream(body, Some(&live.id));
         }
         notified.await;
@@ -516,7 +579,12 @@ fn with_session(mut response: Response, id: &str) -> Response {
     response
 }
 
+/// How often a stream produced on another replica is read again from the shared store.
+const REMOTE_POLL: Duration = Duration::from_millis(100);
+
 /// A stream's events after `after`, then live ones until it finishes (or the session ends).
+/// A `remote` stream is produced by another replica: no local wake-up comes for it, so the store
+/// is polled, and it ends when the store says its producer finished it.
 fn tail(
     state: HttpState,
     live: Arc<Live>,
@@ -524,6 +592,7 @@ fn tail(
     stream: Arc<StreamState>,
     after: u64,
     priming: Option<Bytes>,
+    remote: bool,
 ) -> impl Stream<Item = Bytes> + Send {
     let keep_alive = state.config.keep_alive;
     let store = state.sessions.store.clone();
@@ -534,6 +603,7 @@ fn tail(
             if done {
                 return None;
             }
+            let waiting_since = std::time::Instant::now();
             loop {
                 let notified = stream.notify.notified();
                 tokio::pin!(notified);
@@ -553,6 +623,22 @@ fn tail(
                     // first when the session is over its byte budget.
                     let _ = store.release_stream(&live.id, &name).await;
                     return None;
+                }
+                if remote {
+                    // The producer logs the response before marking the stream finished, so one
+                    // more read after seeing the mark finds everything.
+                    if store.is_finished(&live.id, &name).await.unwrap_or(false) {
+                        stream.finished.store(true, Ordering::Release);
+                        continue;
+                    }
+                    if waiting_since.elapsed() >= keep_alive {
+                        return Some((sse::keep_alive(), (cursor, false)));
+                    }
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = tokio::time::sleep(REMOTE_POLL) => {}
+                    }
+                    continue;
                 }
                 tokio::select! {
                     _ = &mut notified => {}
@@ -587,7 +673,10 @@ async fn batch(
                     started.push(s);
                 }
             }
-            Ok(other) => deliver(live, other),
+            // A batch's messages are not routed to other replicas (2025-03-26 clients only).
+            Ok(other) => {
+                let _ = deliver(live, other);
+            }
             Err(DecodeError { id, error }) => {
                 let mut f = Vec::new();
                 jsonrpc::write_error(&mut f, id.as_ref(), &error);
@@ -639,18 +728,28 @@ pub(crate) async fn get(state: HttpState, parts: Parts) -> Response {
                 &ErrorObject::invalid_request(format!("Last-Event-ID {last:?} was not issued by this server")),
             );
         };
-        // A stream this process never saw (another replica's) replays what the store has.
-        let stream = live.known_stream(&name).unwrap_or_else(|| {
+        // A stream this process never saw replays what the store has; with replicas it may
+        // still be produced elsewhere, and is followed until its producer finishes it.
+        let remote = state.sessions.store.is_shared();
+        let known = live.known_stream(&name);
+        let is_remote = known.is_none() && remote;
+        let stream = known.unwrap_or_else(|| {
             let s = Arc::new(StreamState::default());
-            s.finished.store(true, Ordering::Release);
+            s.finished.store(!remote, Ordering::Release);
             s
         });
-        return sse::stream(tail(state, live.clone(), name, stream, seq, None), Some(&live.id));
+        if name == "g" {
+            // The client listens here now: this replica logs the session's notifications.
+            let _ = state.sessions.store.claim_unsolicited(&live.id, true).await;
+        }
+        return sse::stream(tail(state, live.clone(), name, stream, seq, None, is_remote), Some(&live.id));
     }
     if live.standalone_open.swap(true, Ordering::AcqRel) {
         return (StatusCode::CONFLICT, "this session already has a standalone stream open").into_response();
     }
     let stream = live.stream("g");
+    // The client listens here now: this replica logs the session's notifications.
+    let _ = state.sessions.store.claim_unsolicited(&live.id, true).await;
     let start = state
         .sessions
         .store
@@ -662,10 +761,11 @@ pub(crate) async fn get(state: HttpState, parts: Parts) -> Response {
     let guard = StandaloneGuard(live.clone());
     let priming = (live.session.version >= ProtocolVersion::V2025_11_25)
         .then(|| sse::priming(&format!("g-{start}"), state.config.sse_retry));
-    let body = futures_util::StreamExt::map(tail(state, live.clone(), "g".into(), stream, start, priming), move |b| {
-        let _ = &guard;
-        b
-    });
+    let body =
+        futures_util::StreamExt::map(tail(state, live.clone(), "g".into(), stream, start, priming, false), move |b| {
+            let _ = &guard;
+            b
+        });
     sse::stream(body, Some(&live.id))
 }
 
@@ -694,6 +794,7 @@ pub(crate) async fn delete(state: HttpState, parts: Parts) -> Response {
 
 /// Ends idle sessions periodically.
 pub(crate) fn spawn_expiry(state: HttpState) {
+    spawn_routed(&state);
     let period = (state.sessions.idle / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
     let shutdown = state.server.shutdown_token();
     tokio::spawn(async move {

@@ -1,7 +1,8 @@
 //! Where legacy HTTP sessions live: a [`SessionStore`] keeps each session's durable state (its
 //! negotiated revision, client capabilities, log level, subscriptions) and the event log that
 //! lets a dropped SSE stream resume with `Last-Event-ID`. This module has the in-memory store;
-//! a shared store (Redis) implements the same trait so any replica can serve any session.
+//! a shared store (the gateway's Redis store) implements the same trait, and its
+//! [`SessionStore::is_shared`] methods, so any replica can serve any session.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -63,6 +64,37 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Marks one stream as delivered in full: its events are kept only for a resumption, and
     /// are the first to go when the event log is over its byte budget.
     fn release_stream(&self, id: &str, stream: &str) -> StoreFuture<'_, ()>;
+
+    /// Whether other processes (replicas) share this store: then a session's requests may
+    /// arrive at any of them, a stream may be read on one replica while another produces it, and
+    /// a client's answer may reach a replica other than the one waiting for it. The methods
+    /// below serve that case; a store of one process keeps their defaults.
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// Records that a stream's last event (its response) is in the log, for readers elsewhere.
+    fn finish_stream(&self, _id: &str, _stream: &str) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether a stream's producer finished it (shared stores; one process knows it in memory).
+    fn is_finished(&self, _id: &str, _stream: &str) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    /// Hands a client's message (a response to a server request, or a cancellation) that this
+    /// process cannot apply to the replica that can.
+    fn route(&self, _id: &str, _message: Bytes) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Messages other replicas routed here, as (session id, message); taken once.
+    fn routed(&self) -> Option<tokio::sync::mpsc::Receiver<(String, Bytes)>> {
+        None
+    }
+    /// Whether this process writes the session's unsolicited messages (stream `g`): exactly one
+    /// replica does, so a notification every replica sees is logged once. `take` makes this
+    /// process the writer (it now serves the session's standalone stream).
+    fn claim_unsolicited(&self, _id: &str, _take: bool) -> StoreFuture<'_, bool> {
+        Box::pin(async { Ok(true) })
+    }
 }
 
 /// How many bytes of SSE events the in-memory store keeps for resumption, counted with what

@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+mod sessions;
+
+pub use self::sessions::RedisSessionStore;
+
 /// How long a failed operation keeps Redis marked down.
 const DOWN_FOR: Duration = Duration::from_secs(1);
 
@@ -41,6 +45,7 @@ pub enum SharedError {
 /// The process's Redis connection.
 #[derive(Clone)]
 pub struct Redis {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: Arc<str>,
     timeout: Duration,
@@ -66,9 +71,10 @@ impl Redis {
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .map_err(|e| SharedError::Failed(format!("{:?}", e.kind())))?;
         Ok(Self {
+            client,
             conn,
             prefix: prefix.into(),
             timeout,
@@ -92,6 +98,15 @@ impl Redis {
     pub fn is_down(&self) -> bool {
         let until = self.down_until.load(Ordering::Relaxed);
         until != 0 && self.now_ms() < until
+    }
+
+    /// A connection of its own for subscribing (pub/sub holds its connection).
+    pub(crate) async fn pubsub(&self) -> Result<redis::aio::PubSub, SharedError> {
+        match tokio::time::timeout(self.timeout, self.client.get_async_pubsub()).await {
+            Ok(Ok(pubsub)) => Ok(pubsub),
+            Ok(Err(e)) => Err(SharedError::Failed(describe(&e))),
+            Err(_) => Err(SharedError::Timeout(u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX))),
+        }
     }
 
     fn now_ms(&self) -> u64 {
