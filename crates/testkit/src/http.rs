@@ -245,6 +245,12 @@ impl HttpPeer {
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
+        if let Some(key) = &self.api_key {
+            request = request.header("x-api-key", key);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
         let response = request.send().await.expect("GET reaches the server");
         SseReader::new(response, self.version, answered.map(str::to_owned))
     }
@@ -332,6 +338,8 @@ pub struct SseReader {
     pub status: u16,
     /// The `content-type`.
     pub content_type: String,
+    /// Response headers (lower-case names).
+    pub headers: HashMap<String, String>,
     events: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<sse_stream::Sse, sse_stream::Error>> + Send>>,
     version: ProtocolVersion,
     answered: Option<String>,
@@ -348,8 +356,13 @@ impl SseReader {
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect();
         let events = Box::pin(sse_stream::SseByteStream::new(response.bytes_stream()));
-        Self { status, content_type, events, version, answered }
+        Self { status, content_type, headers, events, version, answered }
     }
 
     /// The next event (validated if it carries a message), or `None` when the stream ends or

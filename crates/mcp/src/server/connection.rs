@@ -90,8 +90,11 @@ impl Session {
         }
     }
 
-    /// Follows a record changed by another replica sharing the session.
+    /// Follows a record changed by another replica sharing the session. Its
+    /// `notifications/initialized` may have gone to another replica too: a stored session is an
+    /// initialized one (as [`Session::restore`] assumes).
     pub(crate) fn sync(&self, log_level: Option<LoggingLevel>, subscriptions: Vec<String>) {
+        self.initialized.store(true, Ordering::Relaxed);
         match log_level {
             Some(level) => self.set_log_level(level),
             None => self.log_level.store(0, Ordering::Relaxed),

@@ -6,6 +6,7 @@ mod bench;
 mod chaos;
 mod client;
 mod client_transports;
+mod cluster;
 mod command_tools;
 mod conformance;
 mod gateway;
