@@ -1,6 +1,10 @@
-//! Result caching for read-only tools that opt in (`cache: {ttl_ms}`), with `moka`: bounded by
-//! bytes per tool, expired by the tool's TTL, and emptied when a write tool that declares
-//! `invalidates: [tool, …]` succeeds.
+//! Result caching for read-only tools that opt in (`cache: {ttl_ms}`): in the process with
+//! `moka` (bounded by bytes per tool, expired by the tool's TTL) and, with `server.redis_url`, a
+//! second level in Redis that every replica shares. A write tool that declares
+//! `invalidates: [tool, …]` empties those caches when it succeeds — on every replica: it bumps
+//! the tool's generation in Redis (entries are stored under the generation their lookup saw, so a
+//! result computed before the write never lands where later lookups read) and publishes the
+//! tool's name, on which each replica empties its own level.
 //!
 //! **Invariant:** the key is the tool and its arguments *after* identity-bound parameters were
 //! filled in, so two customers never share an entry of a tool bound to `customer_id`; with
@@ -18,21 +22,148 @@ use tower::Service;
 use super::around::{Guardrail, Next, Outcome};
 
 use super::metrics::Metrics;
+use crate::shared::Redis;
 
-/// One tool's results.
-pub type ResultCache = Cache<String, Arc<CallToolResult>>;
+/// The channel on which invalidated tools are announced to every replica.
+pub const INVALIDATIONS: &str = "cache-invalidate";
 
-/// A cache for one tool: entries live `ttl`, and all of them together weigh at most
-/// `max_bytes` (their JSON size).
-pub fn result_cache(ttl: Duration, max_bytes: u64) -> ResultCache {
-    Cache::builder()
+/// Reads the tool's generation and the entry under it, in one round trip.
+const LOOKUP: &str = r#"
+local g = redis.call('GET', KEYS[1]) or '0'
+return {g, redis.call('GET', ARGV[1] .. g .. ':' .. ARGV[2])}
+"#;
+
+/// One tool's results: this process's level, and the shared one when there is Redis.
+#[derive(Debug, Clone)]
+pub struct ResultCache {
+    tool: Arc<str>,
+    local: Cache<String, Arc<CallToolResult>>,
+    shared: Option<Shared>,
+}
+
+#[derive(Debug, Clone)]
+struct Shared {
+    redis: Redis,
+    ttl_ms: u64,
+    lookup: Arc<redis::Script>,
+}
+
+/// A cache for `tool`: entries live `ttl`, and this process's entries together weigh at most
+/// `max_bytes` (their JSON size); with `redis`, replicas share a second level.
+pub fn result_cache(tool: &str, ttl: Duration, max_bytes: u64, redis: Option<&Redis>) -> ResultCache {
+    let local = Cache::builder()
         .time_to_live(ttl)
         .max_capacity(max_bytes)
         .weigher(|key: &String, value: &Arc<CallToolResult>| {
             let size = key.len() + serde_json::to_vec(&**value).map_or(0, |v| v.len());
             u32::try_from(size).unwrap_or(u32::MAX)
         })
-        .build()
+        .build();
+    let shared = redis.map(|redis| Shared {
+        redis: redis.clone(),
+        ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1),
+        lookup: Arc::new(redis::Script::new(LOOKUP)),
+    });
+    ResultCache { tool: tool.into(), local, shared }
+}
+
+/// The shared generation a lookup saw: where its result may be stored.
+type Generation = Option<String>;
+
+impl ResultCache {
+    /// The tool this cache belongs to.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The entry for `key`, from this process or else from Redis (then kept here too).
+    async fn get(&self, key: &str) -> (Option<Arc<CallToolResult>>, Generation) {
+        if let Some(hit) = self.local.get(key).await {
+            return (Some(hit), None);
+        }
+        let Some(shared) = &self.shared else { return (None, None) };
+        let generation_key = shared.redis.key(&["cachegen", &self.tool]);
+        let entries = shared.redis.key(&["cache", &self.tool, ""]);
+        let digest = digest(key);
+        let found = shared
+            .redis
+            .run(|mut c| async move {
+                shared
+                    .lookup
+                    .key(generation_key)
+                    .arg(entries)
+                    .arg(digest)
+                    .invoke_async::<(String, Option<Vec<u8>>)>(&mut c)
+                    .await
+            })
+            .await;
+        match found {
+            Ok((generation, Some(json))) => match serde_json::from_slice::<CallToolResult>(&json) {
+                Ok(result) => {
+                    let result = Arc::new(result);
+                    self.local.insert(key.to_owned(), result.clone()).await;
+                    (Some(result), Some(generation))
+                }
+                Err(_) => (None, Some(generation)),
+            },
+            Ok((generation, None)) => (None, Some(generation)),
+            // Redis unreachable: this process's level only.
+            Err(_) => (None, None),
+        }
+    }
+
+    /// Keeps `value` here and, under the generation its lookup saw, in Redis.
+    async fn insert(&self, key: String, value: Arc<CallToolResult>, generation: Generation) {
+        if let (Some(shared), Some(generation)) = (&self.shared, generation) {
+            if let Ok(json) = serde_json::to_vec(&*value) {
+                let entry = shared.redis.key(&["cache", &self.tool, &generation, &digest(&key)]);
+                let ttl = shared.ttl_ms;
+                let _ = shared
+                    .redis
+                    .run(|mut c| async move {
+                        redis::cmd("SET").arg(entry).arg(json).arg("PX").arg(ttl).query_async::<()>(&mut c).await
+                    })
+                    .await;
+            }
+        }
+        self.local.insert(key, value).await;
+    }
+
+    /// Empties this process's level (another replica invalidated the tool).
+    pub fn clear_local(&self) {
+        self.local.invalidate_all();
+    }
+
+    /// Empties the cache on every replica.
+    pub async fn invalidate_all(&self) {
+        self.local.invalidate_all();
+        let Some(shared) = &self.shared else { return };
+        let generation = shared.redis.key(&["cachegen", &self.tool]);
+        let channel = shared.redis.key(&[INVALIDATIONS]);
+        let tool = self.tool.to_string();
+        let bumped = shared
+            .redis
+            .run(|mut c| async move {
+                redis::pipe()
+                    .incr(generation, 1)
+                    .ignore()
+                    .publish(channel, tool)
+                    .ignore()
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+            .await;
+        if let Err(e) = bumped {
+            tracing::warn!(target: "switchboard::shared", tool = %self.tool, error = %e,
+                "could not invalidate the shared cache; other replicas may answer from it until its TTL");
+        }
+    }
+}
+
+/// A fixed-length name for a cache key (arguments can be long, and may hold personal data).
+fn digest(key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Answers repeated calls of a read-only tool from its cache.
@@ -65,14 +196,15 @@ impl Guardrail for CacheLookup {
             key.push_str(request.ctx.principal().id());
         }
         async move {
-            if let Some(hit) = self.cache.get(&key).await {
+            let (hit, generation) = self.cache.get(&key).await;
+            if let Some(hit) = hit {
                 self.metrics.cache_lookup(true);
                 return Ok((*hit).clone());
             }
             self.metrics.cache_lookup(false);
             let result = next.run(request).await?;
             if result.is_error != Some(true) {
-                self.cache.insert(key, Arc::new(result.clone())).await;
+                self.cache.insert(key, Arc::new(result.clone()), generation).await;
             }
             Ok(result)
         }
@@ -103,7 +235,7 @@ impl Guardrail for Invalidate {
         let result = next.run(request).await?;
         if result.is_error != Some(true) {
             for cache in self.targets.iter() {
-                cache.invalidate_all();
+                cache.invalidate_all().await;
             }
         }
         Ok(result)

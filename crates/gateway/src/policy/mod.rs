@@ -67,6 +67,9 @@ pub struct Guardrails {
     global: Option<Arc<dyn Limiter>>,
     databases: ArcSwap<Vec<Database>>,
     audit: Option<AuditLog>,
+    /// The result caches of the current snapshot, by tool: what another replica's invalidation
+    /// empties here.
+    caches: Arc<ArcSwap<HashMap<String, ResultCache>>>,
     /// By source name; kept across reloads, so an open breaker stays open.
     breakers: std::sync::Mutex<HashMap<String, Arc<Breaker>>>,
 }
@@ -97,8 +100,21 @@ impl Guardrails {
         } else {
             None
         };
+        let caches: Arc<ArcSwap<HashMap<String, ResultCache>>> = Arc::default();
+        if let Some(redis) = &redis {
+            let mut invalidated = redis.subscribe(redis.key(&[cache::INVALIDATIONS]));
+            let current = caches.clone();
+            tokio::spawn(async move {
+                while let Some(tool) = invalidated.recv().await {
+                    if let Some(cache) = current.load().get(String::from_utf8_lossy(&tool).as_ref()) {
+                        cache.clear_local();
+                    }
+                }
+            });
+        }
         Ok(Self {
             metrics,
+            caches,
             redis,
             global,
             databases: ArcSwap::from_pointee(Vec::new()),
@@ -163,7 +179,7 @@ impl Guardrails {
         let mut problem = None;
         let default_timeout = config.guardrails.tool_timeout_ms.unwrap_or(DEFAULT_TOOL_TIMEOUT_MS);
         let audit_sink = self.audit.as_ref().and_then(AuditLog::sender);
-        let caches = caches(&catalog, config)?;
+        let caches = caches(&catalog, config, self.redis.as_ref())?;
         for (name, tool) in config.tools.iter() {
             if let Some(missing) = tool.invalidates.iter().find(|t| !caches.contains_key(t.as_str())) {
                 return Err(format!("tools.{name}.invalidates: {missing:?} is not a tool with a cache"));
@@ -244,12 +260,17 @@ impl Guardrails {
             db.observe_with(self.metrics.clone());
         }
         self.databases.store(Arc::new(databases));
+        self.caches.store(Arc::new(caches.into_iter().map(|(tool, (cache, _))| (tool.to_owned(), cache)).collect()));
         Ok(catalog)
     }
 }
 
 /// A result cache for every tool whose config asks for one; only read-only tools may.
-fn caches<'c>(catalog: &Catalog, config: &'c Config) -> Result<HashMap<&'c str, (ResultCache, bool)>, String> {
+fn caches<'c>(
+    catalog: &Catalog,
+    config: &'c Config,
+    redis: Option<&Redis>,
+) -> Result<HashMap<&'c str, (ResultCache, bool)>, String> {
     let mut caches = HashMap::new();
     for (name, tool) in config.tools.iter() {
         let Some(spec) = &tool.cache else { continue };
@@ -265,7 +286,7 @@ fn caches<'c>(catalog: &Catalog, config: &'c Config) -> Result<HashMap<&'c str, 
             return Err(format!("tools.{name}.cache.ttl_ms: must be at least 1"));
         }
         let max_bytes = spec.max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES);
-        let cache = cache::result_cache(Duration::from_millis(spec.ttl_ms), max_bytes);
+        let cache = cache::result_cache(name, Duration::from_millis(spec.ttl_ms), max_bytes, redis);
         caches.insert(name.as_str(), (cache, spec.per_principal));
     }
     Ok(caches)

@@ -101,12 +101,45 @@ impl Redis {
     }
 
     /// A connection of its own for subscribing (pub/sub holds its connection).
-    pub(crate) async fn pubsub(&self) -> Result<redis::aio::PubSub, SharedError> {
+    async fn pubsub(&self) -> Result<redis::aio::PubSub, SharedError> {
         match tokio::time::timeout(self.timeout, self.client.get_async_pubsub()).await {
             Ok(Ok(pubsub)) => Ok(pubsub),
             Ok(Err(e)) => Err(SharedError::Failed(describe(&e))),
             Err(_) => Err(SharedError::Timeout(u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX))),
         }
+    }
+
+    /// The messages published on `channel` from now on, until the receiver is dropped; the
+    /// subscription is made again after a lost connection (messages sent meanwhile are missed).
+    pub fn subscribe(&self, channel: String) -> tokio::sync::mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let redis = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            loop {
+                match redis.pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(&channel).await.is_ok() {
+                            let mut messages = pubsub.on_message();
+                            while let Some(msg) = messages.next().await {
+                                if tx.send(msg.get_payload_bytes().to_vec()).await.is_err() {
+                                    return; // Nobody listens any more.
+                                }
+                            }
+                        }
+                        tracing::warn!(target: "switchboard::shared", %channel, "lost a Redis subscription; subscribing again");
+                    }
+                    Err(e) => {
+                        tracing::debug!(target: "switchboard::shared", %channel, error = %e, "cannot subscribe yet");
+                    }
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        rx
     }
 
     fn now_ms(&self) -> u64 {

@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use redis::streams::StreamRangeReply;
 use switchboard_mcp::server::http::{SessionRecord, SessionStore, StoreError, StoreFuture};
 use tokio::sync::mpsc;
@@ -117,34 +116,15 @@ impl RedisSessionStore {
     }
 }
 
-/// Receives routed client messages (`<session id>\n<message>`) until the process ends,
-/// resubscribing after a lost connection.
+/// Hands routed client messages (`<session id>\n<message>`) to the SDK's sessions.
 async fn listen(redis: Redis, channel: String, tx: mpsc::Sender<(String, Bytes)>) {
-    loop {
-        match redis.pubsub().await {
-            Ok(mut pubsub) => {
-                if pubsub.subscribe(&channel).await.is_ok() {
-                    let mut messages = pubsub.on_message();
-                    while let Some(msg) = messages.next().await {
-                        let payload: Vec<u8> = msg.get_payload_bytes().to_vec();
-                        let Some(split) = payload.iter().position(|b| *b == b'\n') else { continue };
-                        let id = String::from_utf8_lossy(&payload[..split]).into_owned();
-                        let message = Bytes::copy_from_slice(&payload[split + 1..]);
-                        if tx.send((id, message)).await.is_err() {
-                            return; // Nobody applies them any more: the server is gone.
-                        }
-                    }
-                }
-                tracing::warn!(target: "switchboard::shared", "lost the Redis subscription for routed session messages; resubscribing");
-            }
-            Err(e) => {
-                tracing::debug!(target: "switchboard::shared", error = %e, "cannot subscribe to routed session messages yet");
-            }
+    let mut messages = redis.subscribe(channel);
+    while let Some(payload) = messages.recv().await {
+        let Some(split) = payload.iter().position(|b| *b == b'\n') else { continue };
+        let id = String::from_utf8_lossy(&payload[..split]).into_owned();
+        if tx.send((id, Bytes::copy_from_slice(&payload[split + 1..]))).await.is_err() {
+            return; // Nobody applies them any more: the server is gone.
         }
-        if tx.is_closed() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 

@@ -185,7 +185,17 @@ async fn a_dropped_stream_resumes_with_exactly_the_missed_events() {
     let srv = server(&[]);
     let mut peer = HttpPeer::new(srv.mcp_url());
     peer.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
-    let mut stream = peer
+    let mut resumer = HttpPeer::new(srv.mcp_url());
+    resumer.session = peer.session.clone();
+    resumer.version = peer.version;
+    drop_and_resume(&mut peer, &resumer).await;
+}
+
+/// Starts a slow call with progress through `start`, drops its stream after two events, resumes
+/// it with `Last-Event-ID` through `resume` (the same session, maybe on another replica), and
+/// checks that every event came once, in order, and then the result.
+pub(crate) async fn drop_and_resume(start: &mut HttpPeer, resume: &HttpPeer) {
+    let mut stream = start
         .legacy_stream(
             "tools/call",
             json!({"name": "slow", "arguments": {"ms": 1500, "steps": 6}, "_meta": {"progressToken": 9}}),
@@ -202,7 +212,7 @@ async fn a_dropped_stream_resumes_with_exactly_the_missed_events() {
     }
     drop(stream);
     let last_id = last_id.expect("events carry ids");
-    let mut resumed = peer.get(Some(&last_id), Some("tools/call")).await;
+    let mut resumed = resume.get(Some(&last_id), Some("tools/call")).await;
     assert_eq!(resumed.status, 200);
     let mut rest = Vec::new();
     while let Some(e) = resumed.next(Duration::from_secs(5)).await {

@@ -319,37 +319,7 @@ async fn a_legacy_session_is_served_by_any_replica_sharing_redis() {
 
     // A call's stream started on A, dropped, and resumed on B: every event once, in order, and
     // the result, while A is still producing it.
-    let mut stream = on_a
-        .legacy_stream(
-            "tools/call",
-            json!({"name": "slow", "arguments": {"ms": 1500, "steps": 6}, "_meta": {"progressToken": 9}}),
-        )
-        .await;
-    let mut seen = Vec::new();
-    let mut last_id = None;
-    while seen.len() < 2 {
-        let e = stream.next(Duration::from_secs(5)).await.expect("event before the drop");
-        last_id = e.id.clone();
-        if !e.data.is_empty() {
-            seen.push(serde_json::from_str::<serde_json::Value>(&e.data).expect("json"));
-        }
-    }
-    drop(stream);
-    let last_id = last_id.expect("events carry ids");
-    let mut resumed = on_b.get(Some(&last_id), Some("tools/call")).await;
-    assert_eq!(resumed.status, 200);
-    let mut rest = Vec::new();
-    while let Some(e) = resumed.next(Duration::from_secs(5)).await {
-        rest.push(serde_json::from_str::<serde_json::Value>(&e.data).expect("json"));
-    }
-    let progress: Vec<f64> = seen
-        .iter()
-        .chain(&rest)
-        .filter_map(|m| m.pointer("/params/progress").and_then(serde_json::Value::as_f64))
-        .collect();
-    assert_eq!(progress, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "every event once, in order");
-    let result = rest.last().expect("the result after resuming");
-    assert_eq!(result.pointer("/result/content/0/text"), Some(&json!("worked 1500 ms")), "{result}");
+    crate::http::drop_and_resume(&mut on_a, &on_b).await;
 
     // A server request from a call running on A, answered through B.
     let mut stream = on_a
@@ -371,4 +341,49 @@ async fn a_legacy_session_is_served_by_any_replica_sharing_redis() {
     assert_eq!(on_b.delete().await, 200);
     let gone = on_a.legacy("tools/list", json!({})).await;
     assert_eq!(gone.status, 404, "{:?}", gone.messages);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_result_cache_and_a_write_empties_it_on_every_replica() {
+    let db = TempDb::new("cache");
+    let dir = scratch("scale-cache");
+    let key = "cache-admin-key-0123456789";
+    let mut env = shop_env(&db);
+    // A Redis database of its own: no other test's writes bump these tools' generations.
+    env.push(("SWITCHBOARD_REDIS_URL".into(), "redis://127.0.0.1:6379/3".into()));
+    env.push(("SHOP_ADMIN_KEY".into(), key.into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let a = serve_config(&shop_config(), &dir.join("a"), &env);
+    let b = serve_config(&shop_config(), &dir.join("b"), &env);
+    let mut on_a = HttpPeer::new(a.mcp_url()).with_api_key(key);
+    let mut on_b = HttpPeer::new(b.mcp_url()).with_api_key(key);
+    let marker = format!("cachetest{}", std::process::id());
+    db.scalar(&format!("UPDATE products SET name = name || ' {marker}' WHERE sku = 'OUT-BT-400' RETURNING 1"));
+    let search = json!({"name": "search_products", "arguments": {"query": marker}});
+    let found = |reply: &switchboard_testkit::http::Reply| {
+        reply.last()["result"]["structuredContent"]["rows"].as_array().map_or(usize::MAX, Vec::len)
+    };
+    let first = on_a.modern("tools/call", search.clone(), json!({})).await;
+    assert_eq!(found(&first), 1, "{:?}", first.messages);
+
+    // The product changes behind the cache's back: B answers from what A cached (B never ran it).
+    db.scalar(&format!("UPDATE products SET name = 'renamed' WHERE name LIKE '%{marker}' RETURNING 1"));
+    let cached = on_b.modern("tools/call", search.clone(), json!({})).await;
+    assert_eq!(found(&cached), 1, "B is answered from the shared cache: {:?}", cached.messages);
+
+    // An order placed on B empties search_products' cache everywhere: A sees the change too.
+    let order = json!({"name": "create_order", "arguments": {"customer_id": "CUST-0001",
+        "items": [{"sku": "HOM-PN-400", "quantity": 1}], "idempotency_key": format!("{marker}-order")}});
+    let placed = on_b.modern("tools/call", order, json!({})).await;
+    assert!(placed.last()["result"]["structuredContent"]["order_id"].is_string(), "{:?}", placed.messages);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let now = on_a.modern("tools/call", search.clone(), json!({})).await;
+        if found(&now) == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "A still answers from its cache: {:?}", now.messages);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found(&on_b.modern("tools/call", search, json!({})).await), 0);
 }

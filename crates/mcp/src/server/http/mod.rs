@@ -9,7 +9,7 @@
 //! | `auth.rs` | who sent a request: `401` without credentials, its principal with them |
 //! | `peek.rs` | one pass over a POST body: its era and the fields routing headers mirror |
 //! | `modern.rs` | 2026-07-28 POSTs: header checks, JSON fast path, request-scoped SSE |
-//! | `legacy.rs` | 2025-03-26…2025-11-25 sessions: POST/GET/DELETE, resumable streams |
+//! | `legacy/` | 2025-03-26…2025-11-25 sessions: POST/GET/DELETE, resumable streams; `replicas.rs`: expiry and messages routed between replicas |
 //! | `session.rs` | the session store trait and its in-memory implementation |
 //! | `sse.rs` | SSE framing |
 //! | `legacy_sse.rs` | 2024-11-05 HTTP+SSE |
