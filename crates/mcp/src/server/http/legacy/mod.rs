@@ -359,6 +359,7 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
         Ok(d) => d,
         Err(DecodeError { id, error }) => return sse::error(StatusCode::BAD_REQUEST, id.as_ref(), &error),
     };
+    let before = live.record();
     let response = match decoded {
         Decoded::Single(Inbound::Request(request)) => {
             let sse_ok = sse::accepts_sse(&parts.headers);
@@ -375,7 +376,11 @@ pub(crate) async fn post(state: HttpState, parts: Parts, body: Bytes) -> Respons
         }
         Decoded::Batch(items) => batch(&state, &live, items, super::origin::of(&parts)).await,
     };
-    let _ = state.sessions.store.save(live.record()).await;
+    // Finding the session marked it active; only a change (log level, subscriptions) is saved.
+    let after = live.record();
+    if after != before {
+        let _ = state.sessions.store.save(after).await;
+    }
     response
 }
 
@@ -488,13 +493,15 @@ fn start(
         if let Some(frame) = final_frame {
             let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
         }
-        if store.is_shared() {
-            let _ = store.finish_stream(&live.id, &task_name).await;
-        }
         // Finished is set before the wake-up, so a reader that sees one event and `finished`
         // knows that event is the response.
         task_stream.finished.store(true, Ordering::Release);
         task_stream.notify.notify_waiters();
+        // Readers on other replicas learn it from the store (after this process's own readers,
+        // which need no round trip).
+        if store.is_shared() {
+            let _ = store.finish_stream(&live.id, &task_name).await;
+        }
         live.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         // Readers hold the stream already; a later resumption of a finished stream needs only
         // the store's log, so the session stops tracking it.
@@ -517,12 +524,22 @@ async fn respond(
         let notified = stream.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let events = store.events_after(&live.id, &name, 0).await.unwrap_or_default();
+        // `finished` is read before the events: once it is set, every event is in the log, so
+        // the read that follows cannot miss the response.
         let finished = stream.finished.load(Ordering::Acquire);
+        let events = store.events_after(&live.id, &name, 0).await.unwrap_or_default();
         if finished && (events.len() == 1 || !sse_ok) {
             let last = events.last().map(|(_, b)| b.to_vec()).unwrap_or_default();
             // A JSON answer has no event ids to resume from: the stream's log is not kept.
-            let _ = store.forget_stream(&live.id, &name).await;
+            if store.is_shared() {
+                // Off the answer's path: a round trip the client need not wait for.
+                let (store, id, name) = (store.clone(), live.id.clone(), name.clone());
+                tokio::spawn(async move {
+                    let _ = store.forget_stream(&id, &name).await;
+                });
+            } else {
+                let _ = store.forget_stream(&live.id, &name).await;
+            }
             live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
             let retry_after = stream.retry_after_ms.load(Ordering::Relaxed);
             if retry_after > 0 && events.len() == 1 {
@@ -583,6 +600,8 @@ fn tail(
                 let notified = stream.notify.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
+                // Read before the events, like `respond` does: a finished stream's log is complete.
+                let finished = stream.finished.load(Ordering::Acquire);
                 let events = store.events_after(&live.id, &name, cursor).await.unwrap_or_default();
                 if let Some((last, _)) = events.last() {
                     let last = *last;
@@ -593,7 +612,7 @@ fn tail(
                 if live.closed.is_cancelled() {
                     return None;
                 }
-                if stream.finished.load(Ordering::Acquire) {
+                if finished {
                     // Delivered in full: the log is kept only for a resumption now, and goes
                     // first when the session is over its byte budget.
                     let _ = store.release_stream(&live.id, &name).await;
