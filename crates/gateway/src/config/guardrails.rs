@@ -169,6 +169,11 @@ pub struct AuditSection {
     /// marked `secret: true`).
     #[serde(default)]
     pub redact: Vec<String>,
+    /// Answer a call only once its row is written (up to 5 s), not merely queued: a replica
+    /// killed right after answering loses no row, at the cost of a batch's latency (a few ms)
+    /// per call. Default false.
+    #[serde(default, deserialize_with = "super::values::flag")]
+    pub wait_for_write: bool,
 }
 
 impl AuditSection {

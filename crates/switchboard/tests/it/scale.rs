@@ -387,3 +387,26 @@ async fn replicas_share_the_result_cache_and_a_write_empties_it_on_every_replica
     }
     assert_eq!(found(&on_b.modern("tools/call", search, json!({})).await), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_wait_for_write_a_replica_killed_right_after_answering_has_written_the_calls_audit_row() {
+    let db = TempDb::new("audit_wait");
+    let dir = scratch("scale-audit-wait");
+    let mut env = shop_env(&db);
+    env.push(("SHOP_AUDIT_WAIT_FOR_WRITE".into(), "true".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let srv = serve_config(&shop_config(), &dir.join("data"), &env);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    let marker = format!("audit-wait-{}", std::process::id());
+    for i in 0..5 {
+        let call = json!({"name": "escalate_to_human", "arguments": {"customer_id": "CUST-0001",
+            "priority": "low", "summary": format!("{marker}-{i}")}});
+        let reply = peer.modern("tools/call", call, json!({})).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.messages);
+    }
+    // Killed the moment the last answer arrived: nothing queued may be lost.
+    let _ = Command::new("kill").args(["-KILL", &srv.pid().to_string()]).status();
+    drop(srv);
+    let rows = db.scalar(&format!("SELECT count(*) FROM tool_calls WHERE arguments LIKE '%{marker}%'"));
+    assert_eq!(rows, "5", "one audit row per answered call");
+}

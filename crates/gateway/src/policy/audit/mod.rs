@@ -47,19 +47,42 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// (layers of a catalog still being served hold senders, so the channel never closes itself).
 #[derive(Debug)]
 enum Entry {
-    Row(AuditRow),
+    /// A row, and whom to tell once it is written (`audit.wait_for_write`).
+    Row(AuditRow, Option<oneshot::Sender<()>>),
     Close,
 }
 
+/// How long a call waits for its row to be written (`audit.wait_for_write`) before it is
+/// answered anyway (the row stays queued and is written when the database answers).
+const WRITE_WAIT: Duration = Duration::from_secs(5);
+
 /// Where rows are queued: cheap to clone, one per layer.
 #[derive(Debug, Clone)]
-pub struct AuditSink(mpsc::Sender<Entry>);
+pub struct AuditSink {
+    tx: mpsc::Sender<Entry>,
+    /// Wait until the row is in the database, not only queued.
+    wait_for_write: bool,
+}
 
 impl AuditSink {
-    /// Queues `row`, waiting for room when the queue is full (back-pressure, never a drop).
+    /// Queues `row`, waiting for room when the queue is full (back-pressure, never a drop); with
+    /// `audit.wait_for_write`, also until it is written (up to 5 s), so a process killed after
+    /// answering has not lost its row.
     pub async fn send(&self, row: AuditRow) {
-        if self.0.send(Entry::Row(row)).await.is_err() {
+        let (ack, written) = if self.wait_for_write {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        if self.tx.send(Entry::Row(row, ack)).await.is_err() {
             tracing::error!(target: "switchboard::audit", "the audit log is closed; a call was not recorded");
+            return;
+        }
+        if let Some(written) = written {
+            if tokio::time::timeout(WRITE_WAIT, written).await.is_err() {
+                tracing::warn!(target: "switchboard::audit", "an audit row is not written after 5 s; answering anyway (it stays queued)");
+            }
         }
     }
 }
@@ -97,6 +120,7 @@ impl AuditLog {
         let database = sql::connect("audit", &source, data_dir, data_dir).await?;
         store::migrate(&database).await?;
         let (tx, rx) = mpsc::channel(section.queue.unwrap_or(DEFAULT_AUDIT_QUEUE));
+        let sink = AuditSink { tx, wait_for_write: section.wait_for_write };
         let rows = Rows::new(rx);
         let done = if kind == SourceKind::Sqlite {
             sqlite_writer::start(data_dir.join(path), rows, metrics)
@@ -110,7 +134,7 @@ impl AuditLog {
             });
             done_rx
         };
-        Ok(Self { tx: std::sync::Mutex::new(Some(AuditSink(tx))), done: tokio::sync::Mutex::new(Some(done)), database })
+        Ok(Self { tx: std::sync::Mutex::new(Some(sink)), done: tokio::sync::Mutex::new(Some(done)), database })
     }
 
     /// Where rows go (`None` once closed).
@@ -130,7 +154,7 @@ impl AuditLog {
         let Some(done) = self.done.lock().await.take() else { return true };
         let closing = async {
             if let Some(sink) = sink {
-                let _ = sink.0.send(Entry::Close).await;
+                let _ = sink.tx.send(Entry::Close).await;
             }
             let _ = done.await;
         };
@@ -142,11 +166,25 @@ impl AuditLog {
 pub(super) struct Rows {
     rx: mpsc::Receiver<Entry>,
     closing: bool,
+    /// Callers waiting for rows of the current batch to be written.
+    acks: Vec<oneshot::Sender<()>>,
 }
 
 impl Rows {
     fn new(rx: mpsc::Receiver<Entry>) -> Self {
-        Self { rx, closing: false }
+        Self { rx, closing: false, acks: Vec::new() }
+    }
+
+    /// The current batch is written: its waiting callers may answer.
+    pub(super) fn written(&mut self) {
+        for ack in self.acks.drain(..) {
+            let _ = ack.send(());
+        }
+    }
+
+    fn push(&mut self, batch: &mut Vec<AuditRow>, row: AuditRow, ack: Option<oneshot::Sender<()>>) {
+        batch.push(row);
+        self.acks.extend(ack);
     }
 
     /// Rows waiting.
@@ -159,7 +197,7 @@ impl Rows {
     pub(super) fn fill(&mut self, batch: &mut Vec<AuditRow>) {
         while batch.len() < BATCH && !self.closing {
             match self.rx.try_recv() {
-                Ok(Entry::Row(row)) => batch.push(row),
+                Ok(Entry::Row(row, ack)) => self.push(batch, row, ack),
                 Ok(Entry::Close) => self.closing = true,
                 Err(_) => break,
             }
@@ -168,7 +206,7 @@ impl Rows {
 
     fn take(&mut self, entry: Option<Entry>, batch: &mut Vec<AuditRow>) -> bool {
         match entry {
-            Some(Entry::Row(row)) => batch.push(row),
+            Some(Entry::Row(row, ack)) => self.push(batch, row, ack),
             Some(Entry::Close) | None => self.closing = true,
         }
         self.fill(batch);
@@ -220,6 +258,7 @@ async fn write_rows(db: Database, mut rows: Rows, metrics: Arc<Metrics>) {
                 }
             }
         }
+        rows.written();
         batch.clear();
     }
 }

@@ -56,6 +56,7 @@ fn run(path: &std::path::Path, mut rows: Rows, metrics: &Metrics) {
                 }
             }
         }
+        rows.written();
         batch.clear();
     }
 }
