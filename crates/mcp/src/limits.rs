@@ -70,6 +70,12 @@ impl Limits {
         self
     }
 
+    /// Sets how long a server-to-client request waits for its answer.
+    pub fn with_peer_request_timeout(mut self, d: Duration) -> Self {
+        self.peer_request_timeout = d;
+        self
+    }
+
     /// Sets the concurrency limit (at least 1).
     pub fn with_max_concurrent_requests(mut self, n: usize) -> Self {
         self.max_concurrent_requests = n.max(1);

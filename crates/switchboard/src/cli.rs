@@ -156,6 +156,10 @@ pub struct LimitArgs {
     /// Requests one connection may run at once; further requests wait.
     #[arg(long, default_value_t = 256, value_name = "N")]
     pub max_concurrent_requests: usize,
+
+    /// Seconds a server-to-client request (elicitation, sampling, roots) waits for its answer.
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub peer_request_timeout: u64,
 }
 
 impl LimitArgs {
@@ -167,6 +171,7 @@ impl LimitArgs {
             .with_request_timeout(Duration::from_secs(self.request_timeout))
             .with_max_request_timeout(Duration::from_secs(self.max_request_timeout))
             .with_max_concurrent_requests(self.max_concurrent_requests)
+            .with_peer_request_timeout(Duration::from_secs(self.peer_request_timeout))
     }
 }
 

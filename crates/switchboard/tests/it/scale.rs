@@ -410,3 +410,57 @@ async fn with_wait_for_write_a_replica_killed_right_after_answering_has_written_
     let rows = db.scalar(&format!("SELECT count(*) FROM tool_calls WHERE arguments LIKE '%{marker}%'"));
     assert_eq!(rows, "5", "one audit row per answered call");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumed_on_another_replica_ends_once_its_producer_is_gone() {
+    // Short request timeouts: a live producer would have logged something within 2 s.
+    let replica = || {
+        ServerProcess::spawn(
+            &switchboard_bin(),
+            &[
+                "serve",
+                "--demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--redis-url",
+                "redis://127.0.0.1:6379/0",
+                "--request-timeout",
+                "2",
+                "--peer-request-timeout",
+                "2",
+            ],
+        )
+    };
+    let (a, b) = (replica(), replica());
+    let mut on_a = HttpPeer::new(a.mcp_url());
+    on_a.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
+    let mut on_b = HttpPeer::new(b.mcp_url());
+    on_b.session = on_a.session.clone();
+    on_b.version = on_a.version;
+    let mut stream = on_a
+        .legacy_stream(
+            "tools/call",
+            json!({"name": "slow", "arguments": {"ms": 60000, "steps": 60}, "_meta": {"progressToken": 1}}),
+        )
+        .await;
+    let mut last_id = None;
+    let mut seen = 0;
+    while seen < 2 {
+        let e = stream.next(Duration::from_secs(5)).await.expect("progress before the kill");
+        last_id = e.id.clone();
+        seen += usize::from(!e.data.is_empty());
+    }
+    drop(stream);
+    let _ = Command::new("kill").args(["-KILL", &a.pid().to_string()]).status();
+    drop(a);
+    // B replays what A logged, then ends the stream instead of holding it open for ever.
+    let started = Instant::now();
+    let mut resumed = on_b.get(last_id.as_deref(), None).await;
+    assert_eq!(resumed.status, 200);
+    let drained = tokio::time::timeout(Duration::from_secs(40), async {
+        while resumed.next(Duration::from_secs(30)).await.is_some() {}
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(drained.is_ok() && took < Duration::from_secs(25), "the orphaned stream ended after {took:?}");
+}

@@ -589,7 +589,12 @@ fn tail(
     let keep_alive = state.config.keep_alive;
     let store = state.sessions.store.clone();
     let head = futures_util::stream::iter(priming);
-    let rest = futures_util::stream::unfold((after, false), move |(cursor, done)| {
+    // A live producer logs something (progress, a request, the response) or times the request
+    // out well within this; a remote stream silent for longer lost its producer with its replica.
+    let limits = state.server.limits();
+    let stale_after = limits.request_timeout.max(limits.peer_request_timeout) + Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let rest = futures_util::stream::unfold((after, false, started), move |(cursor, done, last_event)| {
         let (store, live, name, stream) = (store.clone(), live.clone(), name.clone(), stream.clone());
         async move {
             if done {
@@ -607,7 +612,7 @@ fn tail(
                     let last = *last;
                     let chunk: Vec<u8> =
                         events.iter().flat_map(|(n, data)| sse::event(Some(&format!("{name}-{n}")), data)).collect();
-                    return Some((Bytes::from(chunk), (last, false)));
+                    return Some((Bytes::from(chunk), (last, false, std::time::Instant::now())));
                 }
                 if live.closed.is_cancelled() {
                     return None;
@@ -625,8 +630,13 @@ fn tail(
                         stream.finished.store(true, Ordering::Release);
                         continue;
                     }
+                    if last_event.elapsed() >= stale_after {
+                        debug!(target: "switchboard::http", session = %live.id, stream = %name,
+                            "a stream produced on another replica went silent: its replica is gone");
+                        return None;
+                    }
                     if waiting_since.elapsed() >= keep_alive {
-                        return Some((sse::keep_alive(), (cursor, false)));
+                        return Some((sse::keep_alive(), (cursor, false, last_event)));
                     }
                     tokio::select! {
                         _ = &mut notified => {}
@@ -636,7 +646,7 @@ fn tail(
                 }
                 tokio::select! {
                     _ = &mut notified => {}
-                    _ = tokio::time::sleep(keep_alive) => return Some((sse::keep_alive(), (cursor, false))),
+                    _ = tokio::time::sleep(keep_alive) => return Some((sse::keep_alive(), (cursor, false, last_event))),
                 }
             }
         }
