@@ -162,8 +162,7 @@ impl ResultCache {
 
 /// A fixed-length name for a cache key (arguments can be long, and may hold personal data).
 fn digest(key: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::config::key_digest(key).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Answers repeated calls of a read-only tool from its cache.

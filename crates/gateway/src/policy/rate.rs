@@ -61,9 +61,14 @@ impl Limiter for LocalLimiter {
 }
 
 impl LocalLimiter {
+    /// Whether `principal` has a role the limit does not apply to.
+    fn exempts(&self, principal: &Principal) -> bool {
+        self.exempt_roles.iter().any(|r| principal.has_role(r))
+    }
+
     /// The decision, at once.
     pub fn check_now(&self, principal: &Principal) -> Verdict {
-        if self.exempt_roles.iter().any(|r| principal.has_role(r)) {
+        if self.exempts(principal) {
             return Ok(());
         }
         if self.limiter.len() > RETAIN_AFTER {
@@ -102,8 +107,8 @@ pub struct SharedLimiter {
     scope: String,
     interval_us: u64,
     tolerance_us: u64,
-    exempt_roles: Vec<String>,
     when_down: WhenRedisDown,
+    /// The fallback while Redis is unreachable, and who is exempt.
     local: LocalLimiter,
 }
 
@@ -118,14 +123,13 @@ impl SharedLimiter {
             scope: scope.to_owned(),
             interval_us,
             tolerance_us: interval_us.saturating_mul(u64::from(burst) - 1),
-            exempt_roles: limit.exempt_roles.clone(),
             when_down: limit.when_redis_down,
             local: LocalLimiter::new(limit)?,
         })
     }
 
     async fn check_shared(&self, principal: &Principal) -> Verdict {
-        if self.exempt_roles.iter().any(|r| principal.has_role(r)) {
+        if self.local.exempts(principal) {
             return Ok(());
         }
         let key = self.redis.key(&["rate", &self.scope, principal.id()]);
