@@ -80,6 +80,10 @@ pub async fn server(
         builder = builder.instructions(text.clone());
     }
     let guardrails = Arc::new(Guardrails::new(&config, &data_dir).await.map_err(anyhow::Error::msg)?);
+    if let Some(redis) = guardrails.redis() {
+        // Any replica answers for a task, and a finished task outlives a restart.
+        builder = builder.task_store(switchboard_gateway::shared::RedisTaskStore::new(redis.clone()));
+    }
     let catalog = CatalogHandle::new(catalog.compile(&config, &guardrails).context("compiling the catalog")?);
     let notifier = Notifier::default();
     // A client subscribing to an upstream's resource subscribes the gateway at that upstream.

@@ -81,6 +81,19 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         (None, Some(path)) => Some((path, configured::ConfigFormat::McpServers)),
         (None, None) => None,
     };
+    // The demonstration server takes --redis-url alone (a config names its own Redis).
+    let demo_redis = match args.redis_url.as_deref() {
+        Some(url) if file.is_none() && args.demo && !url.is_empty() => {
+            switchboard_gateway::config::check_redis_url(url).map_err(anyhow::Error::msg)?;
+            let timeout = std::time::Duration::from_millis(switchboard_gateway::shared::DEFAULT_REDIS_TIMEOUT_MS);
+            Some(switchboard_gateway::shared::Redis::connect(
+                url,
+                switchboard_gateway::shared::DEFAULT_KEY_PREFIX,
+                timeout,
+            )?)
+        }
+        _ => None,
+    };
     let (server, listen, stdio) = match (file, args.demo) {
         (Some((path, format)), _) => {
             let configured::Configured {
@@ -106,10 +119,14 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             }
             (server, listen, stdio)
         }
-        (None, true) if args.demo_basic => {
-            (serve::basic_demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio)
+        (None, true) if args.demo_basic => (
+            serve::basic_demo_server("switchboard-demo", limits, demo_redis.as_ref())?,
+            args.listen.clone(),
+            args.stdio,
+        ),
+        (None, true) => {
+            (serve::demo_server("switchboard-demo", limits, demo_redis.as_ref())?, args.listen.clone(), args.stdio)
         }
-        (None, true) => (serve::demo_server("switchboard-demo", limits)?, args.listen.clone(), args.stdio),
         (None, false) => {
             bail!("nothing to serve: pass --config FILE (e.g. examples/shop/shop.yaml), --mcp-servers FILE or --demo")
         }
@@ -126,20 +143,8 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         keys: callers.http.clone(),
         sessions: Default::default(),
     };
-    // Legacy sessions go to the config's Redis; the demonstration server takes --redis-url alone.
-    let redis = match (guardrails.as_ref().and_then(|g| g.redis().cloned()), args.redis_url.as_deref()) {
-        (Some(redis), _) => Some(redis),
-        (None, Some(url)) if args.demo && !url.is_empty() => {
-            switchboard_gateway::config::check_redis_url(url).map_err(anyhow::Error::msg)?;
-            let timeout = std::time::Duration::from_millis(switchboard_gateway::shared::DEFAULT_REDIS_TIMEOUT_MS);
-            Some(switchboard_gateway::shared::Redis::connect(
-                url,
-                switchboard_gateway::shared::DEFAULT_KEY_PREFIX,
-                timeout,
-            )?)
-        }
-        _ => None,
-    };
+    // Legacy sessions go to the config's Redis, or the demonstration server's.
+    let redis = guardrails.as_ref().and_then(|g| g.redis().cloned()).or(demo_redis);
     let served = match (listen, stdio) {
         (Some(addr), false) => {
             let announce = |local: std::net::SocketAddr| {

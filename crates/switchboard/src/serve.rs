@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use switchboard_gateway::shared::Redis;
 use switchboard_gateway::Identities;
 use switchboard_mcp::server::http::{
     self, ApiKeys, Authenticate, EventLogBudget, HttpConfig, InMemorySessionStore, JwtAuth, JwtConfig, ListenerConfig,
@@ -16,15 +17,15 @@ use switchboard_mcp::Limits;
 use tokio_util::sync::CancellationToken;
 
 /// The demonstration server (see [`switchboard_demo`]).
-pub fn demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
+pub fn demo_server(name: &str, limits: Limits, redis: Option<&Redis>) -> anyhow::Result<Server> {
     let notifier = Notifier::default();
     let router = switchboard_demo::router(notifier.clone()).context("building the demonstration tools")?;
-    build_demo(name, limits, notifier, router)
+    build_demo(name, limits, notifier, router, redis)
 }
 
 /// The demonstration server with only its `echo` and `add` tools ([`switchboard_demo::basic_router`]).
-pub fn basic_demo_server(name: &str, limits: Limits) -> anyhow::Result<Server> {
-    build_demo(name, limits, Notifier::default(), switchboard_demo::basic_router())
+pub fn basic_demo_server(name: &str, limits: Limits, redis: Option<&Redis>) -> anyhow::Result<Server> {
+    build_demo(name, limits, Notifier::default(), switchboard_demo::basic_router(), redis)
 }
 
 fn build_demo(
@@ -32,14 +33,16 @@ fn build_demo(
     limits: Limits,
     notifier: Notifier,
     router: switchboard_mcp::server::Router,
+    redis: Option<&Redis>,
 ) -> anyhow::Result<Server> {
-    Ok(Server::builder(name, env!("CARGO_PKG_VERSION"))
+    let mut builder = Server::builder(name, env!("CARGO_PKG_VERSION"))
         .instructions("A demonstration server: every kind of tool, resource and prompt Switchboard supports.")
         .limits(limits)
-        .notifier(notifier)
-        .router(router)
-        .context("compiling tool schemas")?
-        .build())
+        .notifier(notifier);
+    if let Some(redis) = redis {
+        builder = builder.task_store(switchboard_gateway::shared::RedisTaskStore::new(redis.clone()));
+    }
+    Ok(builder.router(router).context("compiling tool schemas")?.build())
 }
 
 /// Who may call the server: how HTTP callers authenticate (API keys, JWT access tokens), and who

@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 mod sessions;
+mod tasks;
 
 pub use self::sessions::RedisSessionStore;
+pub use self::tasks::RedisTaskStore;
 
 /// How long a failed operation keeps Redis marked down.
 const DOWN_FOR: Duration = Duration::from_secs(1);

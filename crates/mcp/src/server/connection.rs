@@ -32,6 +32,8 @@ pub(crate) struct Session {
     pub(crate) subscriptions: Mutex<HashSet<String>>,
     /// Unique within the process (an address could be reused by a later session).
     pub(crate) serial: u64,
+    /// The session id, when replicas share the session: what names it in every process.
+    pub(crate) shared_id: std::sync::OnceLock<String>,
 }
 
 /// Log levels as stored in the session (0 = off).
@@ -60,6 +62,7 @@ impl Session {
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
                 NEXT.fetch_add(1, Ordering::Relaxed)
             },
+            shared_id: std::sync::OnceLock::new(),
         }
     }
 

@@ -326,13 +326,17 @@ impl RequestContext {
                 .filter(|(k, _)| !answers.contains_key(*k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            let Some(mut record) = env.store.get(id) else { return Err(HandlerError::msg("the task expired")) };
+            let mut record = match env.store.get(id).await {
+                Ok(Some(record)) => record,
+                Ok(None) => return Err(HandlerError::msg("the task expired")),
+                Err(e) => return Err(HandlerError::msg(format!("the task store is unavailable: {e}"))),
+            };
             if outstanding.is_empty() {
                 if record.status == TaskStatus::InputRequired {
                     record.status = TaskStatus::Working;
                     record.input_requests = None;
                     record.updated_ms = tasks::now_ms();
-                    env.store.put(record);
+                    save(&env, record).await;
                 }
                 return Ok(requests.keys().filter_map(|k| Some((k.clone(), answers.get(k)?.clone()))).collect());
             }
@@ -340,7 +344,7 @@ impl RequestContext {
                 record.status = TaskStatus::InputRequired;
                 record.input_requests = Some(outstanding);
                 record.updated_ms = tasks::now_ms();
-                env.store.put(record);
+                save(&env, record).await;
             }
             tokio::select! {
                 _ = &mut notified => {}
@@ -404,7 +408,12 @@ impl RequestContext {
             error: None,
             input_requests: None,
         };
-        env.store.put(record.clone());
+        if let Err(e) = env.store.put(record.clone()).await {
+            return Err(HandlerError::rpc(ErrorObject::internal(format!(
+                "the task could not be created: its store is unavailable ({e})"
+            ))));
+        }
+        env.runtime.listen(&env.store);
         let live = env.runtime.start(&id);
         let mut task_env = env.clone();
         task_env.current = Some((id.clone(), live.clone()));
@@ -441,7 +450,7 @@ impl RequestContext {
                     ErrorObject::internal(format!("the task was stopped when its time to live ({ttl} ms) ran out")),
                 ))),
             };
-            let Some(mut record) = env.store.get(&id) else {
+            let Ok(Some(mut record)) = env.store.get(&id).await else {
                 env.runtime.finish(&id);
                 return;
             };
@@ -461,7 +470,7 @@ impl RequestContext {
                 record.error = error;
                 record.input_requests = None;
                 record.updated_ms = tasks::now_ms();
-                env.store.put(record);
+                save(&env, record).await;
             }
             env.runtime.finish(&id);
         });
@@ -542,4 +551,12 @@ fn encode_result(mut r: CallToolResult, version: ProtocolVersion) -> serde_json:
         r.result_type_mut().get_or_insert(switchboard_protocol::ResultType::Complete);
     }
     serde_json::to_value(&r).unwrap_or_default()
+}
+
+/// Saves a task's new state; a store that fails is logged (the task goes on, and a later save
+/// may land).
+async fn save(env: &TaskEnv, record: TaskRecord) {
+    if let Err(e) = env.store.put(record).await {
+        tracing::warn!(target: "switchboard::server", error = %e, "could not save a task's state");
+    }
 }

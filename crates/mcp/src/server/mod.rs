@@ -59,7 +59,7 @@ pub use service::{
     CompletionRequest, CompletionService, PromptRequest, PromptService, ResourceRequest, ResourceService, ToolRequest,
     ToolService,
 };
-pub use tasks::{InMemoryTaskStore, TaskRecord, TaskStore};
+pub use tasks::{InMemoryTaskStore, TaskFuture, TaskRecord, TaskSignal, TaskStore, TaskStoreError};
 pub use typed::{input_schema_of, schema_of, IntoPromptResult, IntoRouter, IntoToolResult, Json, NoArgs};
 pub use unique_id::unique_id;
 

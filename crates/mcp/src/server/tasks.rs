@@ -1,8 +1,12 @@
 //! Task runtime: records of long-running tool calls, kept in a [`TaskStore`] (in memory, with
-//! a time to live), and the machinery that runs a handler in the background, parks it while
-//! it waits for client input, and settles it as completed, failed or cancelled.
+//! a time to live, or shared by replicas), and the machinery that runs a handler in the
+//! background, parks it while it waits for client input, and settles it as completed, failed or
+//! cancelled.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +27,8 @@ pub(crate) const MAX_RUNNING: usize = 1000;
 pub(crate) const POLL_INTERVAL_MS: u64 = 500;
 
 /// The durable state of one task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
     /// The id (128 random bits, hex).
     pub id: String,
@@ -88,15 +93,48 @@ impl TaskRecord {
     }
 }
 
+/// What a [`TaskStore`] operation returns.
+pub type TaskFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, TaskStoreError>> + Send + 'a>>;
+
+/// A task store that could not do what was asked (its backend is unreachable, say). The message
+/// never carries a credential.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct TaskStoreError(pub String);
+
+/// A message for the process running a task, sent by whichever process the client reached.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TaskSignal {
+    /// Stop it (the record already says `cancelled`).
+    Cancel,
+    /// Input responses from `tasks/update`, by key, as the client sent them.
+    Input(serde_json::Map<String, Value>),
+}
+
 /// Stores task records. The in-memory implementation is [`InMemoryTaskStore`]; a shared one lets
-/// any replica answer `tasks/get`.
+/// any replica answer `tasks/*` and keeps records across a restart.
 pub trait TaskStore: Send + Sync + 'static {
-    /// Saves a record (creating or replacing it).
-    fn put(&self, record: TaskRecord);
+    /// Saves a record (creating or replacing it). A record that has ended is never replaced:
+    /// the first end wins (a cancellation is not undone by a result arriving after it).
+    fn put(&self, record: TaskRecord) -> TaskFuture<'_, ()>;
     /// Loads a record; `None` if unknown or expired.
-    fn get(&self, id: &str) -> Option<TaskRecord>;
+    fn get(&self, id: &str) -> TaskFuture<'_, Option<TaskRecord>>;
     /// The live records of one owner, oldest first.
-    fn list(&self, owner: &str) -> Vec<TaskRecord>;
+    fn list(&self, owner: &str) -> TaskFuture<'_, Vec<TaskRecord>>;
+    /// Whether other processes share these records (and may be running the task).
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// Sends `signal` to whichever process runs task `id` (a store of one process has nobody
+    /// else to tell).
+    fn signal(&self, _id: &str, _signal: TaskSignal) -> TaskFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
+    /// The signals other processes send to tasks, taken once by the server that runs them.
+    fn signals(&self) -> Option<tokio::sync::mpsc::Receiver<(String, TaskSignal)>> {
+        None
+    }
 }
 
 /// Tasks in this process's memory; terminal tasks are dropped once their TTL passes.
@@ -112,23 +150,27 @@ impl InMemoryTaskStore {
 }
 
 impl TaskStore for InMemoryTaskStore {
-    fn put(&self, record: TaskRecord) {
+    fn put(&self, record: TaskRecord) -> TaskFuture<'_, ()> {
         let mut map = self.lock();
         let now = now_ms();
         map.retain(|_, r| !r.expired(now));
-        map.insert(record.id.clone(), record);
+        if !map.get(&record.id).is_some_and(|r| r.status.is_terminal()) {
+            map.insert(record.id.clone(), record);
+        }
+        Box::pin(async { Ok(()) })
     }
 
-    fn get(&self, id: &str) -> Option<TaskRecord> {
-        self.lock().get(id).filter(|r| !r.expired(now_ms())).cloned()
+    fn get(&self, id: &str) -> TaskFuture<'_, Option<TaskRecord>> {
+        let found = self.lock().get(id).filter(|r| !r.expired(now_ms())).cloned();
+        Box::pin(async move { Ok(found) })
     }
 
-    fn list(&self, owner: &str) -> Vec<TaskRecord> {
+    fn list(&self, owner: &str) -> TaskFuture<'_, Vec<TaskRecord>> {
         let now = now_ms();
         let mut out: Vec<TaskRecord> =
             self.lock().values().filter(|r| r.owner == owner && !r.expired(now)).cloned().collect();
         out.sort_by(|a, b| a.created_ms.cmp(&b.created_ms).then(a.id.cmp(&b.id)));
-        out
+        Box::pin(async move { Ok(out) })
     }
 }
 
@@ -136,6 +178,8 @@ impl TaskStore for InMemoryTaskStore {
 #[derive(Default)]
 pub(crate) struct TaskRuntime {
     live: Mutex<HashMap<String, Arc<LiveTask>>>,
+    /// Whether signals from other processes are being applied.
+    listening: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -144,6 +188,22 @@ pub(crate) struct LiveTask {
     pub(crate) input: Notify,
     pub(crate) answers: Mutex<InputResponses>,
     pub(crate) done: Notify,
+}
+
+impl LiveTask {
+    /// Cancels the task, or hands it the client's input responses.
+    pub(crate) fn apply(&self, signal: TaskSignal) {
+        match signal {
+            TaskSignal::Cancel => self.cancel.cancel(),
+            TaskSignal::Input(responses) => {
+                // Answers that are not input responses are left out, as if never sent: the
+                // task then still lists them as outstanding.
+                let answers = responses.into_iter().filter_map(|(k, v)| Some((k, serde_json::from_value(v).ok()?)));
+                self.answers.lock().unwrap_or_else(|e| e.into_inner()).extend(answers);
+                self.input.notify_waiters();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for TaskRuntime {
@@ -171,6 +231,25 @@ impl TaskRuntime {
 
     pub(crate) fn get(&self, id: &str) -> Option<Arc<LiveTask>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Applies the store's signals to the tasks running here, from the first task on (a
+    /// process that never runs a task has nothing to receive).
+    pub(crate) fn listen(self: &Arc<Self>, store: &Arc<dyn TaskStore>) {
+        if self.listening.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(mut signals) = store.signals() else { return };
+        let runtime = Arc::downgrade(self);
+        tokio::spawn(async move {
+            while let Some((id, signal)) = signals.recv().await {
+                let Some(runtime) = runtime.upgrade() else { return };
+                // A signal for a task not running here was meant for another process.
+                if let Some(live) = runtime.get(&id) {
+                    live.apply(signal);
+                }
+            }
+        });
     }
 
     pub(crate) fn finish(&self, id: &str) {

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let server = serve::demo_server("switchboard-conformance", Limits::default())?;
+        let server = serve::demo_server("switchboard-conformance", Limits::default(), None)?;
         serve::stop_on_signal(&server, Default::default(), std::time::Duration::ZERO);
         let callers = serve::Callers::anonymous();
         if args.stdio {

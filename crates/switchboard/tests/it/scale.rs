@@ -464,3 +464,120 @@ async fn a_stream_resumed_on_another_replica_ends_once_its_producer_is_gone() {
     let took = started.elapsed();
     assert!(drained.is_ok() && took < Duration::from_secs(25), "the orphaned stream ended after {took:?}");
 }
+
+/// Polls `tasks/get` (modern) on `peer` until the task's status is `want` or 15 s pass.
+async fn modern_task_status(peer: &mut HttpPeer, id: &str, want: &str) -> serde_json::Value {
+    let caps = json!({"elicitation": {}, "extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = peer.modern("tasks/get", json!({"taskId": id}), caps.clone()).await.last().clone();
+        if got.pointer("/result/status") == Some(&json!(want)) || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_are_answered_by_any_replica_outlive_a_restart_and_fail_when_their_runner_dies() {
+    let caps = json!({"elicitation": {}, "extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let task_id = |reply: &serde_json::Value| {
+        reply.pointer("/result/taskId").and_then(serde_json::Value::as_str).expect("a task id").to_owned()
+    };
+    let (a, b) = (demo_replica(), demo_replica());
+    let (mut on_a, mut on_b) = (HttpPeer::new(a.mcp_url()), HttpPeer::new(b.mcp_url()));
+
+    // A task that runs on A waits for input, which the client gives through B.
+    let created = on_a
+        .modern("tools/call", json!({"name": "confirm_delete", "arguments": {"filename": "a.txt"}}), caps.clone())
+        .await;
+    let asking = task_id(created.last());
+    let parked = modern_task_status(&mut on_b, &asking, "input_required").await;
+    assert_eq!(parked.pointer("/result/inputRequests/confirm/method"), Some(&json!("elicitation/create")), "{parked}");
+    let ack = on_b
+        .modern(
+            "tasks/update",
+            json!({"taskId": asking, "inputResponses": {"confirm": {"action": "accept", "content": {"confirm": true}}}}),
+            caps.clone(),
+        )
+        .await;
+    assert_eq!(ack.last().pointer("/result/resultType"), Some(&json!("complete")), "{:?}", ack.messages);
+    let done = modern_task_status(&mut on_b, &asking, "completed").await;
+    assert_eq!(done.pointer("/result/result/content/0/text"), Some(&json!("deleted a.txt")), "{done}");
+
+    // Cancelled through B, the task running on A stops and stays cancelled.
+    let long =
+        on_a.modern("tools/call", json!({"name": "slow_compute", "arguments": {"seconds": 60}}), caps.clone()).await;
+    let long = task_id(long.last());
+    let cancel = on_b.modern("tasks/cancel", json!({"taskId": long}), caps.clone()).await;
+    assert!(cancel.last().get("result").is_some(), "{:?}", cancel.messages);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let still = modern_task_status(&mut on_a, &long, "cancelled").await;
+    assert_eq!(still.pointer("/result/status"), Some(&json!("cancelled")), "{still}");
+
+    // A finished task's result outlives every process that knew it.
+    let quick = on_a
+        .modern(
+            "tools/call",
+            json!({"name": "slow_compute", "arguments": {"seconds": 0.2, "label": "q"}}),
+            caps.clone(),
+        )
+        .await;
+    let quick = task_id(quick.last());
+    let finished = modern_task_status(&mut on_a, &quick, "completed").await;
+    assert_eq!(finished.pointer("/result/status"), Some(&json!("completed")), "{finished}");
+    // A task still running when its only process dies is reported failed, not working forever.
+    let orphan =
+        on_b.modern("tools/call", json!({"name": "slow_compute", "arguments": {"seconds": 60}}), caps.clone()).await;
+    let orphan = task_id(orphan.last());
+    for replica in [a, b] {
+        let _ = Command::new("kill").args(["-KILL", &replica.pid().to_string()]).status();
+    }
+    let c = demo_replica();
+    let mut on_c = HttpPeer::new(c.mcp_url());
+    let kept = modern_task_status(&mut on_c, &quick, "completed").await;
+    assert_eq!(kept.pointer("/result/result/content/0/text"), Some(&json!("computed q in 0.2 s")), "{kept}");
+    let started = Instant::now();
+    let dead = modern_task_status(&mut on_c, &orphan, "failed").await;
+    assert_eq!(dead.pointer("/result/status"), Some(&json!("failed")), "{dead}");
+    assert!(
+        dead.pointer("/result/error/message")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|m| m.contains("stopped before it finished")),
+        "{dead}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "noticed after {:?}", started.elapsed());
+
+    // Legacy tasks belong to the session on every replica: listed and answered through another.
+    let d = demo_replica();
+    let mut legacy_c = HttpPeer::new(c.mcp_url());
+    legacy_c.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
+    let mut legacy_d = HttpPeer::new(d.mcp_url());
+    legacy_d.session = legacy_c.session.clone();
+    legacy_d.version = legacy_c.version;
+    let created = legacy_c
+        .legacy(
+            "tools/call",
+            json!({"name": "slow_compute", "arguments": {"seconds": 0.3, "label": "l"}, "task": {"ttl": 60000}}),
+        )
+        .await;
+    let id = created.last().pointer("/result/task/taskId").and_then(serde_json::Value::as_str).expect("id").to_owned();
+    let listed = legacy_d.legacy("tasks/list", json!({})).await;
+    assert!(
+        listed.last()["result"]["tasks"].as_array().is_some_and(|t| t.iter().any(|t| t["taskId"] == id)),
+        "{:?}",
+        listed.messages
+    );
+    let result = legacy_d.legacy("tasks/result", json!({"taskId": id})).await;
+    assert_eq!(
+        result.last().pointer("/result/content/0/text"),
+        Some(&json!("computed l in 0.3 s")),
+        "{:?}",
+        result.messages
+    );
+    // Another session (same caller) does not see it.
+    let mut stranger = HttpPeer::new(d.mcp_url());
+    stranger.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
+    let hidden = stranger.legacy("tasks/get", json!({"taskId": id})).await;
+    assert_eq!(hidden.last().pointer("/error/code"), Some(&json!(-32602)), "{:?}", hidden.messages);
+}

@@ -13,6 +13,12 @@ use crate::engine::Frame;
 use crate::server::connection::{Mode, ServerConnection};
 use crate::server::context::{TaskEnv, TaskMode};
 use crate::server::cursor;
+use crate::server::tasks::{TaskSignal, TaskStoreError};
+
+/// The error a client gets when the task store cannot be reached.
+fn unavailable(e: TaskStoreError) -> ErrorObject {
+    ErrorObject::internal(format!("the task store is unavailable: {e}"))
+}
 
 /// A tool's declared task support (`execution.taskSupport`): `forbidden` unless it says otherwise.
 pub(super) fn task_support(tool: &switchboard_protocol::tools::Tool) -> &str {
@@ -34,7 +40,11 @@ pub(super) fn declares_tasks(mode: &Mode) -> bool {
 pub(super) fn owner_of(principal: &crate::server::Principal, mode: &Mode) -> String {
     match mode {
         Mode::Modern { .. } => format!("p:{}", principal.id()),
-        Mode::Legacy(s) => format!("p:{}/s:{}", principal.id(), s.serial),
+        // A session shared by replicas is known by its id everywhere; otherwise by its serial.
+        Mode::Legacy(s) => match s.shared_id.get() {
+            Some(id) => format!("p:{}/sid:{id}", principal.id()),
+            None => format!("p:{}/s:{}", principal.id(), s.serial),
+        },
     }
 }
 
@@ -127,6 +137,17 @@ impl ServerConnection {
         let store = self.server.tasks.clone();
         let unknown =
             |task: &str| ErrorObject::invalid_params(format!("unknown task {task:?} (expired, or never created)"));
+        // The caller's own task, or the error that says it is not there.
+        let load = |task: String| {
+            let (store, owner) = (store.clone(), owner.clone());
+            async move {
+                match store.get(&task).await {
+                    Ok(Some(r)) if r.owner == owner => Ok(r),
+                    Ok(_) => Err(unknown(&task)),
+                    Err(e) => Err(unavailable(e)),
+                }
+            }
+        };
         match &mode {
             Mode::Modern { .. } => {
                 if matches!(m, methods::TASKS_RESULT | methods::TASKS_LIST) {
@@ -140,22 +161,15 @@ impl ServerConnection {
                 }
                 if m == methods::TASKS_UPDATE {
                     let p: TaskUpdateParams = parse(m, params)?;
-                    store.get(&p.task_id).filter(|r| r.owner == owner).ok_or_else(|| unknown(&p.task_id))?;
-                    if let Some(live) = self.server.task_runtime.get(&p.task_id) {
-                        let answers = p
-                            .input_responses
-                            .into_iter()
-                            .filter_map(|(k, v)| Some((k, serde_json::from_value(v).ok()?)));
-                        live.answers.lock().unwrap_or_else(|e| e.into_inner()).extend(answers);
-                        live.input.notify_waiters();
-                    }
+                    load(p.task_id.clone()).await?;
+                    let signal = TaskSignal::Input(p.input_responses.into_iter().collect());
+                    self.signal_task(&p.task_id, signal).await?;
                     return Ok(self.encode(id, EmptyResult::default(), mode.version(), None));
                 }
                 let p: TaskIdParams = parse(m, params)?;
-                let mut record =
-                    store.get(&p.task_id).filter(|r| r.owner == owner).ok_or_else(|| unknown(&p.task_id))?;
+                let mut record = load(p.task_id).await?;
                 if m == methods::TASKS_CANCEL {
-                    self.cancel_task(&mut record);
+                    self.cancel_task(&mut record).await?;
                     return Ok(self.encode(id, EmptyResult::default(), mode.version(), None));
                 }
                 Ok(self.encode_task(id, &record, &mode, false))
@@ -169,13 +183,13 @@ impl ServerConnection {
                 }
                 if m == methods::TASKS_LIST {
                     let p: PaginatedRequestParams = parse(m, params)?;
-                    let all: Vec<_> = store.list(&owner).iter().map(|r| r.to_legacy()).collect();
+                    let all: Vec<_> =
+                        store.list(&owner).await.map_err(unavailable)?.iter().map(|r| r.to_legacy()).collect();
                     let (tasks, next_cursor) = cursor::page("tasks", &all, p.cursor.as_deref(), self.server.page_size)?;
                     return Ok(encode_value(id, &ListTasksResult { tasks, next_cursor }));
                 }
                 let p: TaskIdParams = parse(m, params)?;
-                let mut record =
-                    store.get(&p.task_id).filter(|r| r.owner == owner).ok_or_else(|| unknown(&p.task_id))?;
+                let mut record = load(p.task_id.clone()).await?;
                 match m {
                     methods::TASKS_CANCEL => {
                         if record.status.is_terminal() {
@@ -184,7 +198,7 @@ impl ServerConnection {
                                 record.id, record.status
                             )));
                         }
-                        self.cancel_task(&mut record);
+                        self.cancel_task(&mut record).await?;
                         Ok(self.encode_task(id, &record, &mode, false))
                     }
                     methods::TASKS_RESULT => {
@@ -194,16 +208,18 @@ impl ServerConnection {
                                 let done = live.done.notified();
                                 tokio::pin!(done);
                                 done.as_mut().enable();
-                                if store.get(&record.id).is_some_and(|r| !r.status.is_terminal()) {
+                                if store.get(&record.id).await.ok().flatten().is_some_and(|r| !r.status.is_terminal()) {
                                     tokio::select! {
                                         _ = done => {}
                                         _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
                                     }
                                 }
                             } else {
-                                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                                // Running in another process (or just settled): poll the store.
+                                let pause = if store.is_shared() { 200 } else { 50 };
+                                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                             }
-                            record = store.get(&record.id).ok_or_else(|| unknown(&p.task_id))?;
+                            record = load(p.task_id.clone()).await?;
                         }
                         match record.status {
                             TaskStatus::Completed => {
@@ -228,17 +244,29 @@ impl ServerConnection {
         }
     }
 
-    pub(super) fn cancel_task(&self, record: &mut crate::server::tasks::TaskRecord) {
+    /// Marks a task cancelled and stops it, wherever it runs.
+    pub(super) async fn cancel_task(&self, record: &mut crate::server::tasks::TaskRecord) -> Result<(), ErrorObject> {
         if record.status.is_terminal() {
-            return;
+            return Ok(());
         }
         record.status = switchboard_protocol::tasks::TaskStatus::Cancelled;
         record.status_message = Some("Cancelled at the client's request.".into());
         record.input_requests = None;
         record.updated_ms = crate::server::tasks::now_ms();
-        self.server.tasks.put(record.clone());
-        if let Some(live) = self.server.task_runtime.get(&record.id) {
-            live.cancel.cancel();
+        self.server.tasks.put(record.clone()).await.map_err(unavailable)?;
+        self.signal_task(&record.id, TaskSignal::Cancel).await
+    }
+
+    /// Hands `signal` to the task: directly when it runs here, else through the shared store
+    /// to the process that runs it.
+    async fn signal_task(&self, task: &str, signal: TaskSignal) -> Result<(), ErrorObject> {
+        match self.server.task_runtime.get(task) {
+            Some(live) => {
+                live.apply(signal);
+                Ok(())
+            }
+            None if self.server.tasks.is_shared() => self.server.tasks.signal(task, signal).await.map_err(unavailable),
+            None => Ok(()),
         }
     }
 }

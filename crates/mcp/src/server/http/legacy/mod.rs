@@ -145,6 +145,10 @@ impl Live {
         pending: Arc<PendingTable>,
         shared: bool,
     ) -> Arc<Self> {
+        if shared {
+            // Tasks created in this session belong to it on every replica.
+            let _ = session.shared_id.set(id.clone());
+        }
         Arc::new(Self {
             id,
             owner,
