@@ -1,11 +1,16 @@
 //! Hot reload: watch a config file and, on each valid change, build a whole new catalog snapshot
 //! and swap it in at once; an invalid change is logged with its precise error and the previous
 //! snapshot keeps serving. Requests already running finish on the snapshot they started with.
+//!
+//! With replicas, each watches its own copy of the config. The digest of the file a process
+//! serves is a metric (`switchboard_config_info`) and, with Redis, is announced on
+//! `<prefix>:config` at start and after each reload: the others look at their own file at once
+//! (not at their next poll), and one whose file still differs says so in its log.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use switchboard_mcp::server::{Catalog as Snapshot, CatalogHandle, Notifier};
+use switchboard_mcp::server::{Catalog as Snapshot, CatalogHandle, Change, Notifier};
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{build, BuildError};
@@ -61,15 +66,35 @@ impl Watch {
     /// announces, is stored in `slot` and announced through `notifier`.
     pub fn spawn(self, slot: CatalogHandle, notifier: Notifier, stop: CancellationToken) {
         tokio::spawn(async move {
+            let me = replica_id();
             let mut seen = modified(&self.path);
+            // What the first snapshot was built from.
+            let mut served = digest(&self.path);
+            let mut warned: Option<String> = None;
+            let mut announced = match self.guardrails.redis() {
+                Some(redis) => redis.subscribe(redis.key(&["config"])),
+                None => tokio::sync::mpsc::channel(1).1,
+            };
+            self.served(&me, served.as_deref()).await;
             loop {
-                let upstream_changed = tokio::select! {
+                let (upstream_changed, elsewhere) = tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(POLL_INTERVAL) => false,
-                    _ = self.upstreams.changed() => true,
+                    _ = tokio::time::sleep(POLL_INTERVAL) => (false, None),
+                    _ = self.upstreams.changed() => (true, None),
+                    Some(payload) = announced.recv() => match parse_announcement(&payload, &me) {
+                        Some(other) if Some(&other) != served.as_ref() => (false, Some(other)),
+                        _ => continue,
+                    },
                 };
                 let now = modified(&self.path);
-                if now == seen && !upstream_changed {
+                let current = if now != seen || elsewhere.is_some() { digest(&self.path) } else { served.clone() };
+                if now == seen && !upstream_changed && current == served {
+                    // Another replica serves a file this one does not have.
+                    if let Some(other) = elsewhere.filter(|o| warned.as_ref() != Some(o)) {
+                        let (config, this) = (self.path.display(), served.as_deref().unwrap_or("unreadable"));
+                        tracing::warn!(target: "switchboard", %config, this_replica = this, another_replica = %other, "replicas serve different config files");
+                        warned = Some(other);
+                    }
                     continue;
                 }
                 seen = now;
@@ -77,13 +102,21 @@ impl Watch {
                 match self.rebuild().await {
                     Ok(snapshot) => {
                         slot.store(snapshot);
-                        notifier.tools_changed();
-                        notifier.prompts_changed();
-                        notifier.resources_changed();
+                        // Every replica watches its own config and upstreams, and announces
+                        // its own rebuild: nothing to relay.
+                        for change in [Change::Tools, Change::Prompts, Change::Resources] {
+                            notifier.notify_local(change);
+                        }
+                        if current != served {
+                            served = current;
+                            warned = None;
+                            self.served(&me, served.as_deref()).await;
+                        }
+                        let digest = served.as_deref().unwrap_or("unreadable");
                         if upstream_changed {
                             tracing::info!(target: "switchboard", %config, "an upstream's offer changed; catalog rebuilt");
                         } else {
-                            tracing::info!(target: "switchboard", %config, "config reloaded");
+                            tracing::info!(target: "switchboard", %config, digest, "config reloaded");
                         }
                     }
                     Err(e) => {
@@ -93,6 +126,43 @@ impl Watch {
             }
         });
     }
+
+    /// Records the digest of the file now served, and tells the other replicas.
+    async fn served(&self, me: &str, digest: Option<&str>) {
+        let Some(digest) = digest else { return };
+        self.guardrails.metrics().config_served(digest);
+        let Some(redis) = self.guardrails.redis() else { return };
+        let (channel, payload) = (redis.key(&["config"]), format!("{me}\n{digest}"));
+        let sent = redis
+            .run(
+                |mut c| async move { redis::cmd("PUBLISH").arg(channel).arg(payload).query_async::<i64>(&mut c).await },
+            )
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(target: "switchboard", error = %e, "could not tell the other replicas which config this one serves");
+        }
+    }
+}
+
+/// The digest another replica announced, unless this process announced it.
+fn parse_announcement(payload: &[u8], me: &str) -> Option<String> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (origin, digest) = text.split_once('\n')?;
+    (origin != me).then(|| digest.to_owned())
+}
+
+/// The first 16 hex digits of the SHA-256 of the file's bytes (`None`: unreadable).
+fn digest(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(sha2::Sha256::digest(&bytes)[..8].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A random name for this process among the replicas.
+fn replica_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

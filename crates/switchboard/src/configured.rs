@@ -94,6 +94,9 @@ pub async fn server(
         .on_resource_subscribe(move |uri| watching.watch_resource(uri))
         .build();
     upstreams.set_notifier(notifier.clone());
+    if let Some(redis) = guardrails.redis() {
+        switchboard_gateway::shared::relay_changes(redis, &notifier);
+    }
     let watch = switchboard_gateway::reload::Watch {
         path: config_path.to_owned(),
         data_dir: data_dir.clone(),

@@ -38,9 +38,10 @@ fn build_demo(
     let mut builder = Server::builder(name, env!("CARGO_PKG_VERSION"))
         .instructions("A demonstration server: every kind of tool, resource and prompt Switchboard supports.")
         .limits(limits)
-        .notifier(notifier);
+        .notifier(notifier.clone());
     if let Some(redis) = redis {
         builder = builder.task_store(switchboard_gateway::shared::RedisTaskStore::new(redis.clone()));
+        switchboard_gateway::shared::relay_changes(redis, &notifier);
     }
     Ok(builder.router(router).context("compiling tool schemas")?.build())
 }

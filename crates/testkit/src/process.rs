@@ -13,6 +13,8 @@ pub struct ServerProcess {
     pub base: String,
     /// `host:port`.
     pub addr: String,
+    /// Every line the server wrote to stderr so far.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for ServerProcess {
@@ -39,6 +41,8 @@ impl ServerProcess {
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, rx) = mpsc::channel();
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = logs.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -46,12 +50,18 @@ impl ServerProcess {
                     let _ = tx.send(addr);
                 }
                 eprintln!("[server] {line}");
+                kept.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("{} did not report a listening address", program.display()));
-        Self { child, base: format!("http://{addr}"), addr }
+        Self { child, base: format!("http://{addr}"), addr, logs }
+    }
+
+    /// The lines the server has written to stderr so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The server's process id.

@@ -81,6 +81,7 @@ pub struct Metrics {
     breakers: Family<SourceLabels, Gauge>,
     queries: Family<QueryLabels, Histogram, fn() -> Histogram>,
     sessions: Family<TransportLabels, Gauge>,
+    config: Family<ConfigLabels, Gauge>,
     llm_tokens: Family<TokenLabels, Counter>,
     llm_cost: Counter<f64, std::sync::atomic::AtomicU64>,
     agent_overhead: Histogram,
@@ -91,6 +92,11 @@ struct TokenLabels {
     provider: String,
     model: String,
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConfigLabels {
+    digest: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -157,6 +163,12 @@ impl Metrics {
         );
         let sessions = Family::<TransportLabels, Gauge>::default();
         registry.register("mcp_sessions_active", "Open sessions and connections, by transport", sessions.clone());
+        let config = Family::<ConfigLabels, Gauge>::default();
+        registry.register(
+            "switchboard_config_info",
+            "1 for the digest of the config file this process serves (replicas showing different digests serve different files)",
+            config.clone(),
+        );
         let llm_tokens = Family::<TokenLabels, Counter>::default();
         registry.register(
             "llm_tokens",
@@ -182,6 +194,7 @@ impl Metrics {
             llm_cost,
             queries,
             sessions,
+            config,
             registry,
             breakers,
             cache_hits,
@@ -257,6 +270,12 @@ impl Metrics {
         let labels = SourceLabels { source: source.to_owned() };
         self.db_active.get_or_create(&labels).set(active);
         self.db_max.get_or_create(&labels).set(max);
+    }
+
+    /// The config this process serves now is the one with `digest` (the previous one is dropped).
+    pub fn config_served(&self, digest: &str) {
+        self.config.clear();
+        self.config.get_or_create(&ConfigLabels { digest: digest.to_owned() }).set(1);
     }
 
     /// Open sessions of `transport` now.

@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+mod changes;
 mod sessions;
 mod tasks;
 
+pub use self::changes::relay_changes;
 pub use self::sessions::RedisSessionStore;
 pub use self::tasks::RedisTaskStore;
 

@@ -246,7 +246,10 @@ impl ServerConnection {
                             .await
                     }
                     Change::ResourceUpdated(uri) => {
-                        let subscribed = session.subscriptions.lock().map(|s| s.contains(&**uri)).unwrap_or(false);
+                        // A shared session may have subscribed through another replica since
+                        // this copy last synced: its stream's writer checks the stored record.
+                        let subscribed = session.shared_id.get().is_some()
+                            || session.subscriptions.lock().map(|s| s.contains(&**uri)).unwrap_or(false);
                         if !subscribed {
                             continue;
                         }

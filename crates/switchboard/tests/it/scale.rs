@@ -581,3 +581,121 @@ async fn tasks_are_answered_by_any_replica_outlive_a_restart_and_fail_when_their
     let hidden = stranger.legacy("tasks/get", json!({"taskId": id})).await;
     assert_eq!(hidden.last().pointer("/error/code"), Some(&json!(-32602)), "{:?}", hidden.messages);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_announced_on_one_replica_reaches_a_session_listening_on_another_once() {
+    let (a, b) = (demo_replica(), demo_replica());
+    let mut on_a = HttpPeer::new(a.mcp_url());
+    on_a.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
+    let mut on_b = HttpPeer::new(b.mcp_url());
+    on_b.session = on_a.session.clone();
+    on_b.version = on_a.version;
+    // The client listens on B, then subscribes through A: B has never seen the subscription.
+    let mut listening = on_b.get(None, None).await;
+    assert_eq!(listening.status, 200);
+    let subscribed = on_a.legacy("resources/subscribe", json!({"uri": "demo://watched"})).await;
+    assert!(subscribed.last().get("result").is_some(), "{:?}", subscribed.messages);
+    for (tool, arguments) in [
+        ("test_trigger_tool_change", json!({})),
+        ("test_trigger_resource_update", json!({"uri": "demo://watched"})),
+        ("test_trigger_resource_update", json!({"uri": "demo://not-subscribed"})),
+    ] {
+        let called = on_a.legacy("tools/call", json!({"name": tool, "arguments": arguments})).await;
+        assert!(called.last().get("result").is_some(), "{tool}: {:?}", called.messages);
+    }
+    let mut heard = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while let Some(event) = listening.next(deadline.saturating_duration_since(Instant::now())).await {
+        if !event.data.is_empty() {
+            let message: serde_json::Value = serde_json::from_str(&event.data).expect("json");
+            heard.push(format!(
+                "{} {}",
+                message["method"].as_str().unwrap_or("?"),
+                message["params"]["uri"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    assert_eq!(
+        heard,
+        ["notifications/tools/list_changed ", "notifications/resources/updated demo://watched"],
+        "each change announced on A reaches the stream on B once, and only what the session subscribed to"
+    );
+}
+
+/// A config with the `echo` tool and `extra` more tools, each a `demo.echo`.
+fn fanout_config(prefix: &str, extra: &[&str]) -> String {
+    let mut text = format!(
+        "server: {{name: fanout, redis_key_prefix: {prefix}}}\n\
+         auth:\n  api_keys:\n    - {{id: alice, key: alice-key-0123456789, roles: [user]}}\n\
+         audit: {{enabled: false}}\n\
+         tools:\n  echo: {{description: Echoes., native: demo.echo, roles: [user]}}\n"
+    );
+    for name in extra {
+        text.push_str(&format!("  {name}: {{description: Echoes too., native: demo.echo, roles: [user]}}\n"));
+    }
+    text
+}
+
+/// The tool names `replica` lists.
+async fn tool_names(replica: &ServerProcess) -> Vec<String> {
+    let mut peer = HttpPeer::new(replica.mcp_url()).with_api_key("alice-key-0123456789");
+    let listed = peer.modern("tools/list", json!({}), json!({})).await;
+    let mut names: Vec<String> = listed.last()["result"]["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["name"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The digest `switchboard_config_info` reports.
+async fn config_digest(replica: &ServerProcess) -> String {
+    switchboard_testkit::http::install_tls_provider();
+    let (status, text) = crate::guardrails::get(replica, "/metrics", Some("alice-key-0123456789")).await;
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix("switchboard_config_info{digest=\"")?.split('"').next().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no switchboard_config_info in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_on_one_replica_makes_the_others_look_at_their_config_and_a_different_file_is_reported() {
+    let dir = scratch("config-fanout");
+    let _ = std::fs::create_dir_all(&dir);
+    let prefix = format!("fanout{}", std::process::id());
+    let (file_a, file_b) = (dir.join("a.yaml"), dir.join("b.yaml"));
+    for file in [&file_a, &file_b] {
+        std::fs::write(file, fanout_config(&prefix, &[])).expect("config");
+    }
+    let redis = [("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:6379/0")];
+    let a = serve_config(&file_a, &dir.join("data-a"), &redis);
+    let b = serve_config(&file_b, &dir.join("data-b"), &redis);
+    assert_eq!(config_digest(&a).await, config_digest(&b).await, "the same file, the same digest");
+
+    // B's file changes in a way its poll cannot see (its modification time is kept)...
+    let old = std::fs::metadata(&file_b).and_then(|m| m.modified()).expect("mtime");
+    std::fs::write(&file_b, fanout_config(&prefix, &["echo_two"])).expect("config");
+    std::fs::File::options().write(true).open(&file_b).and_then(|f| f.set_modified(old)).expect("set mtime");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(tool_names(&b).await, ["echo"], "B's poll sees no change");
+    // ...until A reloads the same change and says so: B looks at its file at once.
+    std::fs::write(&file_a, fanout_config(&prefix, &["echo_two"])).expect("config");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tool_names(&b).await.len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(tool_names(&a).await, ["echo", "echo_two"]);
+    assert_eq!(tool_names(&b).await, ["echo", "echo_two"], "B reloaded when A announced its reload");
+    assert_eq!(config_digest(&a).await, config_digest(&b).await);
+
+    // A file only A has: B keeps serving its own, and says the replicas differ.
+    std::fs::write(&file_a, fanout_config(&prefix, &["echo_two", "echo_three"])).expect("config");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let differs = |r: &ServerProcess| r.logs().iter().any(|l| l.contains("replicas serve different config files"));
+    while !differs(&b) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(differs(&b), "B reports that A serves another file");
+    assert_eq!(tool_names(&b).await, ["echo", "echo_two"]);
+    assert_ne!(config_digest(&a).await, config_digest(&b).await);
+}
