@@ -130,6 +130,84 @@ fn replicas_starting_together_on_an_empty_database_create_and_seed_it_exactly_on
     assert_eq!(db.scalar("SELECT count(*) FROM switchboard_migrations WHERE adopted = 1"), "0");
 }
 
+/// A MariaDB database of its own on the shared server, dropped at the end.
+struct TempMariaDb {
+    name: String,
+}
+
+impl TempMariaDb {
+    fn new(label: &str) -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("sb_{label}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let db = Self { name };
+        db.sql("", &format!("CREATE DATABASE {}", db.name));
+        db
+    }
+
+    fn url(&self) -> String {
+        format!("mysql://root@127.0.0.1:3306/{}", self.name)
+    }
+
+    fn sql(&self, database: &str, sql: &str) -> String {
+        let out = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-P", "3306", "-u", "root", "-N", "-B", "-e", sql])
+            .args((!database.is_empty()).then_some(database))
+            .output()
+            .expect("the mariadb client runs");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Every table with its exact row count, sorted by name.
+    fn row_counts(&self) -> Vec<(String, i64)> {
+        let tables = self.sql(&self.name, "SHOW TABLES");
+        let mut counts: Vec<(String, i64)> = tables
+            .lines()
+            .map(|t| (t.to_owned(), self.sql(&self.name, &format!("SELECT count(*) FROM `{t}`")).parse().unwrap_or(-1)))
+            .collect();
+        counts.sort();
+        counts
+    }
+}
+
+impl Drop for TempMariaDb {
+    fn drop(&mut self) {
+        let _ = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-e"])
+            .arg(format!("DROP DATABASE IF EXISTS {}", self.name))
+            .output();
+    }
+}
+
+#[test]
+fn replicas_starting_together_on_an_empty_mariadb_database_seed_it_exactly_once() {
+    let dir = scratch("scale-seed-mariadb");
+    let start = |db: &TempMariaDb, count: usize| -> Vec<ServerProcess> {
+        let url = db.url();
+        let env = [("SHOP_DB_KIND", "mysql"), ("SHOP_DATABASE_URL", url.as_str())];
+        let config = shop_config();
+        std::thread::scope(|s| {
+            let started: Vec<_> = (0..count)
+                .map(|i| {
+                    let (env, config, data) = (&env, &config, dir.join(format!("{}-{i}", db.name)));
+                    s.spawn(move || serve_config(config, &data, env))
+                })
+                .collect();
+            started.into_iter().map(|h| h.join().expect("a replica started")).collect()
+        })
+    };
+    let reference = TempMariaDb::new("seed_ref");
+    drop(start(&reference, 1));
+    let expected = reference.row_counts();
+    assert!(expected.iter().any(|(t, n)| t == "products" && *n > 10), "{expected:?}");
+    // Three replicas at the same moment: MariaDB's GET_LOCK lets one create and seed.
+    let db = TempMariaDb::new("seed_race");
+    let replicas = start(&db, 3);
+    assert_eq!(replicas.len(), 3);
+    assert_eq!(db.row_counts(), expected, "seeded exactly once, like one replica alone");
+    assert_eq!(db.sql(&db.name, "SELECT count(*) FROM switchboard_migrations WHERE component = 'source:shop'"), "1");
+}
+
 /// A config with one tool and a server-wide limit of `per_minute` calls per caller.
 fn limited_config(dir: &std::path::Path, prefix: &str, per_minute: u32, when_down: &str) -> std::path::PathBuf {
     let _ = std::fs::create_dir_all(dir);
