@@ -26,6 +26,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   # No daemon is started in a container; the packages only bring their binaries.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# podman builds deploy/Dockerfile and runs the image (with its recommended networking and storage
+# helpers); debootstrap makes the runtime base image, since no image registry is reachable.
+if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y podman debootstrap >/dev/null
+fi
 
 step "format"
 cargo fmt --all -- --check

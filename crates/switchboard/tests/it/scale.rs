@@ -332,6 +332,124 @@ fn run_ok(program: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     text
 }
 
+/// Removes the test's container and images however the test ends.
+struct PodmanCleanup {
+    container: String,
+    images: Vec<String>,
+    conf: String,
+}
+
+impl Drop for PodmanCleanup {
+    fn drop(&mut self) {
+        let podman = |args: &[&str]| {
+            let _ = Command::new("podman").args(args).env("CONTAINERS_CONF", &self.conf).output();
+        };
+        podman(&["rm", "-f", &self.container]);
+        for image in &self.images {
+            podman(&["rmi", "-f", image]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_builds_from_deploy_dockerfile_and_serves_the_shop_as_an_unprivileged_user() {
+    let dir = scratch("image");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    // This sandbox refuses setrlimit, which podman applies by default; a plain machine needs none
+    // of this, and nothing else changes.
+    let conf = dir.join("containers.conf");
+    std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n").expect("containers.conf");
+    let conf = conf.to_string_lossy().into_owned();
+    let env = [("CONTAINERS_CONF", conf.as_str())];
+    // No registry is reachable: the runtime base is made from Debian's packages, once per machine.
+    let base = "localhost/switchboard-test-base:bookworm";
+    let exists = Command::new("podman").args(["image", "exists", base]).env("CONTAINERS_CONF", &conf).status();
+    if !exists.is_ok_and(|s| s.success()) {
+        let rootfs = dir.join("rootfs");
+        let rootfs = rootfs.to_string_lossy();
+        run_ok("debootstrap", &["--variant=minbase", "bookworm", &rootfs, "http://deb.debian.org/debian"], &[]);
+        run_ok("sh", &["-c", &format!("tar -C '{rootfs}' -c . | podman import - {base}")], &env);
+        let _ = std::fs::remove_dir_all(dir.join("rootfs"));
+    }
+    // The binary this test suite built stands in for the build stage (a release build inside the
+    // container would add minutes to every run).
+    let tag = std::process::id();
+    let (binary, image, container) = (
+        format!("localhost/switchboard-binary:{tag}"),
+        format!("localhost/switchboard:{tag}"),
+        format!("sb-image-{tag}"),
+    );
+    let _cleanup =
+        PodmanCleanup { container: container.clone(), images: vec![image.clone(), binary.clone()], conf: conf.clone() };
+    let context = dir.join("binary");
+    std::fs::create_dir_all(&context).expect("context");
+    std::fs::copy(switchboard_bin(), context.join("switchboard")).expect("copy the binary");
+    std::fs::write(context.join("Containerfile"), "FROM scratch\nCOPY switchboard /usr/local/bin/switchboard\n")
+        .expect("Containerfile");
+    run_ok("podman", &["build", "-q", "-t", &binary, &context.to_string_lossy()], &env);
+    let built = run_ok(
+        "podman",
+        &[
+            "build",
+            "--format",
+            "docker",
+            "--network",
+            "host",
+            "--build-arg",
+            &format!("BINARY_FROM={binary}"),
+            "--build-arg",
+            &format!("RUNTIME_BASE={base}"),
+            "-f",
+            "deploy/Dockerfile",
+            "-t",
+            &image,
+            ".",
+        ],
+        &env,
+    );
+    assert!(!built.contains("rust:1.95"), "the build stage was skipped: {built}");
+
+    // The image's own command: the shop on 8080, published on a loopback port only.
+    let port = free_port();
+    let admin = "admin-key-0123456789abcdef";
+    run_ok(
+        "podman",
+        &[
+            "run",
+            "-d",
+            "--name",
+            &container,
+            "-p",
+            &format!("127.0.0.1:{port}:8080"),
+            "-e",
+            &format!("SHOP_ADMIN_KEY={admin}"),
+            &image,
+        ],
+        &env,
+    );
+    let base_url = format!("http://127.0.0.1:{port}");
+    switchboard_testkit::http::install_tls_provider();
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut up = false;
+    while !up && Instant::now() < deadline {
+        up = client.get(format!("{base_url}/healthz")).send().await.is_ok_and(|r| r.status() == 200);
+        if !up {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(up, "/healthz answers through the published port");
+    run_ok("podman", &["healthcheck", "run", &container], &env);
+    assert_eq!(run_ok("podman", &["exec", &container, "id", "-u"], &env).trim(), "10001", "runs unprivileged");
+    let mut admin_peer = HttpPeer::new(format!("{base_url}/mcp")).with_api_key(admin);
+    let listed = admin_peer.modern("tools/list", json!({}), json!({})).await;
+    assert!(
+        listed.last()["result"]["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == "get_order_status")),
+        "{:?}",
+        listed.messages
+    );
+}
+
 #[test]
 fn the_deployment_files_validate_offline() {
     let peers = switchboard_testkit::repo_root().join(".peers");
