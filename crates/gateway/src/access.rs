@@ -68,12 +68,25 @@ fn access(roles: &Option<Vec<String>>) -> Access {
 pub fn policy(
     config: &Config,
     catalog: &Catalog,
-    upstream_tools: &std::collections::HashMap<String, String>,
+    upstream: &crate::catalog::UpstreamOrigins,
 ) -> Result<Policy, String> {
     let mut policy = Policy::open();
-    for (served, upstream) in upstream_tools {
-        if let Some(spec) = config.upstreams.get(upstream) {
-            policy = policy.tool(served, access(&spec.roles), Vec::new());
+    // An upstream's roles cover everything it offers: its prompts and resources can say as much
+    // as its tools.
+    let roles = |name: &String| config.upstreams.get(name).map(|spec| access(&spec.roles));
+    for (served, from) in &upstream.tools {
+        if let Some(access) = roles(from) {
+            policy = policy.tool(served, access, Vec::new());
+        }
+    }
+    for (served, from) in &upstream.prompts {
+        if let Some(access) = roles(from) {
+            policy = policy.prompt(served, access);
+        }
+    }
+    for (served, from) in &upstream.resources {
+        if let Some(access) = roles(from) {
+            policy = policy.resource(served, access);
         }
     }
     for (name, tool) in config.tools.iter() {

@@ -21,8 +21,20 @@ pub struct Catalog {
     pub router: Router,
     /// The connected databases, by source name.
     pub databases: BTreeMap<String, Database>,
-    /// The tools served from upstream MCP servers: served name → upstream name.
-    pub upstream_tools: HashMap<String, String>,
+    /// What is served from upstream MCP servers, and from which.
+    pub upstream: UpstreamOrigins,
+}
+
+/// The tools, prompts and resources served from upstream MCP servers: served name (a resource's
+/// URI or template) → upstream name. The upstream's `roles:` cover all three.
+#[derive(Debug, Default)]
+pub struct UpstreamOrigins {
+    /// Served tool names.
+    pub tools: HashMap<String, String>,
+    /// Served prompt names.
+    pub prompts: HashMap<String, String>,
+    /// Served resource URIs and URI templates.
+    pub resources: HashMap<String, String>,
 }
 
 /// Why a catalog could not be built.
@@ -64,10 +76,10 @@ impl Catalog {
         guardrails: &crate::policy::Guardrails,
     ) -> Result<switchboard_mcp::server::Catalog, BuildError> {
         let catalog = self.router.build()?;
-        let policy = crate::access::policy(config, &catalog, &self.upstream_tools).map_err(BuildError::Policy)?;
+        let policy = crate::access::policy(config, &catalog, &self.upstream).map_err(BuildError::Policy)?;
         let databases = self.databases.into_values().collect();
         guardrails
-            .apply(catalog.with_policy(policy), config, databases, &self.upstream_tools)
+            .apply(catalog.with_policy(policy), config, databases, &self.upstream.tools)
             .map_err(BuildError::Policy)
     }
 }
@@ -123,7 +135,7 @@ pub async fn build(
     for (name, p) in config.prompts.iter() {
         router = prompt::register(router, name, p, &databases)?;
     }
-    let (mut router, upstream_tools) = add_upstreams(router, config, data_dir, upstreams).await?;
+    let (mut router, upstream) = add_upstreams(router, config, data_dir, upstreams).await?;
     if config.find_tools {
         if config.tools.contains_key(crate::source::find_tools::NAME) {
             return Err(BuildError::Invalid(format!(
@@ -133,7 +145,7 @@ pub async fn build(
         }
         router = crate::source::find_tools::register(router);
     }
-    Ok(Catalog { router, databases, upstream_tools })
+    Ok(Catalog { router, databases, upstream })
 }
 
 /// Lists every upstream at once (each bounded by its `init_timeout_ms`, so one that is down
@@ -144,10 +156,11 @@ async fn add_upstreams(
     config: &Config,
     data_dir: &Path,
     upstreams: &Upstreams,
-) -> Result<(Router, HashMap<String, String>), BuildError> {
+) -> Result<(Router, UpstreamOrigins), BuildError> {
     let running = upstreams.sync(&config.upstreams, &config.base_dir, data_dir);
+    let mut origins = UpstreamOrigins::default();
     if running.is_empty() {
-        return Ok((router, HashMap::new()));
+        return Ok((router, origins));
     }
     let naming = Naming::new(&config.namespacing);
     let listed = futures_util::future::join_all(running.iter().map(|u| u.discovery())).await;
@@ -155,7 +168,6 @@ async fn add_upstreams(
         config.tools.keys().map(|name| (name.clone(), format!("tools.{name} of the config"))).collect();
     let mut prompts: BTreeMap<String, String> =
         config.prompts.keys().map(|name| (name.clone(), format!("prompts.{name} of the config"))).collect();
-    let mut origins = HashMap::new();
     for (upstream, listed) in running.iter().zip(listed) {
         let discovery = match listed {
             Ok(d) => d,
@@ -173,7 +185,7 @@ async fn add_upstreams(
                      (upstreams.<name>.tools.<tool>.name) or exclude it"
                 )));
             }
-            origins.insert(served, upstream.name().to_owned());
+            origins.tools.insert(served, upstream.name().to_owned());
         }
         for (served, original) in &offered.prompts {
             let from = format!("upstream {} (its prompt {original:?})", upstream.name());
@@ -182,6 +194,10 @@ async fn add_upstreams(
                     "the prompt name {served:?} is offered by both {other} and {from}"
                 )));
             }
+            origins.prompts.insert(served.clone(), upstream.name().to_owned());
+        }
+        for served in offered.resources {
+            origins.resources.insert(served, upstream.name().to_owned());
         }
     }
     Ok((router, origins))

@@ -651,3 +651,53 @@ fn completions_of_upstream_prompts_are_forwarded() {
         assert_eq!(stdout.trim(), "Sales", "{era}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstreams_roles_cover_its_prompts_and_resources_too() {
+    let dir = scratch("gateway-upstream-roles");
+    let config = write_config(
+        &dir,
+        &format!(
+            "auth:\n  api_keys:\n    - {{id: ops, key: ops-key-0123456789, roles: [ops]}}\n    - {{id: viewer, key: viewer-key-0123456789, roles: [viewer]}}\n\
+             upstreams:\n  ops:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn]\n    roles: [ops]\n",
+            crate::switchboard_bin().display()
+        ),
+    );
+    let gateway = serve_config(&config, &dir.join("data"), &[]);
+    let mut ops = HttpPeer::new(gateway.mcp_url()).with_api_key("ops-key-0123456789");
+    let mut viewer = HttpPeer::new(gateway.mcp_url()).with_api_key("viewer-key-0123456789");
+    let listed = |reply: &Value, key: &str, field: &str| -> Vec<String> {
+        reply["result"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e[field].as_str().map(str::to_owned))
+            .collect()
+    };
+    let prompts = ops.modern("prompts/list", json!({}), json!({})).await;
+    let prompt = listed(prompts.last(), "prompts", "name").first().cloned().expect("the upstream's prompts, for ops");
+    let resources = ops.modern("resources/list", json!({}), json!({})).await;
+    let uri = listed(resources.last(), "resources", "uri").first().cloned().expect("the upstream's resources, for ops");
+    let templates = ops.modern("resources/templates/list", json!({}), json!({})).await;
+    assert!(!listed(templates.last(), "resourceTemplates", "uriTemplate").is_empty(), "{:?}", templates.messages);
+    let read = ops.modern("resources/read", json!({"uri": uri}), json!({})).await;
+    assert!(read.last().get("result").is_some(), "ops reads {uri}: {:?}", read.messages);
+
+    // The viewer sees none of it, and asking by name is answered as for something that is not there.
+    for (method, key) in [
+        ("prompts/list", "prompts"),
+        ("resources/list", "resources"),
+        ("resources/templates/list", "resourceTemplates"),
+    ] {
+        let seen = viewer.modern(method, json!({}), json!({})).await;
+        assert_eq!(seen.last()["result"][key], json!([]), "{method}: {:?}", seen.messages);
+    }
+    let read = viewer.modern("resources/read", json!({"uri": uri}), json!({})).await;
+    assert!(
+        read.last().pointer("/error/message").and_then(Value::as_str).is_some_and(|m| m.contains("resource not found")),
+        "{:?}",
+        read.messages
+    );
+    let got = viewer.modern("prompts/get", json!({"name": prompt, "arguments": {}}), json!({})).await;
+    assert!(got.last().get("error").is_some(), "{:?}", got.messages);
+}

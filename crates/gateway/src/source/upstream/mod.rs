@@ -40,6 +40,8 @@ pub(crate) struct Offered {
     pub tools: Vec<(String, String)>,
     /// Served prompt names.
     pub prompts: Vec<(String, String)>,
+    /// Served resource URIs and URI templates.
+    pub resources: Vec<String>,
 }
 
 /// Adds everything `discovery` lists for `upstream` to `router`, named by `naming`.
@@ -83,11 +85,13 @@ pub(crate) fn register(
     for resource in &discovery.resources {
         let mut served = resource.clone();
         served.uri = uris.served(&resource.uri);
+        offered.resources.push(served.uri.clone());
         router = router.resource_service(served, resource_service(upstream.clone(), uris.clone()));
     }
     for template in &discovery.templates {
         let mut served = template.clone();
         served.uri_template = uris.served(&template.uri_template);
+        offered.resources.push(served.uri_template.clone());
         if discovery.completions {
             let reference = serde_json::json!({"type": "ref/resource", "uri": template.uri_template});
             for variable in names::template_variables(&template.uri_template) {
