@@ -1,14 +1,19 @@
 //! What keeps a process's legacy sessions in step with the store and with other replicas:
-//! idle sessions ended, and client messages routed to the replica whose request waits for them.
+//! idle sessions ended, client messages routed to the replica whose request waits for them, and
+//! a session's notifications logged once, by the replica serving its standalone stream.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use switchboard_protocol::jsonrpc::{self, Decoded};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::{deliver, Live, Unapplied};
+use crate::engine::Frame;
+use crate::server::http::session::SessionStore;
 use crate::server::http::HttpState;
 
 /// Hands a message this process could not apply to the replica that holds its request (a
@@ -72,4 +77,58 @@ pub(crate) fn spawn_expiry(state: HttpState) {
             }
         }
     });
+}
+
+impl Live {
+    /// Appends what `rx` yields (unsolicited messages: list changes, resource updates) to
+    /// stream `g` until the session closes.
+    pub(super) fn pump_standalone(self: &Arc<Self>, store: Arc<dyn SessionStore>, mut rx: mpsc::Receiver<Frame>) {
+        let live = self.clone();
+        let stream = self.stream("g");
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = live.closed.cancelled() => return,
+                    frame = rx.recv() => match frame {
+                        // Every replica holding the session sees the same notifications; only the
+                        // one that claimed the session's stream `g` logs them.
+                        Some(frame) => {
+                            if store.claim_unsolicited(&live.id, false).await.unwrap_or(false)
+                                && subscribed(store.as_ref(), &live, &frame).await
+                            {
+                                let _ = store.append(&live.id, "g", Bytes::from(frame)).await;
+                                stream.notify.notify_waiters();
+                            }
+                        }
+                        None => return,
+                    },
+                }
+            }
+        });
+    }
+}
+
+/// Whether `frame` is for the session: anything but a resource update is; an update of a shared
+/// session is checked against its stored subscriptions (made through any replica).
+async fn subscribed(store: &dyn SessionStore, live: &Live, frame: &[u8]) -> bool {
+    if !store.is_shared() {
+        return true;
+    }
+    #[derive(serde::Deserialize)]
+    struct Updated {
+        method: String,
+        params: switchboard_protocol::notifications::ResourceUpdatedParams,
+    }
+    let Ok(update) = serde_json::from_slice::<Updated>(frame) else { return true };
+    if update.method != switchboard_protocol::methods::NOTIFICATION_RESOURCES_UPDATED {
+        return true;
+    }
+    match store.load(&live.id).await {
+        Ok(Some(record)) => {
+            let yes = record.subscriptions.contains(&update.params.uri);
+            live.session.sync(record.log_level, record.subscriptions);
+            yes
+        }
+        _ => false,
+    }
 }
