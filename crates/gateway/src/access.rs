@@ -3,7 +3,7 @@
 //!
 //! **Invariant:** a key's text is digested here and dropped; nothing downstream holds it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use switchboard_mcp::protocol::JsonObject;
@@ -63,13 +63,21 @@ fn access(roles: &Option<Vec<String>>) -> Access {
     roles.as_ref().map_or(Access::Anyone, |r| Access::roles(r.iter().cloned()))
 }
 
+/// The tools, prompts and resources served from upstream MCP servers: served name (a resource's
+/// URI or template) → upstream name. The upstream's `roles:` cover all three.
+#[derive(Debug, Default)]
+pub struct UpstreamOrigins {
+    /// Served tool names.
+    pub tools: HashMap<String, String>,
+    /// Served prompt names.
+    pub prompts: HashMap<String, String>,
+    /// Served resource URIs and URI templates.
+    pub resources: HashMap<String, String>,
+}
+
 /// The catalog's policy from the config's `roles:` and `from_principal:` keys. Every bound
 /// parameter must be a parameter of its tool as built (for native tools, of the Rust type).
-pub fn policy(
-    config: &Config,
-    catalog: &Catalog,
-    upstream: &crate::catalog::UpstreamOrigins,
-) -> Result<Policy, String> {
+pub fn policy(config: &Config, catalog: &Catalog, upstream: &UpstreamOrigins) -> Result<Policy, String> {
     let mut policy = Policy::open();
     // An upstream's roles cover everything it offers: its prompts and resources can say as much
     // as its tools.

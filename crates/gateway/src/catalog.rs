@@ -2,7 +2,7 @@
 //! (databases, HTTP APIs), then hands every tool, resource, resource template and prompt to the
 //! source that serves it (see [`crate::source`]), all onto one SDK `Router`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use switchboard_mcp::server::{Router, RouterError};
@@ -22,19 +22,7 @@ pub struct Catalog {
     /// The connected databases, by source name.
     pub databases: BTreeMap<String, Database>,
     /// What is served from upstream MCP servers, and from which.
-    pub upstream: UpstreamOrigins,
-}
-
-/// The tools, prompts and resources served from upstream MCP servers: served name (a resource's
-/// URI or template) → upstream name. The upstream's `roles:` cover all three.
-#[derive(Debug, Default)]
-pub struct UpstreamOrigins {
-    /// Served tool names.
-    pub tools: HashMap<String, String>,
-    /// Served prompt names.
-    pub prompts: HashMap<String, String>,
-    /// Served resource URIs and URI templates.
-    pub resources: HashMap<String, String>,
+    pub upstream: crate::access::UpstreamOrigins,
 }
 
 /// Why a catalog could not be built.
@@ -156,9 +144,9 @@ async fn add_upstreams(
     config: &Config,
     data_dir: &Path,
     upstreams: &Upstreams,
-) -> Result<(Router, UpstreamOrigins), BuildError> {
+) -> Result<(Router, crate::access::UpstreamOrigins), BuildError> {
     let running = upstreams.sync(&config.upstreams, &config.base_dir, data_dir);
-    let mut origins = UpstreamOrigins::default();
+    let mut origins = crate::access::UpstreamOrigins::default();
     if running.is_empty() {
         return Ok((router, origins));
     }
