@@ -217,12 +217,13 @@ impl ServerConnection {
                 if let Some(service) = service {
                     let ctx = self.context(handle, &mode, p.meta.as_ref(), Extras::default());
                     let request = CompletionRequest { value: p.argument.value, context, ctx };
-                    completion.values = service.clone().oneshot(request).await.map_err(|e| into_rpc(e, m))?;
+                    completion = service.clone().oneshot(request).await.map_err(|e| into_rpc(e, m))?;
                 }
-                let total = completion.values.len();
-                if total > 100 {
+                let given = completion.values.len();
+                if given > 100 {
                     completion.values.truncate(100);
-                    completion.total = Some(total as u64);
+                    // A completer that counted them all knows better than what it handed over.
+                    completion.total = Some(completion.total.unwrap_or(0).max(given as u64));
                     completion.has_more = Some(true);
                 }
                 let result = switchboard_protocol::completion::CompleteResult { completion, ..Default::default() };

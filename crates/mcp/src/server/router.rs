@@ -292,7 +292,10 @@ impl Router {
         Fut: Future<Output = Result<Vec<String>, HandlerError>> + Send + 'static,
     {
         let f = Arc::new(f);
-        let service = CompletionService::new(service_fn(move |r: CompletionRequest| f(r.value, r.context)));
+        let service = CompletionService::new(service_fn(move |r: CompletionRequest| {
+            let values = f(r.value, r.context);
+            async move { Ok(switchboard_protocol::completion::Completion { values: values.await?, ..Default::default() }) }
+        }));
         self.completions.insert((key, argument.to_owned()), service);
         self
     }

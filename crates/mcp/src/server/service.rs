@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use switchboard_protocol::completion::Completion;
 use switchboard_protocol::content::ResourceContents;
 use switchboard_protocol::prompts::GetPromptResult;
 use switchboard_protocol::tools::CallToolResult;
@@ -68,5 +69,7 @@ pub type ResourceService = BoxCloneSyncService<ResourceRequest, Option<Vec<Resou
 /// A prompt renderer.
 pub type PromptService = BoxCloneSyncService<PromptRequest, GetPromptResult, HandlerError>;
 
-/// An argument completer: candidate values, best first.
-pub type CompletionService = BoxCloneSyncService<CompletionRequest, Vec<String>, HandlerError>;
+/// An argument completer: candidate values, best first, and — when it knows — how many exist in
+/// all and whether there are more than it gave (a completer forwarding to another server passes
+/// those on). The server sends at most 100 values and fills in `total`/`hasMore` beyond that.
+pub type CompletionService = BoxCloneSyncService<CompletionRequest, Completion, HandlerError>;

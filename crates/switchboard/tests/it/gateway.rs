@@ -650,6 +650,15 @@ fn completions_of_upstream_prompts_are_forwarded() {
         assert!(out.status.success(), "{era}: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(stdout.trim(), "Sales", "{era}");
     }
+    // The upstream's own count comes along with its values.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let reply = rt.block_on(async {
+        let mut peer = HttpPeer::new(url.clone());
+        let params = json!({"ref": {"type": "ref/prompt", "name": "everything_completable-prompt"},
+            "argument": {"name": "department", "value": "Sa"}});
+        peer.modern("completion/complete", params, json!({})).await.last().clone()
+    });
+    assert_eq!(reply["result"]["completion"], json!({"values": ["Sales"], "total": 1, "hasMore": false}), "{reply}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

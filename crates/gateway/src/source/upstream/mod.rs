@@ -20,6 +20,7 @@ use switchboard_mcp::server::{
     CompletionRequest, CompletionService, HandlerError, PromptRequest, PromptService, RequestContext, ResourceRequest,
     ResourceService, Router, ToolRequest, ToolService,
 };
+use switchboard_protocol::completion::Completion;
 use switchboard_protocol::content::ResourceContents;
 use switchboard_protocol::prompts::GetPromptResult;
 use switchboard_protocol::tools::CallToolResult;
@@ -168,9 +169,10 @@ fn completion_service(upstream: Arc<Upstream>, reference: Value, argument: Strin
                     }
                 })
                 .await?;
-            let values = result.pointer("/completion/values").cloned().unwrap_or(Value::Array(Vec::new()));
-            serde_json::from_value::<Vec<String>>(values).map_err(|e| {
-                HandlerError::msg(format!("upstream {}: its completion values are not strings: {e}", upstream.name))
+            // Values, and the upstream's own total and hasMore, as it gave them.
+            let completion = result.get("completion").cloned().unwrap_or(Value::Object(Map::new()));
+            serde_json::from_value::<Completion>(completion).map_err(|e| {
+                HandlerError::msg(format!("upstream {}: its completion does not match the schema: {e}", upstream.name))
             })
         }
     }))

@@ -258,8 +258,11 @@ impl Catalog {
     pub fn layer_completions<L>(mut self, layer: L) -> Self
     where
         L: Layer<CompletionService>,
-        L::Service: tower::Service<CompletionRequest, Response = Vec<String>, Error = HandlerError>
-            + Clone
+        L::Service: tower::Service<
+                CompletionRequest,
+                Response = switchboard_protocol::completion::Completion,
+                Error = HandlerError,
+            > + Clone
             + Send
             + Sync
             + 'static,
