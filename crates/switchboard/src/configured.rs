@@ -87,11 +87,12 @@ pub async fn server(
     let catalog = CatalogHandle::new(catalog.compile(&config, &guardrails).context("compiling the catalog")?);
     let notifier = Notifier::default();
     // A client subscribing to an upstream's resource subscribes the gateway at that upstream.
-    let watching = upstreams.clone();
+    let (watching, releasing) = (upstreams.clone(), upstreams.clone());
     let server = builder
         .catalog(catalog.clone())
         .notifier(notifier.clone())
         .on_resource_subscribe(move |uri| watching.watch_resource(uri))
+        .on_resource_unsubscribe(move |uri| releasing.unwatch_resource(uri))
         .build();
     upstreams.set_notifier(notifier.clone());
     if let Some(redis) = guardrails.redis() {

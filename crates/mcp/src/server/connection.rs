@@ -34,6 +34,46 @@ pub(crate) struct Session {
     pub(crate) serial: u64,
     /// The session id, when replicas share the session: what names it in every process.
     pub(crate) shared_id: std::sync::OnceLock<String>,
+    /// The subscriptions this copy of the session told the subscribe hook of.
+    pub(crate) watched: Watched,
+}
+
+/// Resource subscriptions reported to the server's subscribe hook, each reported again to the
+/// unsubscribe hook when it ends — by [`Watched::remove`], or all at once when this is dropped
+/// (the session, or the listen stream, ended).
+#[derive(Debug, Default)]
+pub(crate) struct Watched {
+    uris: Mutex<HashSet<String>>,
+    release: std::sync::OnceLock<super::SubscribeHook>,
+}
+
+impl Watched {
+    /// `uri` was reported to the subscribe hook; `release` is the unsubscribe hook, if any.
+    pub(crate) fn add(&self, uri: &str, release: Option<&super::SubscribeHook>) {
+        if let Some(release) = release {
+            let _ = self.release.set(release.clone());
+        }
+        self.uris.lock().unwrap_or_else(|p| p.into_inner()).insert(uri.to_owned());
+    }
+
+    /// The subscription to `uri` ended.
+    pub(crate) fn remove(&self, uri: &str) {
+        if self.uris.lock().unwrap_or_else(|p| p.into_inner()).remove(uri) {
+            if let Some(release) = self.release.get() {
+                release.call(uri);
+            }
+        }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.get() {
+            for uri in self.uris.get_mut().unwrap_or_else(|p| p.into_inner()).drain() {
+                release.call(&uri);
+            }
+        }
+    }
 }
 
 /// Log levels as stored in the session (0 = off).
@@ -63,6 +103,7 @@ impl Session {
                 NEXT.fetch_add(1, Ordering::Relaxed)
             },
             shared_id: std::sync::OnceLock::new(),
+            watched: Watched::default(),
         }
     }
 

@@ -251,6 +251,10 @@ impl ServerConnection {
                 };
                 if let (true, Some(hook)) = (added, &self.server.on_subscribe) {
                     hook.call(&p.uri);
+                    session.watched.add(&p.uri, self.server.on_unsubscribe.as_ref());
+                }
+                if m == methods::RESOURCES_UNSUBSCRIBE {
+                    session.watched.remove(&p.uri);
                 }
                 Ok(self.encode(&id, EmptyResult::default(), session.version, None))
             }
@@ -461,8 +465,13 @@ impl ServerConnection {
                 .resource_subscriptions
                 .filter(|uris| !uris.is_empty() && caps.resources.as_ref().and_then(|r| r.subscribe) == Some(true)),
         };
+        // Released (the unsubscribe hook) however this stream ends: dropped with it.
+        let watched = crate::server::connection::Watched::default();
         if let Some(hook) = &self.server.on_subscribe {
-            honoured.resource_subscriptions.iter().flatten().for_each(|uri| hook.call(uri));
+            for uri in honoured.resource_subscriptions.iter().flatten() {
+                hook.call(uri);
+                watched.add(uri, self.server.on_unsubscribe.as_ref());
+            }
         }
         // Subscribe before acknowledging, so no change in between is lost.
         let mut changes = self.server.notifier.subscribe();

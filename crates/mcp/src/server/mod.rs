@@ -104,9 +104,11 @@ pub struct ServerBuilder {
     notifier: Notifier,
     tasks: Arc<dyn TaskStore>,
     on_subscribe: Option<SubscribeHook>,
+    on_unsubscribe: Option<SubscribeHook>,
 }
 
-/// Told each resource URI a client subscribes to (see [`ServerBuilder::on_resource_subscribe`]).
+/// Told each resource URI a client subscribes to (see [`ServerBuilder::on_resource_subscribe`]),
+/// or no longer watches ([`ServerBuilder::on_resource_unsubscribe`]).
 #[derive(Clone)]
 pub(crate) struct SubscribeHook(Arc<dyn Fn(&str) + Send + Sync>);
 
@@ -168,6 +170,15 @@ impl ServerBuilder {
         self
     }
 
+    /// Calls `hook` once for each call of the subscribe hook whose subscription ended: the
+    /// client's `resources/unsubscribe`, the end of its legacy session, or the end of the
+    /// `subscriptions/listen` stream that named the URI. Counting the two, a gateway knows when
+    /// nobody watches a resource any more.
+    pub fn on_resource_unsubscribe(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.on_unsubscribe = Some(SubscribeHook(Arc::new(hook)));
+        self
+    }
+
     /// Sets the connection limits.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -221,6 +232,7 @@ impl ServerBuilder {
                 cache: self.cache,
                 notifier: self.notifier,
                 on_subscribe: self.on_subscribe,
+                on_unsubscribe: self.on_unsubscribe,
                 shutdown: CancellationToken::new(),
                 tasks: self.tasks,
                 task_runtime: Arc::default(),
@@ -284,6 +296,7 @@ pub(crate) struct ServerInner {
     pub(crate) cache: CacheHints,
     pub(crate) notifier: Notifier,
     pub(crate) on_subscribe: Option<SubscribeHook>,
+    pub(crate) on_unsubscribe: Option<SubscribeHook>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: Arc<dyn TaskStore>,
     pub(crate) task_runtime: Arc<tasks::TaskRuntime>,
@@ -306,6 +319,7 @@ impl Server {
             notifier: Notifier::default(),
             tasks: Arc::new(InMemoryTaskStore::default()),
             on_subscribe: None,
+            on_unsubscribe: None,
         }
     }
 

@@ -710,3 +710,97 @@ async fn an_upstreams_roles_cover_its_prompts_and_resources_too() {
     let got = viewer.modern("prompts/get", json!({"name": prompt, "arguments": {}}), json!({})).await;
     assert!(got.last().get("error").is_some(), "{:?}", got.messages);
 }
+
+/// Waits up to 5 s for `check` to hold on the text of `path`.
+fn wait_for_log(path: &Path, check: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if check(&text) || Instant::now() > deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_is_unsubscribed_when_the_last_client_subscription_ends() {
+    let dir = scratch("gateway-unsubscribe");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let upstream = |name: &str, era: &str| {
+        let log = dir.join(format!("{name}.jsonl"));
+        format!(
+            "  {name}:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn, --wire-log, {}]\n    era: {era}\n    start: eager\n",
+            crate::switchboard_bin().display(),
+            log.display()
+        )
+    };
+    let config = write_config(&dir, &format!("upstreams:\n{}{}", upstream("old", "legacy"), upstream("new", "modern")));
+    let gateway = serve_config(&config, &dir.join("data"), &[]);
+    let mut lister = HttpPeer::new(gateway.mcp_url());
+    let listed = lister.modern("resources/list", json!({}), json!({})).await;
+    let uris: Vec<String> = listed.last()["result"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uri"].as_str().map(str::to_owned))
+        .collect();
+    let served = |name: &str| {
+        uris.iter()
+            .find(|u| u.starts_with(&format!("upstream://{name}/")))
+            .cloned()
+            .expect("a resource of each upstream")
+    };
+    let (old_uri, new_uri) = (served("old"), served("new"));
+    // The upstream's own URI, as its wire log shows it.
+    let old_original = old_uri.trim_start_matches("upstream://old/").to_owned();
+    let new_original = new_uri.trim_start_matches("upstream://new/").to_owned();
+
+    // Two sessions subscribe to both resources: each upstream is subscribed once.
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let mut peer = HttpPeer::new(gateway.mcp_url());
+        peer.initialize(switchboard_protocol::ProtocolVersion::V2025_11_25, json!({})).await;
+        for uri in [&old_uri, &new_uri] {
+            let ok = peer.legacy("resources/subscribe", json!({"uri": uri})).await;
+            assert!(ok.last().get("result").is_some(), "{:?}", ok.messages);
+        }
+        sessions.push(peer);
+    }
+    let subscribes = |text: &str| {
+        text.lines().filter(|l| l.contains("\"resources/subscribe\"") && l.contains(old_original.as_str())).count()
+    };
+    let old_log = wait_for_log(&dir.join("old.jsonl"), |t| subscribes(t) >= 1);
+    assert_eq!(subscribes(&old_log), 1, "the legacy upstream is subscribed once for both sessions");
+    let listens_with = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains("\"subscriptions/listen\"") && l.contains("\"method\""))
+            .map(|l| l.contains(new_original.as_str()))
+            .collect::<Vec<bool>>()
+    };
+    let new_log = wait_for_log(&dir.join("new.jsonl"), |t| listens_with(t).last() == Some(&true));
+    assert_eq!(listens_with(&new_log).last(), Some(&true), "the modern upstream listens for it: {new_log}");
+
+    // One session unsubscribes: the other still watches, so the upstreams stay subscribed.
+    let mut first = sessions.remove(0);
+    for uri in [&old_uri, &new_uri] {
+        let ok = first.legacy("resources/unsubscribe", json!({"uri": uri})).await;
+        assert!(ok.last().get("result").is_some(), "{:?}", ok.messages);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let old_log = std::fs::read_to_string(dir.join("old.jsonl")).unwrap_or_default();
+    assert!(!old_log.contains("\"resources/unsubscribe\""), "still watched by the second session");
+    assert_eq!(listens_with(&std::fs::read_to_string(dir.join("new.jsonl")).unwrap_or_default()).last(), Some(&true));
+
+    // The second session ends: nobody watches any more, and both upstreams hear so.
+    assert_eq!(sessions[0].delete().await, 200);
+    let unsubscribed =
+        |t: &str| t.lines().any(|l| l.contains("\"resources/unsubscribe\"") && l.contains(old_original.as_str()));
+    assert!(unsubscribed(&wait_for_log(&dir.join("old.jsonl"), unsubscribed)), "the legacy upstream is unsubscribed");
+    let new_log = wait_for_log(&dir.join("new.jsonl"), |t| listens_with(t).last() == Some(&false));
+    assert_eq!(
+        listens_with(&new_log).last(),
+        Some(&false),
+        "the modern upstream's listen no longer names it: {new_log}"
+    );
+}

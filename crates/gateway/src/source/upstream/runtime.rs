@@ -201,6 +201,17 @@ impl Upstreams {
         }
     }
 
+    /// A subscription of one of our clients to `served` ended (see [`Upstreams::watch_resource`]).
+    pub fn unwatch_resource(&self, served: &str) {
+        let all: Vec<Arc<Upstream>> =
+            self.shared.map.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        for upstream in all {
+            if upstream.unwatch(served) {
+                return;
+            }
+        }
+    }
+
     /// Waits until an upstream's offer changed since the last call.
     pub async fn changed(&self) {
         self.shared.changed.notified().await;
@@ -261,7 +272,8 @@ pub(crate) struct Upstream {
     /// Its resources (its own URIs) our clients subscribed to: subscribed at the upstream on every
     /// connection. Never shrinks while the upstream lives: updates nobody watches any more are
     /// dropped by our notifier, which only tells subscribed sessions.
-    watched: Mutex<std::collections::BTreeSet<String>>,
+    /// The upstream's URIs our clients subscribed to, with how many subscriptions each has.
+    watched: Mutex<std::collections::BTreeMap<String, usize>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -386,24 +398,65 @@ impl Upstream {
         *self.uris.lock().unwrap_or_else(|p| p.into_inner()) = uris;
     }
 
+    /// The upstream's own URI for our `served`, when the resource is this upstream's.
+    fn original_uri(&self, served: &str) -> Option<String> {
+        let uris = self.uris.lock().unwrap_or_else(|p| p.into_inner());
+        match uris.original(served) {
+            Some(original) if uris.is_prefixed() => Some(original.to_owned()),
+            // Without a namespace, only a URI it listed is known to be its.
+            Some(original) if self.lists_resource(original) => Some(original.to_owned()),
+            _ => None,
+        }
+    }
+
     /// A client of ours subscribed to `served`: when it is one of this upstream's resources,
     /// subscribe at the upstream too (now if connected, else on connection). Returns whether it was.
     pub(crate) fn watch(self: &Arc<Self>, served: &str) -> bool {
-        let original = {
-            let uris = self.uris.lock().unwrap_or_else(|p| p.into_inner());
-            match uris.original(served) {
-                Some(original) if uris.is_prefixed() => original.to_owned(),
-                // Without a namespace, only a URI it listed is known to be its.
-                Some(original) if self.lists_resource(original) => original.to_owned(),
-                _ => return false,
-            }
+        let Some(original) = self.original_uri(served) else { return false };
+        let first = {
+            let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+            let count = watched.entry(original).or_insert(0);
+            *count += 1;
+            *count == 1
         };
-        if self.watched.lock().unwrap_or_else(|p| p.into_inner()).insert(original) {
+        if first {
             if let Some(client) = self.client.load_full() {
                 let upstream = self.clone();
                 // The listener is renewed with every watched URI (a modern `subscriptions/listen`
                 // names them all; a legacy session subscribes each).
                 tokio::spawn(async move { upstream.listen(&client).await });
+            }
+        }
+        true
+    }
+
+    /// One subscription of ours to `served` ended: when it was the last, the upstream is
+    /// unsubscribed (a legacy session's `resources/unsubscribe`; a modern listen stream opened
+    /// again without it). Returns whether `served` is this upstream's.
+    pub(crate) fn unwatch(self: &Arc<Self>, served: &str) -> bool {
+        let Some(original) = self.original_uri(served) else { return false };
+        let last = {
+            let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+            match watched.get_mut(&original) {
+                Some(count) if *count > 1 => {
+                    *count -= 1;
+                    false
+                }
+                Some(_) => watched.remove(&original).is_some(),
+                // Subscribed through another replica's gateway, or before a restart.
+                None => false,
+            }
+        };
+        if last {
+            if let Some(client) = self.client.load_full() {
+                let upstream = self.clone();
+                tokio::spawn(async move {
+                    if client.is_modern() {
+                        upstream.listen(&client).await;
+                    } else if let Err(e) = client.unsubscribe_resource(&original).await {
+                        tracing::debug!(target: "switchboard::upstream", upstream = %upstream.name, error = %e, "could not unsubscribe");
+                    }
+                });
             }
         }
         true
@@ -490,7 +543,7 @@ impl Upstream {
         let announces =
             |what: &str| caps.pointer(&format!("/{what}/listChanged")) == Some(&serde_json::Value::Bool(true));
         let subscribes = caps.pointer("/resources/subscribe") == Some(&serde_json::Value::Bool(true));
-        let watched: Vec<String> = self.watched.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        let watched: Vec<String> = self.watched.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
         let filter = SubscriptionFilter {
             tools_list_changed: announces("tools").then_some(true),
             prompts_list_changed: announces("prompts").then_some(true),
@@ -502,6 +555,8 @@ impl Upstream {
             && filter.resources_list_changed.is_none()
             && filter.resource_subscriptions.is_none()
         {
+            // Nothing to hear any more: a stream opened for earlier subscriptions ends.
+            *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = None;
             return;
         }
         match client.listen(filter).await {
