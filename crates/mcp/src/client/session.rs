@@ -528,7 +528,8 @@ impl Client {
         let m = meta_object(params);
         m.insert(meta::PROTOCOL_VERSION.into(), json!(version.as_str()));
         m.insert(meta::CLIENT_INFO.into(), info.clone());
-        m.insert(meta::CLIENT_CAPABILITIES.into(), capabilities.clone());
+        // A request may declare more for itself (the tasks extension, for a tool that needs it).
+        m.entry(meta::CLIENT_CAPABILITIES.to_owned()).or_insert_with(|| capabilities.clone());
         if let Some(level) = level {
             m.entry(meta::LOG_LEVEL.to_owned()).or_insert_with(|| json!(level));
         }
@@ -540,6 +541,7 @@ impl Client {
         let field = match method {
             methods::TOOLS_CALL | methods::PROMPTS_GET => Some("name"),
             methods::RESOURCES_READ => Some("uri"),
+            methods::TASKS_GET | methods::TASKS_UPDATE | methods::TASKS_CANCEL => Some("taskId"),
             _ => None,
         };
         if let Some(name) = field.and_then(|f| params.get(f)).and_then(Value::as_str) {

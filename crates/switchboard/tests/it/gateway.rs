@@ -804,3 +804,66 @@ async fn an_upstream_is_unsubscribed_when_the_last_client_subscription_ends() {
         "the modern upstream's listen no longer names it: {new_log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tool_that_runs_only_as_a_task_upstream_is_called_through_the_gateway_in_both_eras() {
+    let dir = scratch("gateway-tasks");
+    std::fs::create_dir_all(&dir).expect("scratch");
+    let upstream = |name: &str, era: &str| {
+        format!(
+            "  {name}:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn]\n    era: {era}\n",
+            crate::switchboard_bin().display()
+        )
+    };
+    let config = write_config(&dir, &format!("upstreams:\n{}{}", upstream("old", "legacy"), upstream("new", "modern")));
+    let gateway = serve_config(&config, &dir.join("data"), &[]);
+    let mut client = HttpPeer::new(gateway.mcp_url());
+    // 2025-11-25 lists execution.taskSupport (2026-07-28 does not).
+    let mut legacy = HttpPeer::new(gateway.mcp_url());
+    legacy.initialize(switchboard_protocol::ProtocolVersion::V2025_11_25, json!({})).await;
+    let listed = legacy.legacy("tools/list", json!({})).await;
+    for name in ["old_failing_job", "new_failing_job"] {
+        let tool = listed.last()["result"]["tools"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name} listed: {:?}", listed.messages));
+        if name == "old_failing_job" {
+            // The legacy upstream lists it as task-only; the gateway waits for the task itself.
+            // (A 2026-07-28 listing carries no taskSupport: the upstream's refusal tells.)
+            assert_eq!(tool.pointer("/execution/taskSupport"), Some(&json!("optional")), "{tool}");
+        }
+        // A client that does not follow tasks gets the task's result.
+        let called = client.modern("tools/call", json!({"name": name, "arguments": {}}), json!({})).await;
+        let result = called.last();
+        assert_eq!(result.pointer("/result/isError"), Some(&json!(true)), "{name}: {result}");
+        assert!(
+            result
+                .pointer("/result/content/0/text")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.contains("the input was rejected")),
+            "{name}: {result}"
+        );
+    }
+    // A client that follows tasks gets a task of the gateway's for a tool the upstream lists as
+    // able to run as one (the call to the upstream runs inside it).
+    let caps = json!({"extensions": {"io.modelcontextprotocol/tasks": {}}});
+    let created = client
+        .modern(
+            "tools/call",
+            json!({"name": "old_slow_compute", "arguments": {"seconds": 0.2, "label": "g"}}),
+            caps.clone(),
+        )
+        .await;
+    assert_eq!(created.last().pointer("/result/resultType"), Some(&json!("task")), "{:?}", created.messages);
+    let id = created.last().pointer("/result/taskId").and_then(Value::as_str).expect("a task id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = Value::Null;
+    while Instant::now() < deadline {
+        status = client.modern("tasks/get", json!({"taskId": id}), caps.clone()).await.last().clone();
+        if status.pointer("/result/status") == Some(&json!("completed")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status.pointer("/result/result/content/0/text"), Some(&json!("computed g in 0.2 s")), "{status}");
+}

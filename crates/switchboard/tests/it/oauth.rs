@@ -186,6 +186,8 @@ async fn browser_login(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn switchboard_client_authorizes_in_a_browser_once_and_reuses_the_token() {
+    // This test builds its own reqwest client (the browser stand-in), which needs a TLS provider.
+    switchboard_testkit::http::install_tls_provider();
     let authz = AuthorizationServer::start();
     let dir = scratch("oauth-cli");
     let _ = std::fs::remove_dir_all(&dir);

@@ -14,7 +14,7 @@ mod target;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use switchboard_mcp::client::RequestOptions;
 use switchboard_mcp::server::{
     CompletionRequest, CompletionService, HandlerError, PromptRequest, PromptService, RequestContext, ResourceRequest,
@@ -62,6 +62,12 @@ pub(crate) fn register(
         let transform = spec.tools.get(&tool.name).cloned().unwrap_or_default();
         let served = names::transform_tool(tool, naming.tool_name(prefix, &tool.name, &transform), &transform)
             .map_err(|m| RegisterError::Invalid(format!("upstreams.{}.tools.{}: {m}", upstream.name, tool.name)))?;
+        let mut served = served;
+        // The gateway waits for an upstream task itself, so a client need not follow tasks.
+        if let Some(execution) = served.execution.as_mut().filter(|e| e.get("taskSupport") == Some(&json!("required")))
+        {
+            execution.insert("taskSupport".into(), json!("optional"));
+        }
         offered.tools.push((served.name.clone(), tool.name.clone()));
         router = router.tool_service(served, tool_service(upstream.clone(), tool.name.clone(), transform));
     }
@@ -109,20 +115,28 @@ fn tool_service(upstream: Arc<Upstream>, name: String, transform: ToolTransform)
     let (name, transform) = (Arc::<str>::from(name), Arc::new(transform));
     ToolService::new(service_fn(move |request: ToolRequest| {
         let (upstream, name, transform) = (upstream.clone(), name.clone(), transform.clone());
+        let ToolRequest { args, ctx, .. } = request;
+        // A client that follows tasks gets one of ours (the call to the upstream, itself a task
+        // there if the tool needs one, runs inside it); others wait for the result.
+        let task_ctx = ctx.clone();
         async move {
-            let mut args = request.args.into_object();
-            names::apply_arguments(&transform, &mut args);
-            let result = forward(&upstream, &request.ctx, |client, options| {
-                let name = name.clone();
-                async move { client.call_tool_raw(&name, Value::Object(args), options).await }
-            })
-            .await?;
-            serde_json::from_value::<CallToolResult>(result).map_err(|e| {
-                HandlerError::msg(format!(
-                    "upstream {}: its result of {name} does not match the schema: {e}",
-                    upstream.name
-                ))
-            })
+            task_ctx
+                .run_as_task(move |ctx| async move {
+                    let mut args = args.into_object();
+                    names::apply_arguments(&transform, &mut args);
+                    let result = forward(&upstream, &ctx, |client, options| {
+                        let name = name.clone();
+                        async move { client.call_tool_raw(&name, Value::Object(args), options).await }
+                    })
+                    .await?;
+                    serde_json::from_value::<CallToolResult>(result).map_err(|e| {
+                        HandlerError::msg(format!(
+                            "upstream {}: its result of {name} does not match the schema: {e}",
+                            upstream.name
+                        ))
+                    })
+                })
+                .await
         }
     }))
 }

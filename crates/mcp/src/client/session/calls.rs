@@ -116,8 +116,28 @@ impl Client {
         opts: RequestOptions,
     ) -> Result<Value, ClientError> {
         let mut params = json!({"name": name, "arguments": arguments});
-        let as_task =
-            !self.is_modern() && self.inner.task_tools.lock().unwrap_or_else(|p| p.into_inner()).contains(name);
+        let as_task = self.inner.task_tools.lock().unwrap_or_else(|p| p.into_inner()).contains(name);
+        if self.is_modern() {
+            if as_task {
+                return self.call_as_modern_task(name, params, opts).await;
+            }
+            // Modern listings do not say which tools need a task: the server's refusal does.
+            let RequestOptions { timeout, on_progress } = opts;
+            let progress: Option<std::sync::Arc<dyn Fn(ProgressParams) + Send + Sync>> = on_progress.map(Into::into);
+            let options = || RequestOptions {
+                timeout,
+                on_progress: progress
+                    .clone()
+                    .map(|p| Box::new(move |x| p(x)) as Box<dyn Fn(ProgressParams) + Send + Sync>),
+            };
+            return match self.request_with(methods::TOOLS_CALL, params.clone(), options()).await {
+                Err(ClientError::Rpc { error, .. }) if needs_tasks(&error) => {
+                    self.inner.task_tools.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned());
+                    self.call_as_modern_task(name, params, options()).await
+                }
+                other => other,
+            };
+        }
         if !as_task {
             return self.request_with(methods::TOOLS_CALL, params, opts).await;
         }
@@ -132,6 +152,74 @@ impl Client {
         };
         let wait = RequestOptions { timeout: Some(timeout), on_progress: None };
         self.request_with(methods::TASKS_RESULT, json!({ "taskId": task_id }), wait).await
+    }
+
+    /// A modern tool that only runs as a task (the tasks extension): the call declares the
+    /// extension, and a task it is answered with is polled (`tasks/get`, at the server's interval)
+    /// until it ends; its result is the call's. Past the timeout the task is cancelled.
+    async fn call_as_modern_task(
+        &self,
+        name: &str,
+        mut params: Value,
+        opts: RequestOptions,
+    ) -> Result<Value, ClientError> {
+        let mut caps = serde_json::to_value(self.inner.inbound.handler().capabilities()).unwrap_or_default();
+        caps["extensions"][switchboard_protocol::tasks::EXTENSION] = json!({});
+        let with_caps = |mut params: Value| {
+            params["_meta"][switchboard_protocol::meta::CLIENT_CAPABILITIES] = caps.clone();
+            params
+        };
+        let timeout = opts.timeout.unwrap_or(self.inner.options.request_timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
+        params = with_caps(params);
+        let created = self.request_with(methods::TOOLS_CALL, params, opts).await?;
+        if created.get("resultType").and_then(Value::as_str) != Some("task") {
+            return Ok(created); // The server ran it directly after all.
+        }
+        let Some(task_id) = created.get("taskId").and_then(Value::as_str).map(str::to_owned) else {
+            return Err(ClientError::Protocol {
+                server: self.server_name().to_owned(),
+                reason: format!("tools/call {name} answered a task without a taskId"),
+            });
+        };
+        let mut task = created;
+        loop {
+            match task.get("status").and_then(Value::as_str) {
+                Some("completed") => return Ok(task.get("result").cloned().unwrap_or_else(|| json!({"content": []}))),
+                Some("failed") => {
+                    let error = task.get("error").cloned().and_then(|e| serde_json::from_value(e).ok());
+                    return Err(ClientError::Rpc {
+                        server: self.server_name().to_owned(),
+                        method: methods::TOOLS_CALL.to_owned(),
+                        error: error.unwrap_or_else(|| {
+                            switchboard_protocol::ErrorObject::internal(format!("the task running {name} failed"))
+                        }),
+                        http_status: None,
+                    });
+                }
+                Some("cancelled") => {
+                    return Err(ClientError::Refused(format!("the server cancelled the task running {name}")))
+                }
+                Some("input_required") => {
+                    let _ = self.request(methods::TASKS_CANCEL, with_caps(json!({"taskId": task_id}))).await;
+                    return Err(ClientError::Refused(format!(
+                        "the task running {name} asks for input while it runs, which this client does not answer; it was cancelled"
+                    )));
+                }
+                _ => {}
+            }
+            let pause = task.get("pollIntervalMs").and_then(Value::as_u64).unwrap_or(500).clamp(50, 5000);
+            if tokio::time::Instant::now() + Duration::from_millis(pause) > deadline {
+                let _ = self.request(methods::TASKS_CANCEL, with_caps(json!({"taskId": task_id}))).await;
+                return Err(ClientError::Timeout {
+                    server: self.server_name().to_owned(),
+                    method: methods::TOOLS_CALL.to_owned(),
+                    timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            task = self.request(methods::TASKS_GET, with_caps(json!({"taskId": task_id}))).await?;
+        }
     }
 
     /// Every resource, across pages.
@@ -271,4 +359,15 @@ impl Client {
     pub async fn close(&self) {
         self.inner.channel.close().await;
     }
+}
+
+/// Whether `error` refuses a call for want of the tasks extension.
+fn needs_tasks(error: &switchboard_protocol::ErrorObject) -> bool {
+    error.code == switchboard_protocol::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY
+        && error
+            .data
+            .as_ref()
+            .and_then(|d| d.pointer("/requiredCapabilities/extensions"))
+            .and_then(Value::as_object)
+            .is_some_and(|e| e.contains_key(switchboard_protocol::tasks::EXTENSION))
 }
