@@ -127,8 +127,7 @@ fn shop(env: &[(&str, &str)]) -> ServerProcess {
 }
 
 async fn chat(server: &ServerProcess, key: &str, body: Value) -> (u16, Value) {
-    switchboard_testkit::http::install_tls_provider();
-    let response = reqwest::Client::new()
+    let response = crate::http_client()
         .post(format!("{}/v1/chat/completions", server.base))
         .bearer_auth(key)
         .header("content-type", "application/json")
@@ -142,8 +141,7 @@ async fn chat(server: &ServerProcess, key: &str, body: Value) -> (u16, Value) {
 }
 
 async fn get(server: &ServerProcess, path: &str, key: &str) -> String {
-    switchboard_testkit::http::install_tls_provider();
-    reqwest::Client::new()
+    crate::http_client()
         .get(format!("{}{path}", server.base))
         .bearer_auth(key)
         .send()
@@ -161,8 +159,7 @@ async fn post(
     body: Value,
     last_event_id: Option<&str>,
 ) -> (u16, String) {
-    switchboard_testkit::http::install_tls_provider();
-    let mut request = reqwest::Client::new()
+    let mut request = crate::http_client()
         .post(format!("{}{path}", server.base))
         .bearer_auth(key)
         .header("content-type", "application/json")
@@ -199,12 +196,11 @@ fn answer_text(body: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_assistant_answers_from_the_database_and_refuses_what_it_must() {
-    switchboard_testkit::http::install_tls_provider();
     let server = shop(&[]);
     let key = "k-cust-0001-secret";
 
     // The models list names the agent; an unknown one is a 404 that lists it.
-    let models = reqwest::Client::new()
+    let models = crate::http_client()
         .get(format!("{}/v1/models", server.base))
         .bearer_auth(key)
         .send()
@@ -221,7 +217,7 @@ async fn the_rules_assistant_answers_from_the_database_and_refuses_what_it_must(
     assert!(body["error"]["message"].as_str().unwrap_or_default().contains("shop-assistant"), "{body}");
 
     // No credentials: refused like /mcp.
-    let anonymous = reqwest::Client::new()
+    let anonymous = crate::http_client()
         .post(format!("{}/v1/chat/completions", server.base))
         .body(user("hi").to_string())
         .send()
@@ -720,7 +716,7 @@ async fn conversations_stream_turns_keep_history_in_sql_resume_and_stay_private(
     assert_eq!(ids[1], "1-1");
 
     // A dropped client resumes after the last event it saw.
-    let resumed = reqwest::Client::new()
+    let resumed = crate::http_client()
         .get(format!("{}/v1/conversations/{id}/stream", server.base))
         .bearer_auth(key)
         .header("last-event-id", "1-1")

@@ -475,8 +475,7 @@ struct Caller {
 
 impl Caller {
     fn new(base: &str) -> Caller {
-        switchboard_testkit::http::install_tls_provider();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
+        let http = crate::http_client_builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
         Caller { http, base: base.to_owned() }
     }
 

@@ -236,8 +236,7 @@ upstreams:
 fn ureq_get(url: &str) -> Value {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        switchboard_testkit::http::install_tls_provider();
-        let body = reqwest::get(url).await.expect("GET").text().await.expect("a body");
+        let body = crate::http_client().get(url).send().await.expect("GET").text().await.expect("a body");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url} answered {body}: {e}"))
     })
 }
@@ -476,8 +475,7 @@ fn toolsets_find_tools_and_upstream_roles_narrow_what_each_caller_sees() {
     // An unknown toolset is a 404 that names the real ones.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let (status, body) = rt.block_on(async {
-        switchboard_testkit::http::install_tls_provider();
-        let response = reqwest::Client::new()
+        let response = crate::http_client()
             .post(format!("{url}/nope"))
             .header("X-API-Key", "ops-key-0123456789")
             .header("Content-Type", "application/json")

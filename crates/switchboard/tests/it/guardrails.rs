@@ -248,7 +248,7 @@ async fn a_burst_over_the_rate_limit_gets_429_with_retry_after() {
 }
 
 pub(crate) async fn get(srv: &ServerProcess, path: &str, key: Option<&str>) -> (u16, String) {
-    let mut request = reqwest::Client::new().get(format!("{}{path}", srv.base));
+    let mut request = crate::http_client().get(format!("{}{path}", srv.base));
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
     }
@@ -396,7 +396,7 @@ async fn sigterm_under_load_loses_no_audit_row() {
     for _ in 0..8 {
         let (url, answered) = (srv.mcp_url(), answered.clone());
         clients.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = crate::http_client();
             let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
                 "name": "get_order_status", "arguments": {"order_id": MINE},
                 "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}});
@@ -464,7 +464,7 @@ impl Issuer {
 
     async fn mint(&self, query: &str) -> String {
         let url = format!("{}/mint?{query}", self.base);
-        reqwest::get(url).await.expect("mint").text().await.expect("token")
+        crate::http_client().get(url).send().await.expect("mint").text().await.expect("token")
     }
 }
 
@@ -542,7 +542,7 @@ async fn jwt_access_tokens_are_checked_against_the_issuers_rotating_jwks() {
     let early =
         HttpPeer::new(srv.mcp_url()).with_bearer(rotated.clone()).modern("tools/list", json!({}), json!({})).await;
     assert_eq!(early.status, 401);
-    reqwest::Client::new().post(format!("{}/rotate", issuer.base)).send().await.expect("rotate");
+    crate::http_client().post(format!("{}/rotate", issuer.base)).send().await.expect("rotate");
     let mut status = 0;
     for _ in 0..30 {
         status = HttpPeer::new(srv.mcp_url())

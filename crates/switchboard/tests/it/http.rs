@@ -321,8 +321,7 @@ async fn websocket_carries_both_eras() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_2024_11_05_sse_transport_still_works() {
     let srv = server(&[]);
-    switchboard_testkit::http::install_tls_provider();
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let mut sse =
         client.get(format!("{}/sse", srv.base)).header("accept", "text/event-stream").send().await.expect("GET /sse");
     let mut buf = String::new();
@@ -410,7 +409,7 @@ async fn legacy_sessions_and_their_work_are_bounded() {
         let (url, session) = (srv.mcp_url(), first.session.clone().unwrap_or_default());
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": slow});
         running.push(tokio::spawn(async move {
-            reqwest::Client::new()
+            crate::http_client()
                 .post(url)
                 .header("content-type", "application/json")
                 .header("accept", "application/json, text/event-stream")

@@ -30,6 +30,19 @@ use std::path::PathBuf;
 
 use switchboard_testkit::peer::StdioPeer;
 
+/// A plain reqwest client. reqwest is built without a TLS provider of its own, so one is
+/// installed first (every test runs alone under nextest: none may count on another's).
+pub fn http_client() -> reqwest::Client {
+    switchboard_testkit::http::install_tls_provider();
+    reqwest::Client::new()
+}
+
+/// A reqwest client builder, the TLS provider installed (see [`http_client`]).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    switchboard_testkit::http::install_tls_provider();
+    reqwest::Client::builder()
+}
+
 /// The `switchboard` binary under test.
 pub fn switchboard_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_switchboard"))

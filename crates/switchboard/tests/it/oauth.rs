@@ -124,7 +124,14 @@ async fn the_gateway_reaches_a_protected_upstream_with_client_credentials() {
 
     // An authorization-code upstream nobody has logged in to is down (the gateway has no
     // browser); the other keeps serving.
-    let body = reqwest::get(format!("{}/readyz", gateway.base)).await.expect("readyz").text().await.expect("a body");
+    let body = crate::http_client()
+        .get(format!("{}/readyz", gateway.base))
+        .send()
+        .await
+        .expect("readyz")
+        .text()
+        .await
+        .expect("a body");
     let ready: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("readyz answered {body}: {e}"));
     assert_eq!(ready["components"]["upstream:secure"], "up", "{ready}");
     assert_eq!(ready["components"]["upstream:interactive"], "down", "{ready}");
@@ -175,7 +182,7 @@ async fn browser_login(args: &[&str]) -> std::process::Output {
     for key in ["code_challenge_method=S256", "code_challenge=", "state=", "resource=", "redirect_uri="] {
         assert!(url.contains(key), "{key} missing from {url}");
     }
-    let page = reqwest::get(&url).await.expect("following the authorization redirect");
+    let page = crate::http_client().get(&url).send().await.expect("following the authorization redirect");
     assert!(page.status().is_success(), "{}", page.status());
     // Drain the rest so the child never blocks on a full pipe.
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>().join("\n"));
@@ -186,8 +193,6 @@ async fn browser_login(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn switchboard_client_authorizes_in_a_browser_once_and_reuses_the_token() {
-    // This test builds its own reqwest client (the browser stand-in), which needs a TLS provider.
-    switchboard_testkit::http::install_tls_provider();
     let authz = AuthorizationServer::start();
     let dir = scratch("oauth-cli");
     let _ = std::fs::remove_dir_all(&dir);

@@ -428,8 +428,7 @@ async fn the_image_builds_from_deploy_dockerfile_and_serves_the_shop_as_an_unpri
         &env,
     );
     let base_url = format!("http://127.0.0.1:{port}");
-    switchboard_testkit::http::install_tls_provider();
-    let client = reqwest::Client::new();
+    let client = crate::http_client();
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut up = false;
     while !up && Instant::now() < deadline {
@@ -846,7 +845,6 @@ async fn tool_names(replica: &ServerProcess) -> Vec<String> {
 
 /// The digest `switchboard_config_info` reports.
 async fn config_digest(replica: &ServerProcess) -> String {
-    switchboard_testkit::http::install_tls_provider();
     let (status, text) = crate::guardrails::get(replica, "/metrics", Some("alice-key-0123456789")).await;
     assert_eq!(status, 200, "{text}");
     text.lines()
