@@ -363,10 +363,12 @@ impl RequestContext {
         F: FnOnce(RequestContext) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<CallToolResult, HandlerError>> + Send + 'static,
     {
-        let Some(env) = self.inner.tasks.clone() else { return work(self.clone()).await };
-        if env.current.is_some() {
+        // Most calls run inline: decide that before cloning the task environment.
+        let Some(env) = self.inner.tasks.as_ref() else { return work(self.clone()).await };
+        if env.current.is_some() || (matches!(env.mode, TaskMode::None) && !env.required) {
             return work(self.clone()).await;
         }
+        let env = env.clone();
         let ttl = match env.mode {
             TaskMode::None if env.required => {
                 return Err(if self.inner.version.is_modern() {

@@ -121,6 +121,18 @@ impl Client {
             if as_task {
                 return self.call_as_modern_task(name, params, opts).await;
             }
+            let offers_tasks = self
+                .inner
+                .state
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .capabilities
+                .extensions
+                .as_ref()
+                .is_some_and(|e| e.contains_key(switchboard_protocol::tasks::EXTENSION));
+            if !offers_tasks {
+                return self.request_with(methods::TOOLS_CALL, params, opts).await;
+            }
             // Modern listings do not say which tools need a task: the server's refusal does.
             let RequestOptions { timeout, on_progress } = opts;
             let progress: Option<std::sync::Arc<dyn Fn(ProgressParams) + Send + Sync>> = on_progress.map(Into::into);
