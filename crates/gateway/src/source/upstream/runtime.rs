@@ -192,24 +192,19 @@ impl Upstreams {
     /// A client of ours subscribed to the resource `served` (our URI): the upstream serving it
     /// is subscribed too. Unknown URIs are ignored (our own resources need nothing).
     pub fn watch_resource(&self, served: &str) {
-        let all: Vec<Arc<Upstream>> =
-            self.shared.map.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
-        for upstream in all {
-            if upstream.watch(served) {
-                return;
-            }
-        }
+        self.first_owning(|upstream| upstream.watch(served));
     }
 
     /// A subscription of one of our clients to `served` ended (see [`Upstreams::watch_resource`]).
     pub fn unwatch_resource(&self, served: &str) {
+        self.first_owning(|upstream| upstream.unwatch(served));
+    }
+
+    /// Offers the call to each upstream until one says the URI was its own.
+    fn first_owning(&self, apply: impl FnMut(&Arc<Upstream>) -> bool) {
         let all: Vec<Arc<Upstream>> =
             self.shared.map.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
-        for upstream in all {
-            if upstream.unwatch(served) {
-                return;
-            }
-        }
+        let _ = all.iter().any(apply);
     }
 
     /// Waits until an upstream's offer changed since the last call.
