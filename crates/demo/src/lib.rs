@@ -434,6 +434,19 @@ pub fn router(notifier: Notifier) -> Result<Router, RouterError> {
             },
         )
         .typed_tool(
+            ToolInfo::new("approval_job", "A job that asks the user to approve it while it runs; it runs only as a task.").task_support(TaskSupport::Required),
+            |_: NoArgs, ctx: RequestContext| async move {
+                ctx.run_as_task(|ctx| async move {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let schema = json!({"type": "object", "properties": {"approve": {"type": "boolean"}}, "required": ["approve"]});
+                    let r = ctx.elicit("approve", ElicitParams::form("Approve the job?", as_object(schema))).await?;
+                    let yes = r.action == ElicitAction::Accept && r.content.as_ref().and_then(|c| c.get("approve")).and_then(|v| v.as_bool()) == Some(true);
+                    Ok(CallToolResult::text(if yes { "the job ran" } else { "the job was not approved" }))
+                })
+                .await
+            },
+        )
+        .typed_tool(
             ToolInfo::new("multi_input", "Asks two questions at once while running as a task.").task_support(TaskSupport::Optional),
             |_: NoArgs, ctx: RequestContext| async move {
                 ctx.run_as_task(|ctx| async move {

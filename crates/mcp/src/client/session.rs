@@ -570,6 +570,21 @@ impl Client {
 
     /// Answers the input requests of an `InputRequiredResult` and builds the retry's params.
     async fn fulfil(&self, method: &str, original: &Value, result: &Value) -> Result<Value, ClientError> {
+        let responses = self.answer_inputs(method, result).await?;
+        let mut retry = original.clone();
+        if let Some(obj) = retry.as_object_mut() {
+            obj.insert("inputResponses".into(), Value::Object(responses));
+            match result.get("requestState") {
+                Some(state) => obj.insert("requestState".into(), state.clone()),
+                None => obj.remove("requestState"),
+            };
+        }
+        Ok(retry)
+    }
+
+    /// Answers the `inputRequests` of `result` (an `InputRequiredResult`, or a modern task
+    /// waiting for input) through the handler: the answers, by key.
+    pub(super) async fn answer_inputs(&self, method: &str, result: &Value) -> Result<Map<String, Value>, ClientError> {
         let requests: HashMap<String, InputRequest> = result
             .get("inputRequests")
             .cloned()
@@ -594,15 +609,7 @@ impl Client {
             })?;
             responses.insert(key, answer);
         }
-        let mut retry = original.clone();
-        if let Some(obj) = retry.as_object_mut() {
-            obj.insert("inputResponses".into(), Value::Object(responses));
-            match result.get("requestState") {
-                Some(state) => obj.insert("requestState".into(), state.clone()),
-                None => obj.remove("requestState"),
-            };
-        }
-        Ok(retry)
+        Ok(responses)
     }
 }
 

@@ -864,4 +864,16 @@ async fn a_tool_that_runs_only_as_a_task_upstream_is_called_through_the_gateway_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status.pointer("/result/result/content/0/text"), Some(&json!("computed g in 0.2 s")), "{status}");
+
+    // A task-only upstream tool that asks for approval while it runs: the question reaches the
+    // Python SDK client in either era (a legacy client as a server→client request, a modern one
+    // as input the call needs), and its answer goes back to the running upstream task.
+    for (upstream, era) in [("new", "legacy"), ("new", "auto"), ("old", "legacy"), ("old", "auto")] {
+        let tool = format!("{upstream}_approval_job");
+        let out = py(&gateway.mcp_url(), era, &["--call", &tool, "--elicit", r#"{"approve": true}"#]);
+        assert_eq!(text(&out["call"]), "the job ran", "{tool} ({era}): {out}");
+        assert_eq!(out["elicited"], json!(["Approve the job?"]), "{tool} ({era}): {out}");
+        let out = py(&gateway.mcp_url(), era, &["--call", &tool, "--elicit", r#"{"approve": false}"#]);
+        assert_eq!(text(&out["call"]), "the job was not approved", "{tool} ({era}): {out}");
+    }
 }

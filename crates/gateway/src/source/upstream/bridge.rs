@@ -31,7 +31,7 @@ pub(crate) struct CallSlot {
     seq: AtomicUsize,
     /// Set when the downstream client must be asked first (modern era): the call stops and
     /// answers with it.
-    pub(crate) input: Mutex<Option<HandlerError>>,
+    input: Mutex<Option<HandlerError>>,
     pub(crate) abort: tokio::sync::Notify,
 }
 
@@ -92,10 +92,15 @@ impl CallSlot {
     pub(crate) async fn needs_input(&self) -> HandlerError {
         loop {
             self.abort.notified().await;
-            if let Some(e) = self.input.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            if let Some(e) = self.take_input() {
                 return e;
             }
         }
+    }
+
+    /// The input error, if the downstream must be asked first.
+    pub(crate) fn take_input(&self) -> Option<HandlerError> {
+        self.input.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 

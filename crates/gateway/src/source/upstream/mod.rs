@@ -268,6 +268,13 @@ where
         }
         outcome = call => outcome,
     };
+    // The call may have failed on the very answer that asked the downstream client first.
+    if let Some(input) = slot.take_input() {
+        if let Some(relay) = relay {
+            relay.abort();
+        }
+        return Err(input);
+    }
     // The client delivered every progress notification before the result: pass them on first.
     if let Some(relay) = relay {
         let _ = relay.await;

@@ -163,7 +163,12 @@ impl Client {
             return Ok(created); // The server ran it directly after all.
         };
         let wait = RequestOptions { timeout: Some(timeout), on_progress: None };
-        self.request_with(methods::TASKS_RESULT, json!({ "taskId": task_id }), wait).await
+        let mut abandon = CancelOnDrop(Some((self.clone(), task_id.to_owned(), json!({ "taskId": task_id }))));
+        let result = self.request_with(methods::TASKS_RESULT, json!({ "taskId": task_id }), wait).await;
+        if !matches!(result, Err(ClientError::Timeout { .. })) {
+            abandon.0 = None; // The task ended (or cannot be reached any more).
+        }
+        result
     }
 
     /// A modern tool that only runs as a task (the tasks extension): the call declares the
@@ -195,10 +200,18 @@ impl Client {
             });
         };
         let mut task = created;
+        // A call dropped before its task ends (the caller gave up, or must ask its own client
+        // first and will call again) cancels the task rather than leave it running.
+        let mut abandon = CancelOnDrop(Some((self.clone(), task_id.clone(), with_caps(json!({"taskId": task_id})))));
+        let mut rounds = 0;
         loop {
             match task.get("status").and_then(Value::as_str) {
-                Some("completed") => return Ok(task.get("result").cloned().unwrap_or_else(|| json!({"content": []}))),
+                Some("completed") => {
+                    abandon.0 = None;
+                    return Ok(task.get("result").cloned().unwrap_or_else(|| json!({"content": []})));
+                }
                 Some("failed") => {
+                    abandon.0 = None;
                     let error = task.get("error").cloned().and_then(|e| serde_json::from_value(e).ok());
                     return Err(ClientError::Rpc {
                         server: self.server_name().to_owned(),
@@ -210,19 +223,32 @@ impl Client {
                     });
                 }
                 Some("cancelled") => {
-                    return Err(ClientError::Refused(format!("the server cancelled the task running {name}")))
+                    abandon.0 = None;
+                    return Err(ClientError::Refused(format!("the server cancelled the task running {name}")));
                 }
                 Some("input_required") => {
-                    let _ = self.request(methods::TASKS_CANCEL, with_caps(json!({"taskId": task_id}))).await;
-                    return Err(ClientError::Refused(format!(
-                        "the task running {name} asks for input while it runs, which this client does not answer; it was cancelled"
-                    )));
+                    // Answered through the handler like an `InputRequiredResult`, then handed
+                    // to the task with `tasks/update`; it goes on running.
+                    rounds += 1;
+                    if rounds > self.inner.options.max_input_rounds {
+                        return Err(ClientError::Protocol {
+                            server: self.server_name().to_owned(),
+                            reason: format!(
+                                "the task running {name} still needs input after {} rounds; it was cancelled",
+                                self.inner.options.max_input_rounds
+                            ),
+                        });
+                    }
+                    let responses = self.answer_inputs(methods::TOOLS_CALL, &task).await?;
+                    let update = json!({"taskId": task_id, "inputResponses": responses});
+                    self.request(methods::TASKS_UPDATE, with_caps(update)).await?;
+                    task = self.request(methods::TASKS_GET, with_caps(json!({"taskId": task_id}))).await?;
+                    continue;
                 }
                 _ => {}
             }
             let pause = task.get("pollIntervalMs").and_then(Value::as_u64).unwrap_or(500).clamp(50, 5000);
             if tokio::time::Instant::now() + Duration::from_millis(pause) > deadline {
-                let _ = self.request(methods::TASKS_CANCEL, with_caps(json!({"taskId": task_id}))).await;
                 return Err(ClientError::Timeout {
                     server: self.server_name().to_owned(),
                     method: methods::TOOLS_CALL.to_owned(),
@@ -382,4 +408,19 @@ fn needs_tasks(error: &switchboard_protocol::ErrorObject) -> bool {
             .and_then(|d| d.pointer("/requiredCapabilities/extensions"))
             .and_then(Value::as_object)
             .is_some_and(|e| e.contains_key(switchboard_protocol::tasks::EXTENSION))
+}
+
+/// Cancels a task (`tasks/cancel`, sent from a tokio task of its own) unless disarmed.
+struct CancelOnDrop(Option<(Client, String, Value)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        let Some((client, task_id, params)) = self.0.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            if let Err(e) = client.request(methods::TASKS_CANCEL, params).await {
+                tracing::debug!(target: "switchboard::client", server = %client.server_name(), task = %task_id, error = %e, "could not cancel an abandoned task");
+            }
+        });
+    }
 }
