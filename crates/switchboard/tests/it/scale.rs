@@ -498,6 +498,76 @@ fn demo_replica() -> ServerProcess {
     )
 }
 
+/// A `redis-server` of the test's own on a spare port (nothing saved), stopped when dropped.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(extra: &[&str]) -> Self {
+        let port = crate::interop::free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A legacy request answered as plain JSON (its response was all it produced, so there is
+/// nothing to resume) writes no event log to Redis; one answered as SSE does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_answers_of_shared_legacy_sessions_write_no_event_log() {
+    let redis = OwnRedis::start(&["--notify-keyspace-events", "Kt"]);
+    let url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let replica =
+        ServerProcess::spawn(&switchboard_bin(), &["serve", "--demo", "--listen", "127.0.0.1:0", "--redis-url", &url]);
+    let mut peer = HttpPeer::new(replica.mcp_url());
+    peer.initialize(ProtocolVersion::V2025_11_25, json!({})).await;
+    let session = peer.session.clone().expect("a session id");
+    // Every stream write (XADD) for the session's request streams, as Redis announces it.
+    let mut watch = Command::new("redis-cli")
+        .args(["-p", &redis.port.to_string(), "--csv", "psubscribe", &format!("__keyspace@0__:*:{session}:r*")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("redis-cli is installed");
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..5 {
+        let r = peer.legacy("tools/call", json!({"name": "echo", "arguments": {"message": "m"}})).await;
+        assert_eq!(r.status, 200, "{:?}", r.messages);
+    }
+    // A call with progress is answered as SSE, from the log.
+    let progress = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "p"}});
+    let streamed = peer.legacy("tools/call", progress).await;
+    assert!(streamed.last().get("result").is_some(), "{:?}", streamed.messages);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = watch.kill();
+    let out = watch.wait_with_output().expect("redis-cli output");
+    let events = String::from_utf8_lossy(&out.stdout);
+    let streams: std::collections::BTreeSet<&str> = events
+        .lines()
+        .filter(|l| l.contains("\"xadd\""))
+        .filter_map(|l| l.rsplit(&format!(":{session}:")).next())
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert_eq!(streams.len(), 1, "only the SSE-answered request's stream is logged: {events}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_legacy_session_is_served_by_any_replica_sharing_redis() {
     let (a, b) = (demo_replica(), demo_replica());

@@ -67,6 +67,10 @@ struct StreamState {
     finished: AtomicBool,
     /// Set when the request was refused by a rate limit: how long the client should wait (ms).
     retry_after_ms: AtomicU64,
+    /// The response, when it is the only frame the request produced: kept here, not logged,
+    /// since it can only be answered as JSON (nothing on the stream ever had an event id to
+    /// resume from), which saves the store's round trips on the common path.
+    sole_answer: Mutex<Option<Bytes>>,
 }
 
 impl Sessions {
@@ -452,12 +456,14 @@ fn start(
         };
         tokio::pin!(work);
         let mut open = true;
+        let mut logged = false;
         let final_frame = loop {
             tokio::select! {
                 biased;
                 frame = rx.recv(), if open => match frame {
                     Some(frame) => {
                         let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+                        logged = true;
                         task_stream.notify.notify_waiters();
                     }
                     // The handler let go of its handle; only the result is left to come.
@@ -468,17 +474,22 @@ fn start(
         };
         while let Ok(frame) = rx.try_recv() {
             let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+            logged = true;
         }
         if let Some(frame) = final_frame {
-            let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+            if logged {
+                let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
+            } else {
+                *task_stream.sole_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Bytes::from(frame));
+            }
         }
         // Finished is set before the wake-up, so a reader that sees one event and `finished`
         // knows that event is the response.
         task_stream.finished.store(true, Ordering::Release);
         task_stream.notify.notify_waiters();
         // Readers on other replicas learn it from the store (after this process's own readers,
-        // which need no round trip).
-        if store.is_shared() {
+        // which need no round trip); a stream that logged nothing has none.
+        if store.is_shared() && logged {
             let _ = store.finish_stream(&live.id, &task_name).await;
         }
         live.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
@@ -506,6 +517,13 @@ async fn respond(
         // `finished` is read before the events: once it is set, every event is in the log, so
         // the read that follows cannot miss the response.
         let finished = stream.finished.load(Ordering::Acquire);
+        if finished {
+            let sole = stream.sole_answer.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(answer) = sole {
+                live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+                return json_answer(&live.id, &stream, answer.to_vec(), true);
+            }
+        }
         let events = store.events_after(&live.id, &name, 0).await.unwrap_or_default();
         if finished && (events.len() == 1 || !sse_ok) {
             let last = events.last().map(|(_, b)| b.to_vec()).unwrap_or_default();
@@ -520,14 +538,7 @@ async fn respond(
                 let _ = store.forget_stream(&live.id, &name).await;
             }
             live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
-            let retry_after = stream.retry_after_ms.load(Ordering::Relaxed);
-            if retry_after > 0 && events.len() == 1 {
-                // Refused by a rate limit, and the refusal is all there is: say so in HTTP too.
-                let mut response = sse::json(StatusCode::TOO_MANY_REQUESTS, last);
-                response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after.div_ceil(1000)));
-                return with_session(response, &live.id);
-            }
-            return with_session(sse::json(StatusCode::OK, last), &live.id);
+            return json_answer(&live.id, &stream, last, events.len() == 1);
         }
         if finished && events.is_empty() {
             // Cancelled: nothing may be sent for it.
@@ -541,6 +552,18 @@ async fn respond(
         }
         notified.await;
     }
+}
+
+/// A request's answer as JSON; `alone` when it is all the request produced, so a rate limit's
+/// refusal is said in HTTP too (`429` with `Retry-After`).
+fn json_answer(session: &str, stream: &StreamState, answer: Vec<u8>, alone: bool) -> Response {
+    let retry_after = stream.retry_after_ms.load(Ordering::Relaxed);
+    if retry_after > 0 && alone {
+        let mut response = sse::json(StatusCode::TOO_MANY_REQUESTS, answer);
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(retry_after.div_ceil(1000)));
+        return with_session(response, session);
+    }
+    with_session(sse::json(StatusCode::OK, answer), session)
 }
 
 fn with_session(mut response: Response, id: &str) -> Response {
