@@ -105,6 +105,13 @@ pub struct UpstreamSpec {
     /// Milliseconds one request may take. Default 60000.
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// The most requests (tool calls, prompt gets, resource reads) sent to it at once; more
+    /// wait their turn, within their time limit.
+    /// Default: no limit. `1` suits a stdio server that asks its client questions (elicitation,
+    /// sampling) during calls: stdio cannot say which call a question belongs to, so the
+    /// gateway can route one only while a single call is in flight.
+    #[serde(default)]
+    pub max_concurrent_calls: Option<u32>,
     /// Only these tools (names as the upstream lists them; `*` matches any run of characters).
     #[serde(default)]
     pub include: Option<Vec<String>>,
@@ -365,6 +372,7 @@ fn check_upstream(name: &str, spec: &UpstreamSpec) -> Result<(), Problem> {
         ("init_timeout_ms", spec.init_timeout_ms),
         ("timeout_ms", spec.timeout_ms),
         ("idle_timeout_ms", spec.idle_timeout_ms),
+        ("max_concurrent_calls", spec.max_concurrent_calls.map(u64::from)),
     ] {
         if value == Some(0) {
             return Err(problem(key, "must be at least 1".into()));

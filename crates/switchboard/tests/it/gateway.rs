@@ -877,3 +877,76 @@ async fn a_tool_that_runs_only_as_a_task_upstream_is_called_through_the_gateway_
         assert_eq!(text(&out["call"]), "the job was not approved", "{tool} ({era}): {out}");
     }
 }
+
+/// A stdio server cannot say which call a question of its belongs to: with
+/// `max_concurrent_calls: 1` the gateway sends it one call at a time, so each caller gets its
+/// own question; without, a question asked while two calls are in flight is refused with an
+/// error that names the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrent_calls_one_routes_each_stdio_question_to_its_caller() {
+    let dir = scratch("gateway-turns");
+    let upstream = |name: &str, extra: &str| {
+        format!(
+            "  {name}:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn]\n    era: legacy\n{extra}",
+            crate::switchboard_bin().display()
+        )
+    };
+    let config = write_config(
+        &dir,
+        &format!("upstreams:\n{}{}", upstream("one", "    max_concurrent_calls: 1\n"), upstream("many", "")),
+    );
+    let gateway = serve_config(&config, &dir.join("data"), &[]);
+    let session = || async {
+        let mut peer = HttpPeer::new(gateway.mcp_url());
+        peer.initialize(switchboard_protocol::ProtocolVersion::V2025_11_25, json!({"elicitation": {}})).await;
+        peer
+    };
+    let (mut a, b) = (session().await, session().await);
+    let ask = |tool: &str, message: &str| json!({"name": tool, "arguments": {"message": message}});
+    // The question an SSE stream carries next (after the priming event).
+    async fn question(stream: &mut switchboard_testkit::http::SseReader) -> Value {
+        loop {
+            let event = stream.next(Duration::from_secs(10)).await.expect("an event");
+            if !event.data.is_empty() {
+                return serde_json::from_str(&event.data).expect("json");
+            }
+        }
+    }
+    let answer = |peer: &HttpPeer, request: &Value, name: &str| {
+        let reply = json!({"jsonrpc": "2.0", "id": request["id"],
+            "result": {"action": "accept", "content": {"name": name}}});
+        let peer = peer.clone();
+        async move { assert_eq!(peer.legacy_raw(&reply).await.status, 202) }
+    };
+
+    // One at a time: B's call waits for A's, then gets its own question.
+    let mut a_stream = a.legacy_stream("tools/call", ask("one_test_elicitation", "for A")).await;
+    let a_question = question(&mut a_stream).await;
+    assert_eq!(a_question.pointer("/params/message"), Some(&json!("for A")), "{a_question}");
+    let mut b_peer = b.clone();
+    let b_call = tokio::spawn(async move {
+        let mut stream = b_peer.legacy_stream("tools/call", ask("one_test_elicitation", "for B")).await;
+        let q = question(&mut stream).await;
+        (stream, q)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!b_call.is_finished(), "B's call waits for its turn while A's is running");
+    answer(&a, &a_question, "Ada").await;
+    let a_result = question(&mut a_stream).await;
+    assert!(text(&a_result["result"]).contains("Ada"), "{a_result}");
+    let (mut b_stream, b_question) = b_call.await.expect("B's call");
+    assert_eq!(b_question.pointer("/params/message"), Some(&json!("for B")), "{b_question}");
+    answer(&b, &b_question, "Bob").await;
+    let b_result = question(&mut b_stream).await;
+    assert!(text(&b_result["result"]).contains("Bob"), "{b_result}");
+
+    // No limit: a question asked while two calls are in flight cannot be routed.
+    let mut a_stream = a.legacy_stream("tools/call", ask("many_test_elicitation", "for A")).await;
+    let a_question = question(&mut a_stream).await;
+    let refused = b.clone().legacy("tools/call", ask("many_test_elicitation", "for B")).await;
+    let message = refused.last().to_string();
+    assert!(message.contains("max_concurrent_calls: 1 on upstream many"), "{message}");
+    answer(&a, &a_question, "Ada").await;
+    let a_result = question(&mut a_stream).await;
+    assert!(text(&a_result["result"]).contains("Ada"), "{a_result}");
+}

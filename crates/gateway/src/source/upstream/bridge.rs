@@ -136,7 +136,10 @@ impl Bridge {
         let slot = CURRENT.try_with(Arc::clone).ok().or_else(|| upstream.calls().only()).ok_or_else(|| {
             ErrorObject::new(
                 ErrorCode::INVALID_REQUEST,
-                format!("the gateway cannot tell which of its calls this {what} belongs to (send it during exactly one call)"),
+                format!(
+                    "the gateway cannot tell which of its calls this {what} belongs to: it can route one only while a single call is in flight (set max_concurrent_calls: 1 on upstream {})",
+                    upstream.name()
+                ),
             )
         })?;
         Ok((upstream, slot))

@@ -239,6 +239,8 @@ where
 {
     let _busy = upstream.begin();
     let client = upstream.client().await.map_err(handler_error)?;
+    let left = ctx.deadline().saturating_duration_since(tokio::time::Instant::now());
+    let _turn = upstream.turn(left).await.map_err(handler_error)?;
     let (_registered, slot) = upstream.calls.enter(ctx.clone());
     let left = ctx.deadline().saturating_duration_since(tokio::time::Instant::now());
     let timeout = upstream.request_timeout().min(left.max(std::time::Duration::from_millis(1)));

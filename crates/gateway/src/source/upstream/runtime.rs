@@ -264,11 +264,11 @@ pub(crate) struct Upstream {
     /// Its list-change notifications (a `subscriptions/listen` stream on a modern server), for
     /// as long as its connection lives.
     listener: Mutex<Option<switchboard_mcp::client::Listener>>,
-    /// Its resources (its own URIs) our clients subscribed to: subscribed at the upstream on every
-    /// connection. Never shrinks while the upstream lives: updates nobody watches any more are
-    /// dropped by our notifier, which only tells subscribed sessions.
-    /// The upstream's URIs our clients subscribed to, with how many subscriptions each has.
+    /// The upstream's URIs our clients subscribed to, with how many subscriptions each has:
+    /// subscribed at the upstream on every connection, unsubscribed when the count reaches zero.
     watched: Mutex<std::collections::BTreeMap<String, usize>>,
+    /// Turns for calls when `max_concurrent_calls` is set.
+    turns: Option<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -317,6 +317,7 @@ impl Upstream {
             uris: Mutex::default(),
             listener: Mutex::new(None),
             watched: Mutex::default(),
+            turns: spec.max_concurrent_calls.map(|n| tokio::sync::Semaphore::new(n as usize)),
         });
         tokio::spawn(supervise(Arc::downgrade(&upstream), upstream.stop.clone()));
         upstream
@@ -374,6 +375,24 @@ impl Upstream {
     fn touch(&self) {
         let now = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last_use.store(now, Ordering::Relaxed);
+    }
+
+    /// Waits for a turn to call it (with `max_concurrent_calls`), at most `within`; the turn
+    /// lasts until the permit is dropped.
+    pub(crate) async fn turn(
+        &self,
+        within: Duration,
+    ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, UpstreamError> {
+        let Some(turns) = &self.turns else { return Ok(None) };
+        match tokio::time::timeout(within, turns.acquire()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            Ok(Err(_)) => Err(self.unavailable("it was removed from the config".into())),
+            Err(_) => Err(self.unavailable(format!(
+                "all {} of its calls at once (max_concurrent_calls) stayed busy for {} ms",
+                self.spec.max_concurrent_calls.unwrap_or_default(),
+                within.as_millis()
+            ))),
+        }
     }
 
     /// Counts a call in flight (idle stops wait for it) until the guard is dropped.
