@@ -478,6 +478,38 @@ async fn json_answers_of_a_legacy_session_are_not_kept() {
     assert!(grown_mib < 30, "the server grew by {grown_mib} MiB over 300 answers of 256 KiB");
 }
 
+/// A 2025-03-26 batch over HTTP: every request's answer comes back in one JSON array (each
+/// answered from the process, none from an event log), with or without progress on the way.
+#[tokio::test]
+async fn a_legacy_http_batch_answers_every_request() {
+    let srv = server(&[]);
+    let mut peer = HttpPeer::new(srv.mcp_url());
+    assert_eq!(peer.initialize(ProtocolVersion::V2025_03_26, json!({})).await.status, 200);
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": "b1", "method": "ping"},
+        {"jsonrpc": "2.0", "id": "b2", "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "hi"}}},
+        {"jsonrpc": "2.0", "id": "b3", "method": "tools/call",
+         "params": {"name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": "p"}}}
+    ]);
+    let response = crate::http_client()
+        .post(srv.mcp_url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", peer.session.clone().expect("a session"))
+        .header("mcp-protocol-version", "2025-03-26")
+        .body(batch.to_string())
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 200);
+    let answer: Value = serde_json::from_str(&response.text().await.expect("a body")).expect("JSON");
+    let items = answer.as_array().unwrap_or_else(|| panic!("a batch answer: {answer}"));
+    assert_eq!(items.len(), 3, "{answer}");
+    assert!(items.iter().any(|i| i["id"] == "b1" && i["result"] == json!({})), "{answer}");
+    assert!(items.iter().any(|i| i["id"] == "b2" && i["result"]["content"][0]["text"] == "hi"), "{answer}");
+    assert!(items.iter().any(|i| i["id"] == "b3" && i["result"]["content"].is_array()), "{answer}");
+}
+
 /// A WebSocket peer that stops answering pings (gone, though its TCP connection looks open) is
 /// disconnected after two keep-alive intervals instead of holding its connection forever.
 #[tokio::test]

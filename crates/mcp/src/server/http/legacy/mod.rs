@@ -73,6 +73,12 @@ struct StreamState {
     sole_answer: Mutex<Option<Bytes>>,
 }
 
+impl StreamState {
+    fn take_sole_answer(&self) -> Option<Bytes> {
+        self.sole_answer.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 impl Sessions {
     pub(crate) fn new(store: Arc<dyn SessionStore>, idle: Duration) -> Self {
         Self { store, live: Mutex::new(HashMap::new()), idle }
@@ -518,8 +524,7 @@ async fn respond(
         // the read that follows cannot miss the response.
         let finished = stream.finished.load(Ordering::Acquire);
         if finished {
-            let sole = stream.sole_answer.lock().unwrap_or_else(|p| p.into_inner()).take();
-            if let Some(answer) = sole {
+            if let Some(answer) = stream.take_sole_answer() {
                 live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
                 return json_answer(&live.id, &stream, answer.to_vec(), true);
             }
@@ -696,6 +701,10 @@ async fn batch(
             tokio::pin!(notified);
             notified.as_mut().enable();
             if stream.finished.load(Ordering::Acquire) {
+                if let Some(answer) = stream.take_sole_answer() {
+                    answers.push(answer.to_vec());
+                    break;
+                }
                 let events = state.sessions.store.events_after(&live.id, &name, 0).await.unwrap_or_default();
                 if let Some((_, last)) = events.last() {
                     answers.push(last.to_vec());
