@@ -27,9 +27,11 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # podman builds deploy/Dockerfile and runs the image (with its recommended networking and storage
-# helpers); debootstrap makes the runtime base image, since no image registry is reachable.
-if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y podman debootstrap >/dev/null
+# helpers), under runc: crun refuses machines with hybrid cgroup hierarchies (v1 controllers and
+# a v2 mount that has controllers too), runc runs on both. debootstrap makes the runtime base
+# image, since no image registry is reachable.
+if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null || ! command -v runc >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y podman debootstrap runc >/dev/null
 fi
 
 step "format"

@@ -454,13 +454,7 @@ impl Client {
                     }
                     rounds += 1;
                     if rounds > self.inner.options.max_input_rounds {
-                        return Err(ClientError::Protocol {
-                            server: self.server_name().to_owned(),
-                            reason: format!(
-                                "{method} still needs input after {} rounds; giving up",
-                                self.inner.options.max_input_rounds
-                            ),
-                        });
+                        return Err(self.too_many_rounds(&format!("{method} still needs input"), "giving up"));
                     }
                     params = self.fulfil(method, &original, &result).await?;
                 }
@@ -566,6 +560,14 @@ impl Client {
             .iter()
             .filter_map(|p| xmcp::param_value(&arguments, &p.path).map(|v| (format!("Mcp-Param-{}", p.name), v)))
             .collect())
+    }
+
+    /// The error for a request that needed input more often than `max_input_rounds` allows.
+    pub(super) fn too_many_rounds(&self, what: &str, outcome: &str) -> ClientError {
+        ClientError::Protocol {
+            server: self.server_name().to_owned(),
+            reason: format!("{what} after {} rounds; {outcome}", self.inner.options.max_input_rounds),
+        }
     }
 
     /// Answers the input requests of an `InputRequiredResult` and builds the retry's params.

@@ -355,10 +355,12 @@ impl Drop for PodmanCleanup {
 async fn the_image_builds_from_deploy_dockerfile_and_serves_the_shop_as_an_unprivileged_user() {
     let dir = scratch("image");
     std::fs::create_dir_all(&dir).expect("scratch");
-    // This sandbox refuses setrlimit, which podman applies by default; a plain machine needs none
-    // of this, and nothing else changes.
+    // This sandbox refuses setrlimit, which podman applies by default, and some of its machines
+    // mix cgroup v1 and v2 in a way crun refuses (runc does not); a plain machine needs none of
+    // this, and nothing else changes.
     let conf = dir.join("containers.conf");
-    std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n").expect("containers.conf");
+    std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n[engine]\nruntime = \"runc\"\n")
+        .expect("containers.conf");
     let conf = conf.to_string_lossy().into_owned();
     let env = [("CONTAINERS_CONF", conf.as_str())];
     // No registry is reachable: the runtime base is made from Debian's packages, once per machine.

@@ -231,13 +231,10 @@ impl Client {
                     // to the task with `tasks/update`; it goes on running.
                     rounds += 1;
                     if rounds > self.inner.options.max_input_rounds {
-                        return Err(ClientError::Protocol {
-                            server: self.server_name().to_owned(),
-                            reason: format!(
-                                "the task running {name} still needs input after {} rounds; it was cancelled",
-                                self.inner.options.max_input_rounds
-                            ),
-                        });
+                        return Err(self.too_many_rounds(
+                            &format!("the task running {name} still needs input"),
+                            "it was cancelled",
+                        ));
                     }
                     let responses = self.answer_inputs(methods::TOOLS_CALL, &task).await?;
                     let update = json!({"taskId": task_id, "inputResponses": responses});
