@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::{json, Map, Value};
@@ -443,11 +443,7 @@ impl Drop for Peer {
 
 fn start_http_peer(mut cmd: Command, port: u16) -> Peer {
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("starting the peer server");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the peer server did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    crate::wait_for_listener(port, "the peer server", Duration::from_secs(30));
     Peer(child)
 }
 

@@ -56,11 +56,7 @@ fn balancer(dir: &Path, front: u16, backends: &[u16]) -> Balancer {
         .stderr(Stdio::null())
         .spawn()
         .expect("haproxy is installed (scripts/test.sh installs it)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", front)).is_err() {
-        assert!(Instant::now() < deadline, "haproxy did not listen on {front}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    crate::wait_for_listener(front, "haproxy", Duration::from_secs(10));
     Balancer(child)
 }
 

@@ -35,11 +35,7 @@ impl PythonServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting the Python SDK server");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the Python SDK server did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::wait_for_listener(port, "the Python SDK server", Duration::from_secs(30));
         Self { child, url: format!("http://127.0.0.1:{port}/mcp") }
     }
 }

@@ -43,6 +43,16 @@ pub fn http_client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder()
 }
 
+/// Waits until something listens on loopback `port` (a peer this test started), failing with
+/// `what` after `within`.
+pub fn wait_for_listener(port: u16, what: &str, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not listen on {port}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The `switchboard` binary under test.
 pub fn switchboard_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_switchboard"))
