@@ -74,6 +74,18 @@ fn text(call: &Value) -> String {
     call["content"][0]["text"].as_str().unwrap_or_default().to_owned()
 }
 
+/// An `upstreams:` entry: the demonstration server over stdio, with `flags` after its own and
+/// `settings` (indented YAML lines) below.
+fn demo_upstream(name: &str, flags: &[&str], settings: &str) -> String {
+    let mut args = vec!["serve".to_owned(), "--stdio".into(), "--demo".into(), "--log-level".into(), "warn".into()];
+    args.extend(flags.iter().map(|f| (*f).to_owned()));
+    format!(
+        "  {name}:\n    command: {}\n    args: [{}]\n{settings}",
+        crate::switchboard_bin().display(),
+        args.join(", ")
+    )
+}
+
 fn write_config(dir: &Path, yaml: &str) -> PathBuf {
     std::fs::create_dir_all(dir).expect("config dir");
     let path = dir.join("gateway.yaml");
@@ -406,12 +418,7 @@ async fn wait_for_list_changed(stream: &mut switchboard_testkit::http::SseReader
 #[test]
 fn toolsets_find_tools_and_upstream_roles_narrow_what_each_caller_sees() {
     let dir = scratch("gateway-toolsets");
-    let demo = |prefix: &str, roles: &str| {
-        format!(
-            "  {prefix}:\n    command: {}\n    args: [serve, --stdio, --demo, --demo-basic, --log-level, warn]\n{roles}",
-            crate::switchboard_bin().display()
-        )
-    };
+    let demo = |prefix: &str, roles: &str| demo_upstream(prefix, &["--demo-basic"], roles);
     let config = write_config(
         &dir,
         &format!(
@@ -723,11 +730,8 @@ async fn an_upstream_is_unsubscribed_when_the_last_client_subscription_ends() {
     std::fs::create_dir_all(&dir).expect("scratch");
     let upstream = |name: &str, era: &str| {
         let log = dir.join(format!("{name}.jsonl"));
-        format!(
-            "  {name}:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn, --wire-log, {}]\n    era: {era}\n    start: eager\n",
-            crate::switchboard_bin().display(),
-            log.display()
-        )
+        let log = log.display().to_string();
+        demo_upstream(name, &["--wire-log", &log], &format!("    era: {era}\n    start: eager\n"))
     };
     let config = write_config(&dir, &format!("upstreams:\n{}{}", upstream("old", "legacy"), upstream("new", "modern")));
     let gateway = serve_config(&config, &dir.join("data"), &[]);
@@ -803,12 +807,7 @@ async fn an_upstream_is_unsubscribed_when_the_last_client_subscription_ends() {
 async fn a_tool_that_runs_only_as_a_task_upstream_is_called_through_the_gateway_in_both_eras() {
     let dir = scratch("gateway-tasks");
     std::fs::create_dir_all(&dir).expect("scratch");
-    let upstream = |name: &str, era: &str| {
-        format!(
-            "  {name}:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn]\n    era: {era}\n",
-            crate::switchboard_bin().display()
-        )
-    };
+    let upstream = |name: &str, era: &str| demo_upstream(name, &[], &format!("    era: {era}\n"));
     let config = write_config(&dir, &format!("upstreams:\n{}{}", upstream("old", "legacy"), upstream("new", "modern")));
     let gateway = serve_config(&config, &dir.join("data"), &[]);
     let mut client = HttpPeer::new(gateway.mcp_url());
@@ -881,12 +880,7 @@ async fn a_tool_that_runs_only_as_a_task_upstream_is_called_through_the_gateway_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_concurrent_calls_one_routes_each_stdio_question_to_its_caller() {
     let dir = scratch("gateway-turns");
-    let upstream = |name: &str, extra: &str| {
-        format!(
-            "  {name}:\n    command: {}\n    args: [serve, --stdio, --demo, --log-level, warn]\n    era: legacy\n{extra}",
-            crate::switchboard_bin().display()
-        )
-    };
+    let upstream = |name: &str, extra: &str| demo_upstream(name, &[], &format!("    era: legacy\n{extra}"));
     let config = write_config(
         &dir,
         &format!("upstreams:\n{}{}", upstream("one", "    max_concurrent_calls: 1\n"), upstream("many", "")),
