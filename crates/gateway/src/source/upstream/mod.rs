@@ -239,8 +239,7 @@ where
 {
     let _busy = upstream.begin();
     let client = upstream.client().await.map_err(handler_error)?;
-    let left = ctx.deadline().saturating_duration_since(tokio::time::Instant::now());
-    let _turn = upstream.turn(left).await.map_err(handler_error)?;
+    let _turn = upstream.turn(ctx.deadline()).await.map_err(handler_error)?;
     let (_registered, slot) = upstream.calls.enter(ctx.clone());
     let left = ctx.deadline().saturating_duration_since(tokio::time::Instant::now());
     let timeout = upstream.request_timeout().min(left.max(std::time::Duration::from_millis(1)));
@@ -262,21 +261,19 @@ where
     }
     let call = slot.clone().scope(send(client.clone(), options));
     let outcome = tokio::select! {
-        input = slot.needs_input() => {
+        input = slot.needs_input() => Err(input),
+        // The call may have failed on the very answer that asked the downstream client first.
+        outcome = call => slot.take_input().map_or(Ok(outcome), Err),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(input) => {
             if let Some(relay) = relay {
                 relay.abort();
             }
             return Err(input);
         }
-        outcome = call => outcome,
     };
-    // The call may have failed on the very answer that asked the downstream client first.
-    if let Some(input) = slot.take_input() {
-        if let Some(relay) = relay {
-            relay.abort();
-        }
-        return Err(input);
-    }
     // The client delivered every progress notification before the result: pass them on first.
     if let Some(relay) = relay {
         let _ = relay.await;

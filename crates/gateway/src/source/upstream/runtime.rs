@@ -377,14 +377,15 @@ impl Upstream {
         self.last_use.store(now, Ordering::Relaxed);
     }
 
-    /// Waits for a turn to call it (with `max_concurrent_calls`), at most `within`; the turn
-    /// lasts until the permit is dropped.
+    /// Waits for a turn to call it (with `max_concurrent_calls`), until `deadline` (the
+    /// caller's); the turn lasts until the permit is dropped.
     pub(crate) async fn turn(
         &self,
-        within: Duration,
+        deadline: tokio::time::Instant,
     ) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, UpstreamError> {
         let Some(turns) = &self.turns else { return Ok(None) };
-        match tokio::time::timeout(within, turns.acquire()).await {
+        let within = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout_at(deadline, turns.acquire()).await {
             Ok(Ok(permit)) => Ok(Some(permit)),
             Ok(Err(_)) => Err(self.unavailable("it was removed from the config".into())),
             Err(_) => Err(self.unavailable(format!(

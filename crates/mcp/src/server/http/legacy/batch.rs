@@ -54,7 +54,7 @@ pub(super) async fn batch(
             notified.as_mut().enable();
             if stream.finished.load(Ordering::Acquire) {
                 if let Some(answer) = stream.take_sole_answer() {
-                    answers.push(answer.to_vec());
+                    answers.push(answer);
                     break;
                 }
                 let events = state.sessions.store.events_after(&live.id, &name, 0).await.unwrap_or_default();

@@ -72,11 +72,11 @@ struct StreamState {
     /// The response, when it is the only frame the request produced: kept here, not logged,
     /// since it can only be answered as JSON (nothing on the stream ever had an event id to
     /// resume from), which saves the store's round trips on the common path.
-    sole_answer: Mutex<Option<Bytes>>,
+    sole_answer: Mutex<Option<Vec<u8>>>,
 }
 
 impl StreamState {
-    fn take_sole_answer(&self) -> Option<Bytes> {
+    fn take_sole_answer(&self) -> Option<Vec<u8>> {
         self.sole_answer.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
@@ -488,7 +488,7 @@ fn start(
             if logged {
                 let _ = store.append(&live.id, &task_name, Bytes::from(frame)).await;
             } else {
-                *task_stream.sole_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(Bytes::from(frame));
+                *task_stream.sole_answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(frame);
             }
         }
         // Finished is set before the wake-up, so a reader that sees one event and `finished`
@@ -528,7 +528,7 @@ async fn respond(
         if finished {
             if let Some(answer) = stream.take_sole_answer() {
                 live.streams.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
-                return json_answer(&live.id, &stream, answer.to_vec(), true);
+                return json_answer(&live.id, &stream, answer, true);
             }
         }
         let events = store.events_after(&live.id, &name, 0).await.unwrap_or_default();
