@@ -70,6 +70,16 @@ tools:
 }
 
 #[test]
+fn upstream_limits_are_checked() {
+    check("upstreams:\n  x: {command: echo, max_concurrent_calls: 1}\n", "");
+    check(
+        "upstreams:\n  x: {command: echo, max_concurrent_calls: 0}\n",
+        "upstreams.x.max_concurrent_calls: must be at least 1",
+    );
+    check("upstreams:\n  x: {command: echo, max_concurrent_calls: -2}\n", "expected u32");
+}
+
+#[test]
 fn http_sources_are_checked() {
     check("sources:\n  api: {kind: http}\n", "sources.api: an http source needs `base_url`");
     check("sources:\n  api: {kind: http, base_url: \"ftp://x\"}\n", "the scheme must be http");
