@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use switchboard_mcp::protocol::tools::CallToolResult;
@@ -47,14 +48,15 @@ pub struct GuardLayer<G>(pub G);
 impl<S, G: Clone> Layer<S> for GuardLayer<G> {
     type Service = Guarded<S, G>;
     fn layer(&self, inner: S) -> Guarded<S, G> {
-        Guarded { inner, guard: self.0.clone() }
+        Guarded { inner: Arc::new(inner), guard: self.0.clone() }
     }
 }
 
-/// The service a [`GuardLayer`] makes.
+/// The service a [`GuardLayer`] makes. The rest of the chain is shared, so cloning a layer (as
+/// every call does, once per layer) costs a reference count, not a copy of the chain below it.
 #[derive(Debug, Clone)]
 pub struct Guarded<S, G> {
-    inner: S,
+    inner: Arc<S>,
     guard: G,
 }
 
@@ -68,14 +70,14 @@ where
     type Error = HandlerError;
     type Future = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: [`Next::run`] waits for the readiness of its own clone of the rest of the
+    /// chain, so nothing is reserved here that a dropped call would leave reserved.
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), HandlerError>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: ToolRequest) -> Self::Future {
-        // The ready service goes down the chain; `self` keeps a fresh clone (tower's contract).
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        let inner = S::clone(&self.inner);
         // A span per layer (DEBUG: exported with traces, free when nothing listens).
         let span = tracing::debug_span!("guardrail", otel.name = G::NAME);
         Box::pin(self.guard.clone().call(request, Next(inner)).instrument(span))

@@ -19,10 +19,12 @@ use super::channel::{Channel, Outgoing};
 use super::inbound::Inbound;
 use super::sse::{self, SseError, SseEvent, SseState};
 use super::stream::StreamConnection;
+use super::wire::{self, read_capped, Response, SendError, Wire};
 use super::ClientError;
 
 const SESSION_ID: &str = "mcp-session-id";
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
 /// How often a broken legacy stream is resumed before the call fails.
 const MAX_RESUMES: usize = 5;
 /// The reconnection delay when the server gave no `retry`.
@@ -96,6 +98,15 @@ impl HttpTarget {
     }
 }
 
+/// A request as sent, serialized from borrowed parts (no `Value` tree built for the envelope).
+#[derive(serde::Serialize)]
+struct RequestFrame<'a> {
+    jsonrpc: &'static str,
+    id: &'a Value,
+    method: &'a str,
+    params: &'a Value,
+}
+
 /// Where a message on an SSE stream belongs.
 enum Message {
     Response { id: Value, outcome: Result<Value, ErrorObject> },
@@ -129,7 +140,7 @@ fn classify(value: Value) -> Option<Message> {
 pub(crate) struct HttpShared {
     server: String,
     url: reqwest::Url,
-    http: reqwest::Client,
+    wire: Wire,
     headers: HeaderMap,
     inbound: Arc<Inbound>,
     session: Mutex<Option<String>>,
@@ -162,12 +173,7 @@ impl HttpChannel {
                 .map_err(|e| connect_error(format!("header {name}: invalid value: {e}")))?;
             headers.append(name, value);
         }
-        // rustls needs a crypto provider; installing ring is idempotent process-wide.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| connect_error(format!("cannot build the HTTP client: {e}")))?;
+        let wire = Wire::new(url.clone(), Duration::from_secs(10)).map_err(connect_error)?;
         let server = target.name.clone().unwrap_or_else(|| match (url.host_str(), url.port_or_known_default()) {
             (Some(h), Some(p)) => format!("{h}:{p}{}", url.path().trim_end_matches('/')),
             _ => target.url.clone(),
@@ -176,7 +182,7 @@ impl HttpChannel {
             shared: Arc::new(HttpShared {
                 server,
                 url,
-                http,
+                wire,
                 headers,
                 inbound,
                 session: Mutex::new(None),
@@ -200,74 +206,106 @@ impl HttpShared {
         self.version.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn transport_error(&self, method: &str, e: &reqwest::Error) -> ClientError {
+    fn transport_error(&self, method: &str, e: &SendError) -> ClientError {
+        let cause = root_cause(e.as_error());
         if e.is_connect() {
-            ClientError::Connect { server: self.server.clone(), reason: format!("{}: {}", self.url, root_cause(e)) }
+            ClientError::Connect { server: self.server.clone(), reason: format!("{}: {cause}", self.url) }
         } else {
-            ClientError::Disconnected { server: self.server.clone(), reason: format!("{method}: {}", root_cause(e)) }
+            ClientError::Disconnected { server: self.server.clone(), reason: format!("{method}: {cause}") }
         }
     }
 
-    /// A request with the common headers: ours, the user's, the session's.
-    fn builder(&self, method: Method, extra: &[(String, String)]) -> reqwest::RequestBuilder {
-        let mut b = self.http.request(method, self.url.clone()).headers(self.headers.clone());
-        if let Some(session) = self.session() {
-            b = b.header(SESSION_ID, session);
+    fn body_error(&self, method: &str, e: &reqwest::Error) -> ClientError {
+        ClientError::Disconnected { server: self.server.clone(), reason: format!("{method}: {}", root_cause(e)) }
+    }
+
+    /// A request's headers: the user's, the session's, `extra` (checked when the request is
+    /// made) and the protocol version unless `extra` has one.
+    fn request_headers(&self, extra: &[(HeaderName, HeaderValue)]) -> HeaderMap {
+        let mut headers = self.headers.clone();
+        if let Some(session) = self.session().and_then(|s| HeaderValue::try_from(s).ok()) {
+            headers.insert(SESSION_ID, session);
         }
         let mut has_version = false;
         for (name, value) in extra {
-            has_version |= name.eq_ignore_ascii_case(PROTOCOL_VERSION);
-            b = b.header(name.as_str(), value.as_str());
+            has_version |= name.as_str() == PROTOCOL_VERSION;
+            headers.append(name.clone(), value.clone());
         }
         if !has_version {
-            if let Some(version) = self.version() {
-                b = b.header(PROTOCOL_VERSION, version);
+            if let Some(version) = self.version().and_then(|v| HeaderValue::try_from(v).ok()) {
+                headers.insert(PROTOCOL_VERSION, version);
             }
         }
-        b
+        headers
+    }
+
+    /// `pairs` as header fields, or the error naming the one that cannot be sent.
+    fn header_fields(
+        &self,
+        method: &str,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, ClientError> {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                let field = HeaderName::try_from(name.as_str()).ok().zip(HeaderValue::try_from(value.as_str()).ok());
+                field.ok_or_else(|| ClientError::Refused(format!("{method}: header {name:?} cannot be sent as it is")))
+            })
+            .collect()
     }
 
     async fn post(
         &self,
         method: &str,
-        body: &Value,
+        body: &impl serde::Serialize,
         headers: &[(String, String)],
-    ) -> Result<reqwest::Response, ClientError> {
+    ) -> Result<Response, ClientError> {
         let body = serde_json::to_vec(body).map_err(|e| ClientError::Protocol {
             server: self.server.clone(),
             reason: format!("cannot encode {method}: {e}"),
         })?;
-        let body = bytes::Bytes::from(body);
-        self.send(method, Method::POST, || {
-            self.builder(Method::POST, headers)
-                .header(CONTENT_TYPE, "application/json")
-                .header(ACCEPT, "application/json, text/event-stream")
-                .body(body.clone())
-        })
-        .await
+        let mut extra = self.header_fields(method, headers)?;
+        extra.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        extra.push((ACCEPT, HeaderValue::from_static("application/json, text/event-stream")));
+        self.send(method, Method::POST, &extra, bytes::Bytes::from(body)).await
     }
 
-    /// Sends what `build` makes, with the authorizer's credentials; when the server refuses them
-    /// (`401`, or `403` with a challenge) and the authorizer gets new ones, sends it again.
+    /// Sends a `verb` request with the common headers, `extra` and the authorizer's credentials;
+    /// when the server refuses them (`401`, or `403` with a challenge) and the authorizer gets
+    /// new ones, sends it again.
     async fn send(
         &self,
         method: &str,
         verb: Method,
-        build: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response, ClientError> {
+        extra: &[(HeaderName, HeaderValue)],
+        body: bytes::Bytes,
+    ) -> Result<Response, ClientError> {
         let mut attempt = 0;
         loop {
-            let mut request = build();
             let mut sent = None;
+            let mut fields = Vec::new();
             if let Some(auth) = &self.auth {
-                for (name, value) in auth.authorization(verb.as_str(), self.url.as_str()).await? {
+                let credentials = auth.authorization(verb.as_str(), self.url.as_str()).await?;
+                for (name, value) in credentials {
                     if name == AUTHORIZATION.as_str() {
                         sent = Some(value.clone());
                     }
-                    request = request.header(name, value);
+                    fields.push((name.to_owned(), value));
                 }
             }
-            let response = request.send().await.map_err(|e| self.transport_error(method, &e))?;
+            let credentials = self.header_fields(method, &fields)?;
+            let headers = || {
+                let mut headers = self.request_headers(extra);
+                for (name, value) in &credentials {
+                    headers.insert(name.clone(), value.clone());
+                }
+                headers
+            };
+            let response = self
+                .wire
+                .send(verb.clone(), headers, body.clone())
+                .await
+                .map_err(|e| self.transport_error(method, &e))?;
             let status = response.status();
             let Some(auth) = &self.auth else { return Ok(response) };
             if !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) || attempt >= MAX_REAUTHORIZATIONS {
@@ -290,7 +328,7 @@ impl HttpShared {
     }
 
     /// Turns a non-success status into the right error.
-    async fn refused(&self, method: &str, response: reqwest::Response) -> ClientError {
+    async fn refused(&self, method: &str, response: Response) -> ClientError {
         let status = response.status();
         if status == StatusCode::NOT_FOUND && self.session().is_some() {
             return ClientError::SessionExpired { server: self.server.clone() };
@@ -321,12 +359,7 @@ impl HttpShared {
 
     /// Reads one request's answer from a response (JSON or SSE), resuming a legacy stream that
     /// breaks off before the answer.
-    async fn answer(
-        self: &Arc<Self>,
-        method: &str,
-        id: &Value,
-        response: reqwest::Response,
-    ) -> Result<Value, ClientError> {
+    async fn answer(self: &Arc<Self>, method: &str, id: &Value, response: Response) -> Result<Value, ClientError> {
         let is_sse = response
             .headers()
             .get(CONTENT_TYPE)
@@ -335,7 +368,7 @@ impl HttpShared {
         if !is_sse {
             let body = read_capped(response, self.max_message_bytes)
                 .await
-                .map_err(|e| self.transport_error(method, &e))?
+                .map_err(|e| self.body_error(method, &e))?
                 .ok_or_else(|| {
                     self.protocol(format!("the answer to {method} is larger than {} bytes", self.max_message_bytes))
                 })?;
@@ -366,11 +399,9 @@ impl HttpShared {
             resumes += 1;
             let delay = state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis);
             tokio::time::sleep(delay).await;
-            let response = self
-                .send(method, Method::GET, || {
-                    self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream").header("last-event-id", &last)
-                })
-                .await?;
+            let last = HeaderValue::try_from(last).map_err(|_| self.protocol("an unsendable SSE event id".into()))?;
+            let extra = [(ACCEPT, HeaderValue::from_static("text/event-stream")), (LAST_EVENT_ID, last)];
+            let response = self.send(method, Method::GET, &extra, bytes::Bytes::new()).await?;
             if !response.status().is_success() {
                 return Err(self.refused(method, response).await);
             }
@@ -394,11 +425,11 @@ impl HttpShared {
     /// Dispatches the events of one SSE body until it ends or (with `want`) the answer arrives.
     async fn read_events(
         self: &Arc<Self>,
-        response: reqwest::Response,
+        response: Response,
         state: &mut SseState,
         want: Option<&Value>,
     ) -> Result<Option<Result<Value, ErrorObject>>, ClientError> {
-        let mut events = std::pin::pin!(sse::events(response.bytes_stream(), self.max_message_bytes));
+        let mut events = std::pin::pin!(sse::events(wire::chunks(response), self.max_message_bytes));
         while let Some(event) = events.next().await {
             let event = match event {
                 Ok(event) => event,
@@ -467,7 +498,7 @@ impl HttpShared {
     }
 
     /// Reads the standalone stream until it ends for good, resuming after the server's delay.
-    async fn listen(self: Arc<Self>, first: reqwest::Response) {
+    async fn listen(self: Arc<Self>, first: Response) {
         let mut state = SseState::default();
         let mut response = Some(first);
         loop {
@@ -476,15 +507,9 @@ impl HttpShared {
             }
             tokio::time::sleep(state.retry_ms.map_or(DEFAULT_RETRY, Duration::from_millis)).await;
             let last = state.last_event_id.clone();
-            let resumed = self
-                .send("GET", Method::GET, || {
-                    let b = self.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream");
-                    match &last {
-                        Some(last) => b.header("last-event-id", last.as_str()),
-                        None => b,
-                    }
-                })
-                .await;
+            let mut extra = vec![(ACCEPT, HeaderValue::from_static("text/event-stream"))];
+            extra.extend(last.and_then(|l| HeaderValue::try_from(l).ok()).map(|l| (LAST_EVENT_ID, l)));
+            let resumed = self.send("GET", Method::GET, &extra, bytes::Bytes::new()).await;
             match resumed {
                 Ok(r) if r.status().is_success() => response = Some(r),
                 Ok(r) => {
@@ -525,7 +550,7 @@ impl Channel for HttpChannel {
                 return sse.request(out).await;
             }
             let id = json!(self.next_id.fetch_add(1, Ordering::Relaxed));
-            let body = json!({"jsonrpc": "2.0", "id": id, "method": out.method, "params": out.params});
+            let body = RequestFrame { jsonrpc: "2.0", id: &id, method: &out.method, params: &out.params };
             let shared = self.shared.clone();
             let method = out.method.clone();
             let exchange = async {
@@ -595,7 +620,7 @@ impl Channel for HttpChannel {
             let s = &self.shared;
             let conn = super::legacy_sse::connect(
                 &s.server,
-                &s.http,
+                s.wire.reqwest(),
                 &s.url,
                 &s.headers,
                 s.inbound.clone(),
@@ -616,8 +641,8 @@ impl Channel for HttpChannel {
                 return Ok(true); // Servers allow one standalone stream per session.
             }
             let s = &self.shared;
-            let response =
-                s.send("GET", Method::GET, || s.builder(Method::GET, &[]).header(ACCEPT, "text/event-stream")).await?;
+            let accept = [(ACCEPT, HeaderValue::from_static("text/event-stream"))];
+            let response = s.send("GET", Method::GET, &accept, bytes::Bytes::new()).await?;
             if response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 return Ok(false);
             }
@@ -649,7 +674,7 @@ impl Channel for HttpChannel {
                 let s = &self.shared;
                 let _ = tokio::time::timeout(
                     Duration::from_secs(5),
-                    s.send("DELETE", Method::DELETE, || s.builder(Method::DELETE, &[])),
+                    s.send("DELETE", Method::DELETE, &[], bytes::Bytes::new()),
                 )
                 .await;
                 *self.shared.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -692,19 +717,3 @@ impl Drop for CancelLegacy<'_> {
 
 /// The most of an error response's body that is read.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
-
-/// A response body read chunk by chunk, or `None` as soon as it passes `cap` bytes (a declared
-/// `Content-Length` over it is refused before reading): a server cannot make us buffer more.
-async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Option<Vec<u8>>, reqwest::Error> {
-    if response.content_length().is_some_and(|n| n > cap as u64) {
-        return Ok(None);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > cap {
-            return Ok(None);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Some(body))
-}

@@ -44,6 +44,8 @@ mod stdio;
 mod stream;
 #[cfg(feature = "client-ws")]
 mod websocket;
+#[cfg(feature = "client-http")]
+mod wire;
 
 pub use error::ClientError;
 pub use handler::{apply_defaults, full_capabilities, ClientHandler, NoHandler};

@@ -422,7 +422,8 @@ impl Client {
         cache_key: Option<(String, String)>,
         timeout: Duration,
     ) -> Result<Value, ClientError> {
-        let original = params.clone();
+        // The params as the caller gave them, kept once a round needs them (rarely).
+        let mut original: Option<Value> = None;
         let mut rounds = 0;
         let mut version_retried = false;
         let mut session_renewed = false;
@@ -456,7 +457,11 @@ impl Client {
                     if rounds > self.inner.options.max_input_rounds {
                         return Err(self.too_many_rounds(&format!("{method} still needs input"), "giving up"));
                     }
-                    params = self.fulfil(method, &original, &result).await?;
+                    let base = match &original {
+                        Some(base) => base,
+                        None => original.insert(std::mem::take(&mut params)),
+                    };
+                    params = self.fulfil(method, base, &result).await?;
                 }
                 Err(e) if !version_retried && state.version.is_modern() && is_version_error(&e) => {
                     version_retried = true;
