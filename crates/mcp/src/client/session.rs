@@ -437,7 +437,7 @@ impl Client {
             }
             let mut headers = self.standard_headers(method, &sent);
             if state.version.is_modern() {
-                headers.push(("MCP-Protocol-Version".into(), state.version.as_str().into()));
+                headers.push(("mcp-protocol-version".into(), state.version.as_str().into()));
             }
             if method == methods::TOOLS_CALL {
                 headers.extend(self.param_headers(&sent)?);
@@ -536,7 +536,8 @@ impl Client {
 
     /// `Mcp-Method` and, where the method names something, `Mcp-Name`.
     fn standard_headers(&self, method: &str, params: &Value) -> Vec<(String, String)> {
-        let mut headers = vec![("Mcp-Method".to_owned(), method.to_owned())];
+        // Lower case, the form HTTP header names are kept and sent in (no case mapping per call).
+        let mut headers = vec![("mcp-method".to_owned(), method.to_owned())];
         let field = match method {
             methods::TOOLS_CALL | methods::PROMPTS_GET => Some("name"),
             methods::RESOURCES_READ => Some("uri"),
@@ -544,7 +545,7 @@ impl Client {
             _ => None,
         };
         if let Some(name) = field.and_then(|f| params.get(f)).and_then(Value::as_str) {
-            headers.push(("Mcp-Name".to_owned(), xmcp::encode_header_value(name)));
+            headers.push(("mcp-name".to_owned(), xmcp::encode_header_value(name)));
         }
         headers
     }

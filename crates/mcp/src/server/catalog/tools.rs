@@ -110,7 +110,8 @@ impl ToolEntry {
     /// Checks `args` against the input schema; on failure says which paths are wrong.
     pub fn validate_args(&self, args: JsonObject) -> Result<ValidatedArgs, String> {
         let value = Value::Object(args);
-        let problems = describe(&self.input, &value);
+        // The common case first: a yes/no check builds no error iterator.
+        let problems = if self.input.is_valid(&value) { None } else { describe(&self.input, &value) };
         match (problems, value) {
             (None, Value::Object(map)) => Ok(ValidatedArgs(map)),
             (Some(p), _) => Err(p),
