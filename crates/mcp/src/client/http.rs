@@ -239,19 +239,10 @@ impl HttpShared {
         headers
     }
 
-    /// `pairs` as header fields, or the error naming the one that cannot be sent.
-    fn header_fields(
-        &self,
-        method: &str,
-        pairs: &[(String, String)],
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, ClientError> {
-        pairs
-            .iter()
-            .map(|(name, value)| {
-                let field = HeaderName::try_from(name.as_str()).ok().zip(HeaderValue::try_from(value.as_str()).ok());
-                field.ok_or_else(|| ClientError::Refused(format!("{method}: header {name:?} cannot be sent as it is")))
-            })
-            .collect()
+    /// `name: value` as a header field, or the error naming a field that cannot be sent.
+    fn header_field(&self, method: &str, name: &str, value: &str) -> Result<(HeaderName, HeaderValue), ClientError> {
+        let field = HeaderName::try_from(name).ok().zip(HeaderValue::try_from(value).ok());
+        field.ok_or_else(|| ClientError::Refused(format!("{method}: header {name:?} cannot be sent as it is")))
     }
 
     async fn post(
@@ -264,7 +255,10 @@ impl HttpShared {
             server: self.server.clone(),
             reason: format!("cannot encode {method}: {e}"),
         })?;
-        let mut extra = self.header_fields(method, headers)?;
+        let mut extra = headers
+            .iter()
+            .map(|(name, value)| self.header_field(method, name, value))
+            .collect::<Result<Vec<_>, _>>()?;
         extra.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
         extra.push((ACCEPT, HeaderValue::from_static("application/json, text/event-stream")));
         self.send(method, Method::POST, &extra, bytes::Bytes::from(body)).await
@@ -283,17 +277,15 @@ impl HttpShared {
         let mut attempt = 0;
         loop {
             let mut sent = None;
-            let mut fields = Vec::new();
+            let mut credentials = Vec::new();
             if let Some(auth) = &self.auth {
-                let credentials = auth.authorization(verb.as_str(), self.url.as_str()).await?;
-                for (name, value) in credentials {
+                for (name, value) in auth.authorization(verb.as_str(), self.url.as_str()).await? {
                     if name == AUTHORIZATION.as_str() {
                         sent = Some(value.clone());
                     }
-                    fields.push((name.to_owned(), value));
+                    credentials.push(self.header_field(method, name, &value)?);
                 }
             }
-            let credentials = self.header_fields(method, &fields)?;
             let headers = || {
                 let mut headers = self.request_headers(extra);
                 for (name, value) in &credentials {

@@ -96,7 +96,7 @@ impl Wire {
         if response.status().is_redirection() {
             return self.via_reqwest(verb, headers(), body).await;
         }
-        Ok(response.map(|incoming| reqwest::Body::wrap_stream(incoming.into_data_stream())))
+        Ok(response.map(reqwest::Body::wrap))
     }
 
     async fn via_reqwest(&self, verb: Method, headers: HeaderMap, body: Bytes) -> Result<Response, SendError> {
