@@ -4,8 +4,9 @@
 # through bench/peers/bare-proxy (hyper's server and hyper-util's pooled client forwarding bytes:
 # the floor of a tokio/hyper proxy), and through Switchboard's gateway (bench/gateway.yaml). Both servers and the proxy run on CPU 0, the
 # load generator on CPU 1; modern `tools/call echo`, one connection, the three cells alternated.
-# Prints each run's throughput and latency, then each proxy's CPU per call (`perf stat`, when
-# perf is installed) and writes all of it to $FLOOR_RESULTS.
+# With FLOOR_FASTMCP=<a python with PyPI's fastmcp>, a published gateway joins them: FastMCP's
+# proxy (bench/peers/fastmcp_proxy.py, one shared backend session). Prints each run's throughput and latency, then each proxy's CPU per call (`perf stat`, when
+# perf is installed; the direct row is the server's own, the floor under the gateway's server half) and writes all of it to $FLOOR_RESULTS.
 #
 #   bench/gateway_floor.sh                        # release build of this checkout
 #   FLOOR_BIN=target/prof/release/switchboard FLOOR_RUNS=3 bench/gateway_floor.sh
@@ -24,10 +25,10 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(free_port); HAP=$(free_port); BP=$(free_port); GW=$(free_port)
+UP=$(free_port); HAP=$(free_port); BP=$(free_port); GW=$(free_port); FM=$(free_port)
 
 taskset -c 0 "$BIN" serve --demo --demo-basic --listen "127.0.0.1:$UP" --log-level warn >"$work/up.log" 2>&1 &
-pids+=($!)
+pids+=($!); UP_PID=$!
 cat >"$work/haproxy.cfg" <<EOF
 global
     nbthread 1
@@ -50,9 +51,18 @@ pids+=($!); BP_PID=$!
 BENCH_UPSTREAM="http://127.0.0.1:$UP/mcp" taskset -c 0 "$BIN" serve --config bench/gateway.yaml \
     --data-dir "$work/data" --listen "127.0.0.1:$GW" --log-level warn >"$work/gw.log" 2>&1 &
 pids+=($!); GW_PID=$!
-for port in $UP $GW; do
+ports=("$UP" "$GW")
+if [ -n "${FLOOR_FASTMCP:-}" ]; then
+    taskset -c 0 "$FLOOR_FASTMCP" bench/peers/fastmcp_proxy.py "$FM" "http://127.0.0.1:$UP/mcp" shared \
+        >"$work/fastmcp.log" 2>&1 &
+    pids+=($!); FM_PID=$!
+fi
+for port in "${ports[@]}"; do
     for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
 done
+if [ -n "${FLOOR_FASTMCP:-}" ]; then # no /healthz: any HTTP answer means it listens
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$FM/mcp" && break; sleep 0.2; done
+fi
 
 run() { # label port
     taskset -c 1 "$BIN" bench --url "http://127.0.0.1:$2/mcp" --era modern -c 1 -d "$SECS" 2>&1 |
@@ -78,8 +88,11 @@ cpu() { # label port pid: the process's CPU time per call during a run
         run haproxy "$HAP"
         run bare-proxy "$BP"
         run gateway "$GW"
+        if [ -n "${FLOOR_FASTMCP:-}" ]; then run fastmcp-proxy "$FM"; fi
     done
+    cpu direct "$UP" "$UP_PID"
     cpu haproxy "$HAP" "$HAP_PID"
     cpu bare-proxy "$BP" "$BP_PID"
     cpu gateway "$GW" "$GW_PID"
+    if [ -n "${FLOOR_FASTMCP:-}" ]; then cpu fastmcp-proxy "$FM" "$FM_PID"; fi
 } | tee "$OUT"
