@@ -82,12 +82,18 @@ impl Breaker {
             (_, false) => State::Open { until: Instant::now() + self.cool_down },
         };
         let opened = matches!(next, State::Open { .. }) && !matches!(*state, State::Open { .. });
+        // The gauge reads 1 from opening until a probe closes it (half-open included), so it
+        // changes only then: the steady closed state touches no metric.
+        let shown_open = matches!(*state, State::Open { .. } | State::HalfOpen);
+        let open = matches!(next, State::Open { .. });
         *state = next;
         drop(state);
         if opened {
             tracing::warn!(target: "switchboard::breaker", source = %self.source, cool_down_ms = self.cool_down.as_millis() as u64, "circuit opened");
         }
-        self.metrics.breaker_state(&self.source, matches!(next, State::Open { .. }));
+        if open != shown_open {
+            self.metrics.breaker_state(&self.source, open);
+        }
     }
 }
 
@@ -148,26 +154,33 @@ mod tests {
 
     #[test]
     fn opens_after_consecutive_failures_then_probes_once_after_the_cool_down() {
-        let b = Breaker::new("api", 3, Duration::from_millis(50), Arc::new(Metrics::new()));
+        let metrics = Arc::new(Metrics::new());
+        let gauge = |open: u8| format!("mcp_circuit_breaker_open{{source=\"api\"}} {open}");
+        let b = Breaker::new("api", 3, Duration::from_millis(50), metrics.clone());
         for _ in 0..2 {
             assert!(b.admit().is_ok());
             b.record(false);
         }
         assert!(b.admit().is_ok());
         b.record(true); // a success resets the count
+        assert!(metrics.encode().contains(&gauge(0)));
         for _ in 0..3 {
             assert!(b.admit().is_ok());
             b.record(false);
         }
         assert!(b.admit().is_err(), "open");
+        assert!(metrics.encode().contains(&gauge(1)), "{}", metrics.encode());
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.admit().is_ok(), "one probe");
         assert!(b.admit().is_err(), "only one");
+        assert!(metrics.encode().contains(&gauge(1)), "still open while the probe runs");
         b.record(false);
         assert!(b.admit().is_err(), "reopened");
+        assert!(metrics.encode().contains(&gauge(1)));
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.admit().is_ok());
         b.record(true);
         assert!(b.admit().is_ok() && b.admit().is_ok(), "closed");
+        assert!(metrics.encode().contains(&gauge(0)), "{}", metrics.encode());
     }
 }

@@ -220,6 +220,9 @@ impl Guardrails {
                     Err(e) => problem = Some(format!("tools.{}.rate_limit: {e}", tool.name)),
                 }
             }
+            // No limit, no layer: a call pays for a guardrail only where one applies.
+            let rate =
+                (!limits.is_empty()).then(|| GuardLayer(RateLimit::new(&tool.name, limits, self.metrics.clone())));
             let timeout = Duration::from_millis(spec.and_then(|t| t.timeout_ms).unwrap_or(default_timeout));
             let cache = caches.get(tool.name.as_str()).map(|(cache, per_principal)| {
                 GuardLayer(CacheLookup::new(cache.clone(), *per_principal, self.metrics.clone()))
@@ -243,7 +246,7 @@ impl Guardrails {
                 ServiceBuilder::new()
                     .layer(GuardLayer(Trace::new(&tool.name)))
                     .option_layer(audit)
-                    .layer(GuardLayer(RateLimit::new(&tool.name, limits, metrics.clone())))
+                    .option_layer(rate)
                     .option_layer(invalidate)
                     .option_layer(cache)
                     .layer(GuardLayer(Timeout::new(&tool.name, timeout, metrics.clone())))

@@ -174,7 +174,7 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// The limits of `tool` (none: it passes everything through).
+    /// The limits of `tool` (`Guardrails::apply` adds no layer for a tool without any).
     pub fn new(tool: &str, limits: Vec<Arc<dyn Limiter>>, metrics: Arc<Metrics>) -> Self {
         Self { tool: tool.into(), limits: limits.into(), metrics }
     }

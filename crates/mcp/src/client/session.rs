@@ -204,7 +204,8 @@ impl Client {
 
     /// The protocol version in use.
     pub fn protocol_version(&self) -> ProtocolVersion {
-        self.state().version
+        // Read in place: every request asks, and the rest of the state is not cheap to clone.
+        self.inner.state.read().unwrap_or_else(|p| p.into_inner()).version
     }
 
     /// Whether the server speaks the modern (stateless) era.
@@ -430,14 +431,14 @@ impl Client {
         let mut headers_refreshed = false;
         let mut reconnected = false;
         loop {
-            let state = self.state();
+            let version = self.protocol_version();
             let mut sent = params.clone();
-            if state.version.is_modern() {
-                self.add_modern_meta(&mut sent, state.version);
+            if version.is_modern() {
+                self.add_modern_meta(&mut sent, version);
             }
             let mut headers = self.standard_headers(method, &sent);
-            if state.version.is_modern() {
-                headers.push(("mcp-protocol-version".into(), state.version.as_str().into()));
+            if version.is_modern() {
+                headers.push(("mcp-protocol-version".into(), version.as_str().into()));
             }
             if method == methods::TOOLS_CALL {
                 headers.extend(self.param_headers(&sent)?);
@@ -445,7 +446,7 @@ impl Client {
             let out = Outgoing { method: method.to_owned(), params: sent, headers, timeout };
             match self.inner.channel.request(out).await {
                 Ok(result) => {
-                    let input_required = state.version.is_modern()
+                    let input_required = version.is_modern()
                         && result.get("resultType").and_then(Value::as_str) == Some("input_required");
                     if !input_required {
                         if let Some(key) = cache_key {
@@ -463,7 +464,7 @@ impl Client {
                     };
                     params = self.fulfil(method, base, &result).await?;
                 }
-                Err(e) if !version_retried && state.version.is_modern() && is_version_error(&e) => {
+                Err(e) if !version_retried && version.is_modern() && is_version_error(&e) => {
                     version_retried = true;
                     let supported = e
                         .rpc_error()
@@ -487,7 +488,7 @@ impl Client {
                 Err(ClientError::SessionExpired { .. }) if !session_renewed && method != methods::INITIALIZE => {
                     session_renewed = true;
                     tracing::info!(target: "switchboard::client", server = %self.server_name(), "session expired; initializing again");
-                    Box::pin(self.initialize(state.version)).await?;
+                    Box::pin(self.initialize(version)).await?;
                 }
                 Err(e @ ClientError::Disconnected { .. })
                     if !reconnected && self.inner.channel.can_reconnect() && !is_handshake(method) =>
