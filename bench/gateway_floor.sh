@@ -17,14 +17,10 @@ RUNS=${FLOOR_RUNS:-2}
 SECS=${FLOOR_DURATION:-4}
 OUT=${FLOOR_RESULTS:-bench/results/$(date +%F)-gateway-floor.txt}
 command -v haproxy >/dev/null || { echo "haproxy is needed (apt-get install haproxy)" >&2; exit 2; }
-[ -x "$BIN" ] || cargo build --release -p switchboard
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 BARE=${FLOOR_BARE:-${CARGO_TARGET_DIR:-bench/peers/target}/release/bare-proxy}
 [ -x "$BARE" ] || (cd bench/peers && cargo build --release -q -p bare-proxy)
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); HAP=$(free_port); BP=$(free_port); GW=$(free_port); FM=$(free_port)
 
 taskset -c 0 "$BIN" serve --demo --demo-basic --listen "127.0.0.1:$UP" --log-level warn >"$work/up.log" 2>&1 &
@@ -57,9 +53,7 @@ if [ -n "${FLOOR_FASTMCP:-}" ]; then
         >"$work/fastmcp.log" 2>&1 &
     pids+=($!); FM_PID=$!
 fi
-for port in "${ports[@]}"; do
-    for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-done
+for port in "${ports[@]}"; do wait_up "$port"; done
 if [ -n "${FLOOR_FASTMCP:-}" ]; then # no /healthz: any HTTP answer means it listens
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$FM/mcp" && break; sleep 0.2; done
 fi

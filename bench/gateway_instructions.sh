@@ -15,13 +15,8 @@ N1=${INSN_N1:-500}
 N2=${INSN_N2:-2500}
 OUT=${INSN_RESULTS:-bench/results/$(date +%F)-gateway-instructions.txt}
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
-[ -x "$BIN" ] || cargo build --release -p switchboard
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 150); do curl -fsS "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return; sleep 0.2; done; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 UP=$(free_port)
 "$BIN" serve --demo --demo-basic --listen "127.0.0.1:$UP" --log-level warn >"$work/up.log" 2>&1 &
